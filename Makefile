@@ -1,0 +1,32 @@
+# The two commands a developer needs: `make run` and `make test`.
+# Both set themselves up: a virtual env from requirements-dev.txt and Azurite from package-lock.json.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DEMO_SECONDS ?= 0
+
+.PHONY: run test setup clean bench
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+run: setup
+	DEMO_SECONDS=$(DEMO_SECONDS) $(PY) -m devtools.demo
+
+test: setup
+	$(PY) -m pytest
+
+bench: setup
+	$(PY) bench/cold_import.py
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .hypothesis

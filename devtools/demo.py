@@ -1,0 +1,116 @@
+"""`make run`: the local stack, a demo schedule firing every few seconds, and its outcomes.
+
+Brings up Azurite, the identity emulator, the AML emulator and the dev host (serving
+this app), creates a schedule over the app's own HTTP API, then prints each run as it
+moves from Submitted to Completed or Failed. Stops after DEMO_SECONDS (0 = until
+Ctrl-C) and takes every process it started down with it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from devtools.stack import LocalStack, StackError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEMO_PIPELINE = "5c0b2a4e-0d1f-4c36-9a53-2f6d8c1e7a01"
+FLAKY_PIPELINE = "7e3d9f10-6b2a-4c8e-8f41-0a9b5c6d2e13"
+DEMO_SCHEDULES = [
+    {
+        "id": "demo-scoring",
+        "description": "Demo: score every 10 seconds",
+        "trigger": {"cron": "*/10 * * * * *", "timeZone": "Europe/Berlin"},
+        "target": {"kind": "pipeline", "pipelineId": DEMO_PIPELINE, "experimentName": "demo_batch_scoring",
+                   "parameterAssignments": {"scoring_date": "{{slot_local:%Y-%m-%d}}", "window_end": "{{slot}}",
+                                            "param_batch_size": 50}},
+        "policy": {"concurrency": "Allow", "misfire": "latest"},
+    },
+    {
+        "id": "demo-failing",
+        "description": "Demo: a pipeline whose runs fail, every 30 seconds",
+        "trigger": {"cron": "15,45 * * * * *"},
+        "target": {"kind": "pipeline", "pipelineId": FLAKY_PIPELINE, "experimentName": "demo_batch_scoring",
+                   "parameterAssignments": {"window_end": "{{slot}}"}},
+    },
+]
+
+
+def _call(method: str, url: str, body: dict | None = None) -> tuple[int, dict]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def _print_run(schedule_id: str, run: dict) -> None:
+    error = run.get("error") or {}
+    detail = f"AML run {run['amlRunId']}" if run.get("amlRunId") else (run.get("reason") or "")
+    if error:
+        detail += f"  error {error.get('code')}: {error.get('message')}"
+    print(f"  [{schedule_id}] slot {run['slot']}  {run['status']:<12} {detail}", flush=True)
+
+
+def main() -> int:
+    seconds = float(os.environ.get("DEMO_SECONDS") or 0)
+    stack = LocalStack(
+        REPO_ROOT,
+        fixed_ports=True,
+        run_seconds=6,
+        pipelines=[DEMO_PIPELINE, f"{FLAKY_PIPELINE}:Failed"],
+        extra_env={"TICK_SCHEDULE": "*/5 * * * * *", "POLL_SCHEDULE": "*/3 * * * * *"},
+        stream=os.environ.get("DEMO_STREAM", "devhost").split(","),
+    )
+    # SIGTERM (from a supervisor or `timeout`) ends the demo like Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        stack.start()
+    except StackError as exc:
+        print(f"could not start the local stack: {exc}", file=sys.stderr)
+        stack.stop()
+        return 1
+    try:
+        api = stack.dev_host_url
+        print(f"\nLocal stack up. App at {api}  (AML emulator {stack.aml_url})", flush=True)
+        for schedule in DEMO_SCHEDULES:
+            status, body = _call("PUT", f"{api}/schedules/{schedule['id']}", schedule)
+            if status not in (200, 201):
+                print(f"creating {schedule['id']} failed: {status} {body}", file=sys.stderr)
+                return 1
+            print(f"Schedule {schedule['id']!r} ({schedule['trigger']['cron']}): next fire {body['nextFireTime']}",
+                  flush=True)
+        print("Watching runs (Ctrl-C to stop)" + (f" for {seconds:g} s" if seconds else "") + " ...\n", flush=True)
+        seen: dict[tuple[str, str], str] = {}
+        deadline = time.monotonic() + seconds if seconds else None
+        while deadline is None or time.monotonic() < deadline:
+            for schedule in DEMO_SCHEDULES:
+                status, body = _call("GET", f"{api}/schedules/{schedule['id']}/runs?limit=20")
+                if status != 200:
+                    continue
+                for run in reversed(body["value"]):
+                    key = (schedule["id"], run["slot"])
+                    if seen.get(key) != run["status"]:
+                        seen[key] = run["status"]
+                        _print_run(schedule["id"], run)
+            time.sleep(1)
+        finished = [s for s in seen.values() if s in ("Completed", "Failed")]
+        print(f"\nDemo over: {len(seen)} slot(s) recorded, {len(finished)} finished.", flush=True)
+        return 0
+    except KeyboardInterrupt:
+        print("\nStopping ...", flush=True)
+        return 0
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""Azure Functions entry point (Python v2 model): triggers only, each delegating to `shared`.
+
+Keep this module free of Azure SDK imports: the worker imports it on every cold start,
+and an import error here shows up after publish only as "0 functions loaded".
+"""
+
+import azure.functions as func
+
+from shared import api, timers
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+
+
+@app.timer_trigger(schedule="%TICK_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)
+def scheduler_tick(timer: func.TimerRequest) -> None:
+    timers.run_tick(past_due=timer.past_due)
+
+
+@app.timer_trigger(schedule="%POLL_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)
+def outcome_poll(timer: func.TimerRequest) -> None:
+    timers.run_poll()
+
+
+@app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def health(req: func.HttpRequest) -> func.HttpResponse:
+    return api.health(req)
+
+
+@app.route(route="schedules", methods=["GET"])
+def schedules_list(req: func.HttpRequest) -> func.HttpResponse:
+    return api.call("schedules", "list", req)
+
+
+@app.route(route="schedules", methods=["POST"])
+def schedules_create(req: func.HttpRequest) -> func.HttpResponse:
+    return api.call("schedules", "create", req)
+
+
+@app.route(route="schedules/{id}", methods=["GET"])
+def schedules_get(req: func.HttpRequest) -> func.HttpResponse:
+    return api.call("schedules", "get", req)
+
+
+@app.route(route="schedules/{id}", methods=["PUT"])
+def schedules_put(req: func.HttpRequest) -> func.HttpResponse:
+    return api.call("schedules", "put", req)
+
+
+@app.route(route="schedules/{id}", methods=["PATCH"])
+def schedules_patch(req: func.HttpRequest) -> func.HttpResponse:
+    return api.call("schedules", "patch", req)
+
+
+@app.route(route="schedules/{id}", methods=["DELETE"])
+def schedules_delete(req: func.HttpRequest) -> func.HttpResponse:
+    return api.call("schedules", "delete", req)
+
+
+@app.route(route="schedules/{id}/runs", methods=["GET"])
+def schedules_runs(req: func.HttpRequest) -> func.HttpResponse:
+    return api.call("schedules", "runs", req)
+
+
+@app.route(route="schedules/{id}/preview", methods=["GET"])
+def schedules_preview(req: func.HttpRequest) -> func.HttpResponse:
+    return api.call("schedules", "preview", req)

@@ -1,0 +1,1 @@
+"""Client for the Azure ML REST surfaces: one transport, one error hierarchy."""

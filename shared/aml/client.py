@@ -1,0 +1,140 @@
+"""AML operations the scheduler needs: pipeline submits, run status, cancel.
+
+Every id that reaches a URL goes through `names.segment`; bodies use the field names of
+the pipelines service (PascalCase) and run history (camelCase) as the service does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+from urllib.parse import quote
+
+from shared.aml import names
+from shared.aml.errors import AmlPermanentError
+from shared.aml.transport import AmlTransport
+from shared.config import Settings
+
+# Run statuses after which AML never changes the run again.
+TERMINAL_RUN_STATUSES = frozenset({"Completed", "Failed", "Canceled"})
+
+
+@dataclass(frozen=True)
+class SubmittedRun:
+    run_id: str
+    status: str | None
+    raw: dict
+
+
+@dataclass(frozen=True)
+class RunState:
+    run_id: str
+    status: str
+    start_time: str | None
+    end_time: str | None
+    error_code: str | None
+    error_message: str | None
+    tags: dict
+    raw: dict
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL_RUN_STATUSES
+
+
+class AmlClient:
+    def __init__(self, transport: AmlTransport, settings: Settings):
+        self._t = transport
+        self._s = settings
+
+    # -- URLs ------------------------------------------------------------------------
+    def _data_plane(self, service: str, *segments: str) -> str:
+        return "/".join((self._s.aml_api_base_url, service, self._s.workspace_path, *segments))
+
+    def portal_url(self, run_id: str) -> str:
+        s = self._s
+        wsid = f"/subscriptions/{s.subscription_id}/resourcegroups/{s.resource_group}/workspaces/{s.workspace_name}"
+        return f"{s.studio_url}/runs/{names.segment('run id', run_id)}?wsid={quote(wsid, safe='/')}"
+
+    # -- pipelines -------------------------------------------------------------------
+    def submit_pipeline(self, pipeline_id: str, *, experiment_name: str,
+                        parameter_assignments: Mapping[str, Any] | None = None,
+                        data_path_assignments: Mapping[str, Any] | None = None,
+                        description: str | None = None,
+                        tags: Mapping[str, str] | None = None) -> SubmittedRun:
+        url = self._data_plane("pipelines/v1.0", "PipelineRuns", "PipelineSubmit",
+                               names.segment("pipeline id", pipeline_id))
+        body = _submit_body(experiment_name, parameter_assignments, data_path_assignments, description, tags)
+        return _submitted(self._t.request("POST", url, scope=self._s.aml_token_scope, json=body, idempotent=False))
+
+    def submit_pipeline_endpoint(self, endpoint_id: str, *, experiment_name: str,
+                                 pipeline_version: str | None = None,
+                                 parameter_assignments: Mapping[str, Any] | None = None,
+                                 data_path_assignments: Mapping[str, Any] | None = None,
+                                 description: str | None = None,
+                                 tags: Mapping[str, str] | None = None) -> SubmittedRun:
+        url = self._data_plane("pipelines/v1.0", "PipelineRuns", "PipelineEndpointSubmit", "Id",
+                               names.segment("pipeline endpoint id", endpoint_id))
+        params = {"pipelineVersion": names.check("pipeline version", pipeline_version)} if pipeline_version else None
+        body = _submit_body(experiment_name, parameter_assignments, data_path_assignments, description, tags)
+        response = self._t.request("POST", url, scope=self._s.aml_token_scope, params=params, json=body,
+                                   idempotent=False)
+        return _submitted(response)
+
+    # -- runs ------------------------------------------------------------------------
+    def get_run(self, experiment_name: str, run_id: str) -> RunState:
+        url = self._data_plane("history/v1.0", "experiments", names.segment("experiment name", experiment_name),
+                               "runs", names.segment("run id", run_id))
+        return run_state(self._t.request("GET", url, scope=self._s.aml_token_scope).json())
+
+    def cancel_run(self, experiment_name: str, run_id: str) -> None:
+        url = self._data_plane("execution/v1.0", "experiments", names.segment("experiment name", experiment_name),
+                               "runId", names.segment("run id", run_id), "cancel")
+        # Cancelling twice is harmless, so the transport may repeat it on any failure.
+        self._t.request("POST", url, scope=self._s.aml_token_scope, idempotent=True)
+
+
+def _submit_body(experiment_name, parameter_assignments, data_path_assignments, description, tags) -> dict:
+    body: dict[str, Any] = {
+        "ExperimentName": names.check("experiment name", experiment_name),
+        "ParameterAssignments": dict(parameter_assignments or {}),
+        "RunSource": "API",
+    }
+    if data_path_assignments:
+        body["DataPathAssignments"] = dict(data_path_assignments)
+    if description:
+        body["Description"] = description
+    if tags:
+        body["Tags"] = dict(tags)
+    return body
+
+
+def _submitted(response) -> SubmittedRun:
+    try:
+        raw = response.json()
+    except ValueError:
+        raw = None
+    run_id = raw.get("Id") if isinstance(raw, dict) else None
+    if not isinstance(run_id, str) or not run_id:
+        # A 2xx without a run id means we cannot track what was started: treat it as a
+        # service fault, flagged uncertain so the slot is reconciled by its run-key tag.
+        raise AmlPermanentError("AML accepted the submit but returned no run id", status=response.status_code,
+                                uncertain=True)
+    # The pipelines service reports Status.StatusCode as an undocumented integer enum;
+    # run history is the source of truth for status, so a fresh submit is NotStarted.
+    return SubmittedRun(run_id=run_id, status="NotStarted", raw=raw)
+
+
+def run_state(raw: dict) -> RunState:
+    error = raw.get("error") or {}
+    inner = error.get("error", error) if isinstance(error, dict) else {}
+    return RunState(
+        run_id=raw.get("runId", ""),
+        status=raw.get("status") or "Unknown",
+        start_time=raw.get("startTimeUtc"),
+        end_time=raw.get("endTimeUtc"),
+        error_code=inner.get("code") if isinstance(inner, dict) else None,
+        error_message=inner.get("message") if isinstance(inner, dict) else None,
+        tags=raw.get("tags") or {},
+        raw=raw,
+    )

@@ -1,0 +1,48 @@
+"""Maps domain, store, configuration and AML errors to API errors, in one place."""
+
+from __future__ import annotations
+
+import logging
+
+from shared.aml.errors import AmlError, AmlNotFoundError, AmlTimeoutError, InvalidAmlName
+from shared.api.http import ApiError
+from shared.config import ConfigError
+from shared.scheduling import ScheduleError
+from shared.store import AlreadyExists, InvalidContinuationToken, NotFound, PreconditionFailed, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+
+def to_api_error(exc: Exception) -> ApiError | None:
+    if isinstance(exc, ScheduleError):
+        return ApiError(400, "ValidationFailed", f"{exc.field}: {exc.message}", field=exc.field)
+    if isinstance(exc, InvalidAmlName):
+        return ApiError(400, "ValidationFailed", str(exc), field=exc.kind)
+    if isinstance(exc, InvalidContinuationToken):
+        return ApiError(400, "ValidationFailed", "continuationToken: malformed", field="continuationToken")
+    if isinstance(exc, NotFound):
+        return ApiError(404, "NotFound", "no such resource")
+    if isinstance(exc, AlreadyExists):
+        return ApiError(409, "Conflict", "the resource already exists")
+    if isinstance(exc, PreconditionFailed):
+        return ApiError(412, "PreconditionFailed", "the resource changed since it was read (ETag mismatch)")
+    if isinstance(exc, StoreUnavailable):
+        log.warning("table storage unavailable: %s", exc)
+        return ApiError(503, "StorageUnavailable", "table storage is unavailable; nothing was written")
+    if isinstance(exc, ConfigError):
+        log.error("%s", exc)
+        return ApiError(503, "Misconfigured", "the app's settings are incomplete; see GET /api/health",
+                        details=[{"field": name, "message": why} for name, why in exc.problems.items()])
+    if isinstance(exc, AmlError):
+        return aml_error(exc)
+    return None
+
+
+def aml_error(exc: AmlError) -> ApiError:
+    """AML's refusal keeps AML's status and code; a 404 stays a 404, a timeout is a 504."""
+    details = [{"field": "aml", "message": exc.message, "amlStatus": exc.status, "amlCode": exc.code}]
+    if isinstance(exc, AmlNotFoundError):
+        return ApiError(404, "NotFound", f"AML: {exc.message}", details=details)
+    if isinstance(exc, AmlTimeoutError):
+        return ApiError(504, "AmlTimeout", "AML did not answer in time", details=details)
+    return ApiError(502, "AmlError", f"AML answered {exc.status or 'with an error'}: {exc.message}", details=details)

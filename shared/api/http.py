@@ -1,0 +1,99 @@
+"""Request parsing and JSON responses shared by every HTTP function.
+
+All errors leave through `error_response` in one envelope:
+{"error": {"code", "message", "details": [{"field", "message"}]}}.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Callable
+
+import azure.functions as func
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, *, field: str | None = None,
+                 details: list[dict] | None = None, headers: dict | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details if details is not None else ([{"field": field, "message": message}] if field else [])
+        self.headers = headers or {}
+
+
+def bad_request(field: str, message: str) -> ApiError:
+    return ApiError(400, "ValidationFailed", f"{field}: {message}" if field else message, field=field)
+
+
+def json_response(body: Any, status: int = 200, headers: dict | None = None) -> func.HttpResponse:
+    return func.HttpResponse(
+        json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+        status_code=status,
+        headers={"Cache-Control": "no-store", **(headers or {})},
+        mimetype="application/json",
+        charset="utf-8",
+    )
+
+
+def no_content(headers: dict | None = None) -> func.HttpResponse:
+    return func.HttpResponse(status_code=204, headers=headers or {})
+
+
+def error_response(error: ApiError) -> func.HttpResponse:
+    body = {"error": {"code": error.code, "message": error.message, "details": error.details}}
+    return json_response(body, error.status, error.headers)
+
+
+def read_json(req: func.HttpRequest, *, max_bytes: int = DEFAULT_MAX_BODY_BYTES,
+              allowed_types: tuple[str, ...] = ("application/json",)) -> Any:
+    body = req.get_body() or b""
+    if len(body) > max_bytes:
+        raise ApiError(413, "PayloadTooLarge", f"request body exceeds {max_bytes} bytes")
+    content_type = (req.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+    if content_type and content_type not in allowed_types:
+        raise ApiError(415, "UnsupportedMediaType", f"Content-Type must be {' or '.join(allowed_types)}")
+    if not body.strip():
+        raise bad_request("body", "a JSON body is required")
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise bad_request("body", f"malformed JSON ({type(exc).__name__})") from None
+
+
+def query_int(req: func.HttpRequest, name: str, default: int, low: int, high: int) -> int:
+    raw = req.params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise bad_request(name, "must be a whole number") from None
+    if not low <= value <= high:
+        raise bad_request(name, f"must be between {low} and {high}")
+    return value
+
+
+def handle(handler: Callable[[], func.HttpResponse]) -> func.HttpResponse:
+    """Run a handler, turning ApiError into its response and anything else into a 500.
+
+    Store and AML failures are mapped by the handlers' callers in `shared.api.errors`.
+    """
+    from shared.api.errors import to_api_error
+
+    try:
+        return handler()
+    except ApiError as exc:
+        return error_response(exc)
+    except Exception as exc:  # the boundary: nothing unmapped may leak a stack trace to callers
+        mapped = to_api_error(exc)
+        if mapped is None:
+            log.exception("unhandled error")
+            mapped = ApiError(500, "InternalError", "an unexpected error occurred; see the app's logs")
+        return error_response(mapped)

@@ -1,0 +1,177 @@
+"""HTTP handlers for schedules: CRUD with ETags, run history, fire-time preview."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Callable
+
+import azure.functions as func
+
+from shared.api.http import ApiError, bad_request, json_response, no_content, query_int, read_json
+from shared.schedules import (
+    ScheduleDefinition,
+    check_schedule_id,
+    iso,
+    merge_patch,
+    parse_instant,
+    parse_schedule,
+)
+from shared.scheduling import ScheduleError
+from shared.store import (
+    ACTIVE_STATUSES,
+    TERMINAL_STATUSES,
+    AlreadyExists,
+    NotFound,
+    PreconditionFailed,
+    RunStore,
+    ScheduleRecord,
+    ScheduleStore,
+)
+
+RUN_STATUSES = sorted(ACTIVE_STATUSES | TERMINAL_STATUSES | {"Claimed"})
+MAX_PREVIEW = 100
+
+
+class ScheduleHandlers:
+    def __init__(self, schedules: ScheduleStore, runs: RunStore, clock: Callable[[], datetime]):
+        self._schedules = schedules
+        self._runs = runs
+        self._clock = clock
+
+    # -- collection ------------------------------------------------------------------
+    def list(self, req: func.HttpRequest) -> func.HttpResponse:
+        limit = query_int(req, "limit", 50, 1, 500)
+        page = self._schedules.list(limit=limit, continuation=_token(req))
+        return json_response({"value": [r.to_api() for r in page.items], "continuationToken": page.continuation})
+
+    def create(self, req: func.HttpRequest) -> func.HttpResponse:
+        definition = parse_schedule(read_json(req))
+        now = self._clock()
+        record = ScheduleRecord(definition, _first_fire(definition, now), None, now, now)
+        try:
+            stored = self._schedules.create(record)
+        except AlreadyExists:
+            raise ApiError(409, "Conflict", f"schedule {definition.id!r} already exists; use PUT to replace it",
+                           field="id") from None
+        return _schedule_response(stored, 201, location=f"/api/schedules/{stored.id}")
+
+    # -- item ------------------------------------------------------------------------
+    def get(self, req: func.HttpRequest) -> func.HttpResponse:
+        return _schedule_response(self._get(_id(req)))
+
+    def put(self, req: func.HttpRequest) -> func.HttpResponse:
+        schedule_id = _id(req)
+        definition = parse_schedule(read_json(req), schedule_id=schedule_id)
+        if_match = _if_match(req)
+        now = self._clock()
+        try:
+            current = self._schedules.get(schedule_id)
+        except NotFound:
+            if if_match is not None:
+                raise ApiError(412, "PreconditionFailed", "If-Match given but the schedule does not exist") from None
+            record = ScheduleRecord(definition, _first_fire(definition, now), None, now, now)
+            try:
+                return _schedule_response(self._schedules.create(record), 201,
+                                          location=f"/api/schedules/{schedule_id}")
+            except AlreadyExists:
+                raise ApiError(412, "PreconditionFailed", "the schedule was created concurrently") from None
+        return self._store_update(current, definition, if_match, now)
+
+    def patch(self, req: func.HttpRequest) -> func.HttpResponse:
+        schedule_id = _id(req)
+        patch = read_json(req, allowed_types=("application/json", "application/merge-patch+json"))
+        if not isinstance(patch, dict):
+            raise bad_request("body", "a merge patch must be a JSON object")
+        current = self._get(schedule_id)
+        merged = merge_patch(current.definition.to_dict(), patch)
+        definition = parse_schedule(merged, schedule_id=schedule_id)
+        return self._store_update(current, definition, _if_match(req), self._clock())
+
+    def delete(self, req: func.HttpRequest) -> func.HttpResponse:
+        schedule_id = _id(req)
+        try:
+            self._schedules.delete(schedule_id, etag=_if_match(req))
+        except NotFound:
+            raise _not_found(schedule_id) from None
+        return no_content()
+
+    # -- runs and preview ------------------------------------------------------------
+    def runs(self, req: func.HttpRequest) -> func.HttpResponse:
+        schedule_id = _id(req)
+        status = req.params.get("status") or None
+        if status is not None and status not in RUN_STATUSES:
+            raise bad_request("status", "must be one of " + ", ".join(RUN_STATUSES))
+        limit = query_int(req, "limit", 50, 1, 500)
+        page = self._runs.list_runs(schedule_id, status=status, limit=limit, continuation=_token(req))
+        if not page.items and not _token(req):
+            # History outlives a deleted schedule, so only an id with neither is a 404.
+            self._get(schedule_id)
+        return json_response({"value": [r.to_api() for r in page.items], "continuationToken": page.continuation})
+
+    def preview(self, req: func.HttpRequest) -> func.HttpResponse:
+        record = self._get(_id(req))
+        count = query_int(req, "count", 10, 1, MAX_PREVIEW)
+        start = parse_instant("from", req.params["from"]) if req.params.get("from") else self._clock()
+        trigger = record.definition.trigger.build()
+        fires = [{"utc": iso(t), "local": t.astimezone(trigger.zone).isoformat()}
+                 for t in trigger.fire_times(start, limit=count)]
+        return json_response({"scheduleId": record.id, "timeZone": record.definition.trigger.time_zone,
+                              "from": iso(start), "value": fires})
+
+    # -- helpers ---------------------------------------------------------------------
+    def _get(self, schedule_id: str) -> ScheduleRecord:
+        try:
+            return self._schedules.get(schedule_id)
+        except NotFound:
+            raise _not_found(schedule_id) from None
+
+    def _store_update(self, current: ScheduleRecord, definition: ScheduleDefinition, if_match: str | None,
+                      now: datetime) -> func.HttpResponse:
+        if if_match is not None and if_match != current.etag:
+            raise ApiError(412, "PreconditionFailed", "the schedule changed since it was read (ETag mismatch)")
+        next_fire = current.next_fire_time
+        if definition.trigger != current.definition.trigger:
+            # A new trigger starts from now: slots of the old trigger are not owed.
+            next_fire = _first_fire(definition, now)
+        updated = ScheduleRecord(definition, next_fire, current.last_slot, current.created_at, now,
+                                 etag=current.etag)
+        try:
+            stored = self._schedules.replace(updated)
+        except PreconditionFailed:
+            raise ApiError(412, "PreconditionFailed",
+                           "the schedule changed while this request was processed; read it again") from None
+        return _schedule_response(stored)
+
+
+def _first_fire(definition: ScheduleDefinition, now: datetime) -> datetime | None:
+    """A new schedule's cursor: its first fire time after now, never 'immediately'."""
+    return definition.trigger.build().next_after(now)
+
+
+def _id(req: func.HttpRequest) -> str:
+    try:
+        return check_schedule_id(req.route_params.get("id"), "id")
+    except ScheduleError as exc:
+        raise bad_request(exc.field, exc.message) from None
+
+
+def _if_match(req: func.HttpRequest) -> str | None:
+    value = req.headers.get("If-Match")
+    if value is None or value.strip() in ("", "*"):
+        return None
+    return value.strip()
+
+
+def _token(req: func.HttpRequest) -> str | None:
+    return req.params.get("continuationToken") or None
+
+
+def _not_found(schedule_id: str) -> ApiError:
+    return ApiError(404, "NotFound", f"schedule {schedule_id!r} does not exist")
+
+
+def _schedule_response(record: ScheduleRecord, status: int = 200, location: str | None = None) -> func.HttpResponse:
+    headers: dict[str, Any] = {"ETag": record.etag} if record.etag else {}
+    if location:
+        headers["Location"] = location
+    return json_response(record.to_api(), status, headers)

@@ -1,0 +1,211 @@
+"""App settings, read from the environment and validated at first use.
+
+Validation is lazy on purpose: the Functions worker imports `function_app` before any
+trigger runs, and a missing setting must surface as a clear error from the trigger
+that needs it (and from `GET health`), not as "0 functions loaded".
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Mapping
+from urllib.parse import urlsplit
+
+
+class ConfigError(Exception):
+    """One or more settings are missing or malformed; `problems` names each setting."""
+
+    def __init__(self, problems: Mapping[str, str]):
+        self.problems = dict(problems)
+        listed = "; ".join(f"{name}: {why}" for name, why in self.problems.items())
+        super().__init__(f"invalid app settings: {listed}")
+
+
+# Every setting the code reads. The Bicep template and local.settings.sample.json are
+# checked against this tuple by a test, so adding a setting here without wiring it
+# through infra fails CI.
+SETTING_NAMES = (
+    "AML_SUBSCRIPTION_ID",
+    "AML_RESOURCE_GROUP",
+    "AML_WORKSPACE_NAME",
+    "AML_REGION",
+    "AML_API_BASE_URL",
+    "ARM_BASE_URL",
+    "ARM_TOKEN_SCOPE",
+    "AML_TOKEN_SCOPE",
+    "AML_STUDIO_URL",
+    "AML_HTTP_TIMEOUT_SECONDS",
+    "AML_MAX_RETRIES",
+    "AZURE_CLIENT_ID",
+    "TABLES_CONNECTION_STRING",
+    "TABLES_ENDPOINT",
+    "SCHEDULES_TABLE",
+    "RUNS_TABLE",
+    "TICK_SCHEDULE",
+    "POLL_SCHEDULE",
+)
+
+DEFAULT_ARM_BASE_URL = "https://management.azure.com"
+DEFAULT_ARM_SCOPE = "https://management.azure.com/.default"
+DEFAULT_STUDIO_URL = "https://ml.azure.com"
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+# ARM resource group names: letters, digits, underscores, hyphens, periods, parentheses;
+# at most 90 characters; no trailing period.
+_RESOURCE_GROUP = re.compile(r"^[-\w.()]{1,90}$")
+# AML workspace names: 3-33 characters, alphanumeric start, then alphanumerics, - or _.
+_WORKSPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,32}$")
+_REGION = re.compile(r"^[a-z0-9]{2,40}$")
+_TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    subscription_id: str
+    resource_group: str
+    workspace_name: str
+    aml_api_base_url: str
+    arm_base_url: str
+    arm_token_scope: str
+    aml_token_scope: str
+    studio_url: str
+    http_timeout_seconds: float
+    max_retries: int
+    managed_identity_client_id: str | None
+    tables_connection_string: str | None
+    tables_endpoint: str | None
+    schedules_table: str
+    runs_table: str
+
+    @property
+    def workspace_path(self) -> str:
+        """The ARM path of the workspace, shared by ARM and the AML data-plane services."""
+        return (
+            f"subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.MachineLearningServices/workspaces/{self.workspace_name}"
+        )
+
+    @property
+    def allowed_hosts(self) -> frozenset[str]:
+        """The only hosts the AML client may call: those configured, never one from a request."""
+        return frozenset(urlsplit(u).netloc.lower() for u in (self.aml_api_base_url, self.arm_base_url))
+
+
+def _base_url(name: str, value: str, problems: dict[str, str]) -> str:
+    parts = urlsplit(value)
+    loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        problems[name] = "must be an absolute https URL"
+    elif parts.scheme == "http" and not loopback:
+        # Plain http is only tolerated for the local emulators; a token must never
+        # travel unencrypted to a remote host.
+        problems[name] = "must use https (http is allowed for loopback emulators only)"
+    elif parts.query or parts.fragment:
+        problems[name] = "must not carry a query or fragment"
+    return value.rstrip("/")
+
+
+def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float,
+            problems: dict[str, str], *, integer: bool = False) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        problems[name] = f"must be a {'whole ' if integer else ''}number"
+        return default
+    if not low <= value <= high:
+        problems[name] = f"must be between {low:g} and {high:g}"
+    return value
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate every setting; raise ConfigError naming all the bad ones at once."""
+    env = os.environ if env is None else env
+    problems: dict[str, str] = {}
+
+    def get(name: str) -> str:
+        return env.get(name, "").strip()
+
+    def required(name: str, pattern: re.Pattern[str], rule: str) -> str:
+        value = get(name)
+        if not value:
+            problems[name] = "is required"
+        elif not pattern.match(value):
+            problems[name] = f"must be {rule}"
+        return value
+
+    subscription_id = required("AML_SUBSCRIPTION_ID", _GUID, "a subscription GUID")
+    resource_group = required("AML_RESOURCE_GROUP", _RESOURCE_GROUP,
+                              "a resource group name (1-90 of letters, digits, - _ . ( ))")
+    if resource_group.endswith("."):
+        problems["AML_RESOURCE_GROUP"] = "must not end with a period"
+    workspace_name = required("AML_WORKSPACE_NAME", _WORKSPACE,
+                              "a workspace name (3-33 of letters, digits, - _)")
+
+    api_base = get("AML_API_BASE_URL")
+    region = get("AML_REGION")
+    if api_base:
+        api_base = _base_url("AML_API_BASE_URL", api_base, problems)
+    elif region:
+        if _REGION.match(region):
+            api_base = f"https://{region}.api.azureml.ms"
+        else:
+            problems["AML_REGION"] = "must be an Azure region name such as westeurope"
+    else:
+        problems["AML_REGION"] = "is required unless AML_API_BASE_URL is set"
+
+    arm_base = _base_url("ARM_BASE_URL", get("ARM_BASE_URL") or DEFAULT_ARM_BASE_URL, problems)
+    arm_scope = get("ARM_TOKEN_SCOPE") or DEFAULT_ARM_SCOPE
+    # The pipelines and run-history services accept an ARM token (that is what the AML
+    # SDK v1 sends); a deployment can switch to https://ml.azure.com/.default here.
+    aml_scope = get("AML_TOKEN_SCOPE") or arm_scope
+    for name, scope in (("ARM_TOKEN_SCOPE", arm_scope), ("AML_TOKEN_SCOPE", aml_scope)):
+        if not scope.startswith("https://") or not scope.endswith("/.default"):
+            problems[name] = "must look like https://<audience>/.default"
+    studio = _base_url("AML_STUDIO_URL", get("AML_STUDIO_URL") or DEFAULT_STUDIO_URL, problems)
+
+    timeout = _number(env, "AML_HTTP_TIMEOUT_SECONDS", 30.0, 1.0, 200.0, problems)
+    retries = int(_number(env, "AML_MAX_RETRIES", 4, 0, 10, problems, integer=True))
+
+    client_id = get("AZURE_CLIENT_ID") or None
+    if client_id and not _GUID.match(client_id):
+        problems["AZURE_CLIENT_ID"] = "must be the client id (GUID) of the user-assigned identity"
+
+    connection_string = get("TABLES_CONNECTION_STRING") or None
+    tables_endpoint = get("TABLES_ENDPOINT") or None
+    if connection_string is None and tables_endpoint is None:
+        problems["TABLES_CONNECTION_STRING"] = "or TABLES_ENDPOINT is required"
+    if tables_endpoint:
+        tables_endpoint = _base_url("TABLES_ENDPOINT", tables_endpoint, problems)
+
+    tables = {}
+    for name, default in (("SCHEDULES_TABLE", "schedules"), ("RUNS_TABLE", "runs")):
+        tables[name] = get(name) or default
+        if not _TABLE_NAME.match(tables[name]):
+            problems[name] = "must be a table name (3-63 letters and digits, starting with a letter)"
+    if tables["SCHEDULES_TABLE"].lower() == tables["RUNS_TABLE"].lower():
+        problems["RUNS_TABLE"] = "must differ from SCHEDULES_TABLE"
+
+    if problems:
+        raise ConfigError(problems)
+    return Settings(
+        subscription_id=subscription_id,
+        resource_group=resource_group,
+        workspace_name=workspace_name,
+        aml_api_base_url=api_base,
+        arm_base_url=arm_base,
+        arm_token_scope=arm_scope,
+        aml_token_scope=aml_scope,
+        studio_url=studio,
+        http_timeout_seconds=timeout,
+        max_retries=retries,
+        managed_identity_client_id=client_id,
+        tables_connection_string=connection_string,
+        tables_endpoint=tables_endpoint,
+        schedules_table=tables["SCHEDULES_TABLE"],
+        runs_table=tables["RUNS_TABLE"],
+    )

@@ -1,0 +1,71 @@
+"""Composition root: builds settings, credential, stores, AML client and engine once per process.
+
+Heavy SDKs are imported inside these functions, so `import function_app` stays cheap
+and a trigger pays only for what it uses.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+_lock = threading.Lock()
+_runtime: "Runtime | None" = None
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class Runtime:
+    settings: Any
+    credential: Any
+    schedules: Any
+    runs: Any
+    aml: Any
+    engine: Any
+    clock: Callable[[], datetime] = utc_now
+
+
+# azure-core logs every request's headers at INFO; on a Functions host that floods
+# Application Insights (and costs money) without adding anything our own logs lack.
+_NOISY_LOGGERS = ("azure.core.pipeline.policies.http_logging_policy", "azure.identity", "msal")
+
+
+def quiet_sdk_loggers() -> None:
+    for name in _NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def build_runtime(settings: Any = None) -> Runtime:
+    from shared.aml.client import AmlClient
+    from shared.aml.transport import AmlTransport
+    from shared.config import load_settings
+    from shared.engine import Engine
+    from shared.identity import CredentialTokenSource, process_credential
+    from shared.store.table import TableRunStore, TableScheduleStore, service_client
+
+    quiet_sdk_loggers()
+    settings = settings or load_settings()
+    credential = process_credential(settings)
+    service = service_client(connection_string=settings.tables_connection_string,
+                             endpoint=settings.tables_endpoint, credential=credential)
+    schedules = TableScheduleStore(service, settings.schedules_table)
+    runs = TableRunStore(service, settings.runs_table)
+    transport = AmlTransport(CredentialTokenSource(credential), allowed_hosts=settings.allowed_hosts,
+                             timeout_seconds=settings.http_timeout_seconds, max_retries=settings.max_retries)
+    aml = AmlClient(transport, settings)
+    return Runtime(settings, credential, schedules, runs, aml, Engine(schedules, runs, aml))
+
+
+def get_runtime() -> Runtime:
+    """The process-wide runtime; a ConfigError here is retried on the next call."""
+    global _runtime
+    with _lock:
+        if _runtime is None:
+            _runtime = build_runtime()
+        return _runtime

@@ -1,0 +1,266 @@
+"""The schedule resource: parsing and validation of its JSON, and its canonical form.
+
+Validation is strict (unknown fields are errors) because a typo such as "timezone" for
+"timeZone" would otherwise silently run a schedule in UTC.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone, tzinfo
+from typing import Any
+
+from shared.aml import names
+from shared.scheduling import ScheduleError
+from shared.scheduling.cron import CronExpression
+from shared.scheduling.templating import validate_parameters
+from shared.scheduling.triggers import CronTrigger
+from shared.scheduling.zones import resolve_zone
+
+UTC = timezone.utc
+SCHEDULE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+READ_ONLY_FIELDS = frozenset({"nextFireTime", "lastSlot", "createdAt", "updatedAt", "etag"})
+TARGET_KINDS = ("pipeline", "pipelineEndpoint")
+CONCURRENCY = ("Allow", "Forbid", "Replace")
+MISFIRE = ("latest", "all", "skip")
+
+
+def check_schedule_id(value: Any, field_name: str = "id") -> str:
+    if not isinstance(value, str) or not SCHEDULE_ID.match(value):
+        raise ScheduleError(field_name, "must be 1-63 lowercase letters, digits or '-', starting with a letter or digit")
+    return value
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 3
+    backoff_seconds: int = 60
+
+    def to_dict(self) -> dict:
+        return {"maxAttempts": self.max_attempts, "backoffSeconds": self.backoff_seconds}
+
+
+@dataclass(frozen=True)
+class Policy:
+    concurrency: str = "Allow"
+    misfire: str = "latest"
+    misfire_grace_seconds: int = 3600
+    max_catchup: int = 10
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    def to_dict(self) -> dict:
+        return {"concurrency": self.concurrency, "misfire": self.misfire,
+                "misfireGraceSeconds": self.misfire_grace_seconds, "maxCatchup": self.max_catchup,
+                "retry": self.retry.to_dict()}
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: str
+    target_id: str
+    experiment_name: str
+    parameter_assignments: dict
+    data_path_assignments: dict
+    pipeline_version: str | None = None
+
+    def to_dict(self) -> dict:
+        doc: dict[str, Any] = {"kind": self.kind}
+        doc["pipelineId" if self.kind == "pipeline" else "pipelineEndpointId"] = self.target_id
+        if self.pipeline_version is not None:
+            doc["pipelineVersion"] = self.pipeline_version
+        doc["experimentName"] = self.experiment_name
+        doc["parameterAssignments"] = dict(self.parameter_assignments)
+        doc["dataPathAssignments"] = dict(self.data_path_assignments)
+        return doc
+
+
+@dataclass(frozen=True)
+class TriggerSpec:
+    cron: str
+    time_zone: str
+    start_time: datetime | None
+    end_time: datetime | None
+
+    def build(self) -> CronTrigger:
+        return CronTrigger(CronExpression(self.cron), self.zone, self.start_time, self.end_time)
+
+    @property
+    def zone(self) -> tzinfo:
+        return resolve_zone(self.time_zone)
+
+    def to_dict(self) -> dict:
+        return {"cron": self.cron, "timeZone": self.time_zone,
+                "startTime": iso(self.start_time), "endTime": iso(self.end_time)}
+
+
+@dataclass(frozen=True)
+class ScheduleDefinition:
+    id: str
+    description: str
+    enabled: bool
+    trigger: TriggerSpec
+    target: Target
+    policy: Policy
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "description": self.description, "enabled": self.enabled,
+                "trigger": self.trigger.to_dict(), "target": self.target.to_dict(),
+                "policy": self.policy.to_dict()}
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    text = value.astimezone(UTC).isoformat(timespec="milliseconds" if value.microsecond else "seconds")
+    return text.replace("+00:00", "Z")
+
+
+def parse_instant(field_name: str, value: Any, zone: tzinfo | None = None) -> datetime:
+    """ISO-8601 to an aware UTC datetime; a time without offset is read in `zone`."""
+    if not isinstance(value, str) or len(value) > 40:
+        raise ScheduleError(field_name, "must be an ISO-8601 date-time string")
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ScheduleError(field_name, "must be an ISO-8601 date-time such as 2026-11-22T02:30:00Z") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=zone or UTC)
+    return parsed.astimezone(UTC)
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch: objects merge, null deletes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def _object(doc: Any, field_name: str, allowed: set[str]) -> dict:
+    if not isinstance(doc, dict):
+        raise ScheduleError(field_name, "must be an object")
+    unknown = sorted(set(doc) - allowed)
+    if unknown:
+        prefix = f"{field_name}." if field_name else ""
+        raise ScheduleError(f"{prefix}{unknown[0]}", "unknown field")
+    return doc
+
+
+def _int(doc: dict, key: str, field_name: str, default: int, low: int, high: int) -> int:
+    value = doc.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ScheduleError(field_name, f"must be a whole number from {low} to {high}")
+    return value
+
+
+def _choice(doc: dict, key: str, field_name: str, default: str, options: tuple[str, ...]) -> str:
+    value = doc.get(key, default)
+    if value not in options:
+        raise ScheduleError(field_name, "must be one of " + ", ".join(options))
+    return value
+
+
+def parse_trigger(doc: Any) -> TriggerSpec:
+    doc = _object(doc, "trigger", {"cron", "timeZone", "startTime", "endTime"})
+    if "cron" not in doc:
+        raise ScheduleError("trigger.cron", "is required")
+    cron = CronExpression(doc["cron"]).text
+    zone_name = doc.get("timeZone") or "UTC"
+    zone = resolve_zone(zone_name)
+    start = parse_instant("trigger.startTime", doc["startTime"], zone) if doc.get("startTime") else None
+    end = parse_instant("trigger.endTime", doc["endTime"], zone) if doc.get("endTime") else None
+    if start and end and end <= start:
+        raise ScheduleError("trigger.endTime", "must be after startTime")
+    return TriggerSpec(cron, zone_name, start, end)
+
+
+def _data_paths(doc: Any) -> dict:
+    field_name = "target.dataPathAssignments"
+    if not isinstance(doc, dict):
+        raise ScheduleError(field_name, "must be an object")
+    for name, value in doc.items():
+        entry = _object(value, f"{field_name}.{name}", {"DataStoreName", "RelativePath"})
+        for key in ("DataStoreName", "RelativePath"):
+            if not isinstance(entry.get(key), str) or not entry[key]:
+                raise ScheduleError(f"{field_name}.{name}.{key}", "is required and must be a string")
+        validate_parameters(f"{field_name}.{name}", {"RelativePath": entry["RelativePath"]})
+    return dict(doc)
+
+
+def parse_target(doc: Any) -> Target:
+    doc = _object(doc, "target", {"kind", "pipelineId", "pipelineEndpointId", "pipelineVersion",
+                                  "experimentName", "parameterAssignments", "dataPathAssignments"})
+    kind = _choice(doc, "kind", "target.kind", "", TARGET_KINDS)
+    id_key, id_kind = ("pipelineId", "pipeline id") if kind == "pipeline" else ("pipelineEndpointId", "pipeline endpoint id")
+    other = "pipelineEndpointId" if kind == "pipeline" else "pipelineId"
+    if other in doc:
+        raise ScheduleError(f"target.{other}", f"does not apply to kind {kind}")
+    if not names.is_valid(id_kind, doc.get(id_key)):
+        raise ScheduleError(f"target.{id_key}", "is required and must be a GUID")
+    version = doc.get("pipelineVersion")
+    if version is not None:
+        if kind != "pipelineEndpoint":
+            raise ScheduleError("target.pipelineVersion", "applies to kind pipelineEndpoint only")
+        if not names.is_valid("pipeline version", version):
+            raise ScheduleError("target.pipelineVersion", "must be 1-64 letters, digits, '.', '-' or '_'")
+    if not names.is_valid("experiment name", doc.get("experimentName")):
+        raise ScheduleError("target.experimentName",
+                            "is required: 1-255 letters, digits, '-' or '_', starting with a letter or digit")
+    params = validate_parameters("target.parameterAssignments", doc.get("parameterAssignments", {}))
+    paths = _data_paths(doc.get("dataPathAssignments", {}))
+    return Target(kind, doc[id_key], doc["experimentName"], params, paths, version)
+
+
+def parse_policy(doc: Any) -> Policy:
+    doc = _object(doc, "policy", {"concurrency", "misfire", "misfireGraceSeconds", "maxCatchup", "retry"})
+    retry_doc = _object(doc.get("retry", {}), "policy.retry", {"maxAttempts", "backoffSeconds"})
+    retry = RetryPolicy(
+        max_attempts=_int(retry_doc, "maxAttempts", "policy.retry.maxAttempts", 3, 1, 10),
+        backoff_seconds=_int(retry_doc, "backoffSeconds", "policy.retry.backoffSeconds", 60, 1, 3600),
+    )
+    return Policy(
+        concurrency=_choice(doc, "concurrency", "policy.concurrency", "Allow", CONCURRENCY),
+        misfire=_choice(doc, "misfire", "policy.misfire", "latest", MISFIRE),
+        misfire_grace_seconds=_int(doc, "misfireGraceSeconds", "policy.misfireGraceSeconds", 3600, 0, 31 * 86400),
+        max_catchup=_int(doc, "maxCatchup", "policy.maxCatchup", 10, 1, 1000),
+        retry=retry,
+    )
+
+
+def parse_schedule(doc: Any, *, schedule_id: str | None = None) -> ScheduleDefinition:
+    """Validate a full schedule document. `schedule_id` (from the URL) must match any body id."""
+    doc = _object(doc, "", {"id", "description", "enabled", "trigger", "target", "policy"} | READ_ONLY_FIELDS)
+    body_id = doc.get("id")
+    if schedule_id is not None:
+        check_schedule_id(schedule_id, "id")
+        if body_id is not None and body_id != schedule_id:
+            raise ScheduleError("id", "does not match the id in the URL")
+        body_id = schedule_id
+    check_schedule_id(body_id)
+    description = doc.get("description", "")
+    if not isinstance(description, str) or len(description) > 1024:
+        raise ScheduleError("description", "must be a string of at most 1024 characters")
+    enabled = doc.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ScheduleError("enabled", "must be true or false")
+    if "trigger" not in doc:
+        raise ScheduleError("trigger", "is required")
+    if "target" not in doc:
+        raise ScheduleError("target", "is required")
+    return ScheduleDefinition(
+        id=body_id,
+        description=description,
+        enabled=enabled,
+        trigger=parse_trigger(doc["trigger"]),
+        target=parse_target(doc["target"]),
+        policy=parse_policy(doc.get("policy", {})),
+    )

@@ -1,0 +1,78 @@
+"""Per-slot parameter placeholders: plain substitution, nothing evaluated.
+
+`{{slot}}`, `{{slot_local}}`, `{{slot:<strftime>}}`, `{{slot_local:<strftime>}}`,
+`{{interval_start}}`, `{{interval_end}}`, `{{schedule_id}}`, `{{run_key}}`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone, tzinfo
+from typing import Any, Mapping
+
+from shared.scheduling import ScheduleError
+
+UTC = timezone.utc
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_]+)\s*(?::([^{}]*))?\}\}")
+_TIME_NAMES = {"slot", "slot_local", "interval_start", "interval_end"}
+_TEXT_NAMES = {"schedule_id", "run_key"}
+KNOWN = _TIME_NAMES | _TEXT_NAMES
+
+
+@dataclass(frozen=True)
+class SlotContext:
+    slot: datetime
+    zone: tzinfo
+    interval_start: datetime | None
+    schedule_id: str
+    run_key: str
+
+
+def validate_parameters(field: str, assignments: Any) -> dict:
+    """Check a parameterAssignments object at create time, so bad templates fail fast."""
+    if not isinstance(assignments, dict):
+        raise ScheduleError(field, "must be an object of parameter names to values")
+    for name, value in assignments.items():
+        if not isinstance(name, str) or not name or len(name) > 256:
+            raise ScheduleError(field, "parameter names must be non-empty strings")
+        if isinstance(value, bool) or isinstance(value, (int, float)):
+            continue
+        if not isinstance(value, str):
+            raise ScheduleError(f"{field}.{name}", "must be a string, number or boolean")
+        if len(value) > 4096:
+            raise ScheduleError(f"{field}.{name}", "must be at most 4096 characters")
+        for match in _PLACEHOLDER.finditer(value):
+            key, fmt = match.group(1), match.group(2)
+            if key not in KNOWN:
+                raise ScheduleError(f"{field}.{name}", f"unknown placeholder {{{{{key}}}}}; known: "
+                                    + ", ".join(sorted(KNOWN)))
+            if fmt is not None and key in _TEXT_NAMES:
+                raise ScheduleError(f"{field}.{name}", f"{{{{{key}}}}} takes no format")
+            if fmt is not None and not fmt.strip():
+                raise ScheduleError(f"{field}.{name}", "an empty strftime format after ':'")
+    return dict(assignments)
+
+
+def render_parameters(assignments: Mapping[str, Any], ctx: SlotContext) -> dict:
+    return {name: _render(value, ctx) if isinstance(value, str) else value for name, value in assignments.items()}
+
+
+def _render(text: str, ctx: SlotContext) -> str:
+    def replace(match: re.Match[str]) -> str:
+        key, fmt = match.group(1), match.group(2)
+        fmt = fmt.rstrip() if fmt is not None else None
+        if key == "schedule_id":
+            return ctx.schedule_id
+        if key == "run_key":
+            return ctx.run_key
+        if key == "slot":
+            when = ctx.slot.astimezone(UTC)
+        elif key == "slot_local":
+            when = ctx.slot.astimezone(ctx.zone)
+        elif key == "interval_end":
+            when = ctx.slot.astimezone(UTC)
+        else:
+            when = (ctx.interval_start or ctx.slot).astimezone(UTC)
+        return when.strftime(fmt) if fmt is not None else when.isoformat().replace("+00:00", "Z")
+    return _PLACEHOLDER.sub(replace, text)

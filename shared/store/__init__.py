@@ -1,0 +1,197 @@
+"""Schedule and run stores: records, the port contract, and its errors.
+
+Contract (checked by tests/contract on the memory store and on Azurite):
+* `create`/`claim` insert and raise AlreadyExists if the key is taken. Claiming a run
+  record is how a tick takes a slot: exactly one caller wins.
+* `replace` with a record carrying an etag succeeds only if the stored etag still
+  matches (else PreconditionFailed); it returns the record with its new etag.
+* Datetimes go in and come out tz-aware UTC, at millisecond precision.
+* Runs of a schedule list newest slot first; continuation tokens are opaque strings and
+  a malformed one raises ValueError.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Protocol, Sequence
+
+from shared.schedules import ScheduleDefinition, iso
+
+UTC = timezone.utc
+
+ACTIVE_STATUSES = frozenset({"Submitted", "Queued", "Running"})
+TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Canceled", "SubmitFailed", "Skipped", "TimedOut"})
+# Upper bound for slot keys' reverse ordering; far beyond any plausible slot (year 5138).
+_REVERSE_EPOCH = 10**11
+
+
+class StoreError(Exception):
+    pass
+
+
+class NotFound(StoreError):
+    pass
+
+
+class AlreadyExists(StoreError):
+    pass
+
+
+class PreconditionFailed(StoreError):
+    """The record changed since it was read (ETag mismatch)."""
+
+
+class InvalidContinuationToken(ValueError):
+    """A continuation token that this app did not issue."""
+
+
+class StoreUnavailable(StoreError):
+    """The table service could not be reached or failed; nothing is known to be written."""
+
+
+def to_ms(value: datetime) -> datetime:
+    """tz-aware UTC rounded down to milliseconds, the precision tables keep."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetimes are not stored: they would be read back as local time")
+    value = value.astimezone(UTC)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def slot_key(slot: datetime) -> str:
+    return slot.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def run_row_key(slot: datetime) -> str:
+    """Row key of a slot's run record: newest slot sorts first, slot readable after '_'."""
+    seconds = int(slot.astimezone(UTC).timestamp())
+    return f"{_REVERSE_EPOCH - seconds:011d}_{slot_key(slot)}"
+
+
+def run_key(schedule_id: str, slot: datetime) -> str:
+    """Names a slot's AML run (tag `scheduler_run_key`), so a crash can be reconciled."""
+    return f"{schedule_id}_{slot_key(slot)}"
+
+
+@dataclass
+class ScheduleRecord:
+    definition: ScheduleDefinition
+    next_fire_time: datetime | None
+    last_slot: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    etag: str | None = None
+
+    @property
+    def id(self) -> str:
+        return self.definition.id
+
+    def to_api(self) -> dict:
+        doc = self.definition.to_dict()
+        doc.update(nextFireTime=iso(self.next_fire_time), lastSlot=iso(self.last_slot),
+                   createdAt=iso(self.created_at), updatedAt=iso(self.updated_at), etag=self.etag)
+        return doc
+
+
+@dataclass
+class RunRecord:
+    schedule_id: str
+    slot: datetime
+    status: str
+    trigger: str = "schedule"
+    reason: str | None = None
+    attempts: int = 0
+    experiment_name: str | None = None
+    aml_run_id: str | None = None
+    aml_status: str | None = None
+    portal_url: str | None = None
+    claimed_at: datetime | None = None
+    submitted_at: datetime | None = None
+    finished_at: datetime | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    parameters: dict | None = None
+    skipped_count: int = 1
+    last_skipped_slot: datetime | None = None
+    updated_at: datetime | None = None
+    etag: str | None = field(default=None, compare=False)
+
+    @property
+    def slot_key(self) -> str:
+        return slot_key(self.slot)
+
+    @property
+    def run_key(self) -> str:
+        return run_key(self.schedule_id, self.slot)
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    def evolve(self, **changes) -> "RunRecord":
+        return replace(self, **changes)
+
+    def to_api(self) -> dict:
+        doc = {
+            "scheduleId": self.schedule_id, "slot": iso(self.slot), "slotKey": self.slot_key,
+            "runKey": self.run_key, "status": self.status, "reason": self.reason, "trigger": self.trigger,
+            "attempts": self.attempts, "experimentName": self.experiment_name, "amlRunId": self.aml_run_id,
+            "amlStatus": self.aml_status, "portalUrl": self.portal_url, "claimedAt": iso(self.claimed_at),
+            "submittedAt": iso(self.submitted_at), "finishedAt": iso(self.finished_at),
+            "error": ({"code": self.error_code, "message": self.error_message}
+                      if self.error_code or self.error_message else None),
+            "parameters": self.parameters,
+        }
+        if self.skipped_count > 1:
+            doc["skippedCount"] = self.skipped_count
+            doc["lastSkippedSlot"] = iso(self.last_skipped_slot)
+        return doc
+
+
+@dataclass(frozen=True)
+class Page:
+    items: Sequence
+    continuation: str | None
+
+
+class ScheduleStore(Protocol):
+    def create(self, record: ScheduleRecord) -> ScheduleRecord: ...
+    def get(self, schedule_id: str) -> ScheduleRecord: ...
+    def replace(self, record: ScheduleRecord) -> ScheduleRecord: ...
+    def delete(self, schedule_id: str, *, etag: str | None = None) -> None: ...
+    def list(self, *, limit: int = 50, continuation: str | None = None) -> Page: ...
+    def due(self, horizon: datetime) -> list[ScheduleRecord]: ...
+
+
+class RunStore(Protocol):
+    def claim(self, run: RunRecord) -> RunRecord: ...
+    def get(self, schedule_id: str, slot: datetime) -> RunRecord: ...
+    def replace(self, run: RunRecord) -> RunRecord: ...
+    def list_runs(self, schedule_id: str, *, status: str | None = None, limit: int = 50,
+                  continuation: str | None = None) -> Page: ...
+    def active_runs(self, *, limit: int = 500) -> list[RunRecord]: ...
+    def has_active(self, schedule_id: str) -> bool: ...
+
+
+def encode_token(state: dict) -> str:
+    import base64
+    import json
+
+    return base64.urlsafe_b64encode(json.dumps(state, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_token(token: str) -> dict:
+    """Inverse of encode_token; ValueError for anything that is not one of our tokens."""
+    import base64
+    import binascii
+    import json
+
+    if not isinstance(token, str) or len(token) > 2048:
+        raise InvalidContinuationToken("malformed continuation token")
+    try:
+        state = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise InvalidContinuationToken("malformed continuation token") from None
+    if not isinstance(state, dict):
+        raise InvalidContinuationToken("malformed continuation token")
+    return state

@@ -1,0 +1,143 @@
+"""In-memory stores for unit tests; they pass the same contract suite as the Table store."""
+
+from __future__ import annotations
+
+import copy
+import threading
+import uuid
+from datetime import datetime
+
+from shared.store import (
+    ACTIVE_STATUSES,
+    AlreadyExists,
+    NotFound,
+    Page,
+    PreconditionFailed,
+    RunRecord,
+    ScheduleRecord,
+    decode_token,
+    encode_token,
+    run_row_key,
+    to_ms,
+)
+
+
+def _new_etag() -> str:
+    return f'W/"{uuid.uuid4().hex}"'
+
+
+def _normalise_times(record):
+    for name, value in vars(record).items():
+        if isinstance(value, datetime):
+            setattr(record, name, to_ms(value))
+    return record
+
+
+class MemoryScheduleStore:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rows: dict[str, ScheduleRecord] = {}
+
+    def create(self, record: ScheduleRecord) -> ScheduleRecord:
+        with self._lock:
+            if record.id in self._rows:
+                raise AlreadyExists(record.id)
+            return self._put(record)
+
+    def get(self, schedule_id: str) -> ScheduleRecord:
+        with self._lock:
+            if schedule_id not in self._rows:
+                raise NotFound(schedule_id)
+            return copy.deepcopy(self._rows[schedule_id])
+
+    def replace(self, record: ScheduleRecord) -> ScheduleRecord:
+        with self._lock:
+            current = self._rows.get(record.id)
+            if current is None:
+                raise NotFound(record.id)
+            if record.etag is not None and record.etag != current.etag:
+                raise PreconditionFailed(record.id)
+            return self._put(record)
+
+    def delete(self, schedule_id: str, *, etag: str | None = None) -> None:
+        with self._lock:
+            current = self._rows.get(schedule_id)
+            if current is None:
+                raise NotFound(schedule_id)
+            if etag is not None and etag != current.etag:
+                raise PreconditionFailed(schedule_id)
+            del self._rows[schedule_id]
+
+    def list(self, *, limit: int = 50, continuation: str | None = None) -> Page:
+        after = decode_token(continuation).get("after", "") if continuation else ""
+        with self._lock:
+            ids = sorted(i for i in self._rows if i > after)
+            page = [copy.deepcopy(self._rows[i]) for i in ids[:limit]]
+        more = len(ids) > limit
+        return Page(page, encode_token({"after": page[-1].id}) if more else None)
+
+    def due(self, horizon: datetime) -> list[ScheduleRecord]:
+        with self._lock:
+            return [copy.deepcopy(r) for _, r in sorted(self._rows.items())
+                    if r.definition.enabled and r.next_fire_time is not None and r.next_fire_time <= horizon]
+
+    def _put(self, record: ScheduleRecord) -> ScheduleRecord:
+        stored = _normalise_times(copy.deepcopy(record))
+        stored.etag = _new_etag()
+        self._rows[record.id] = stored
+        return copy.deepcopy(stored)
+
+
+class MemoryRunStore:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rows: dict[tuple[str, str], RunRecord] = {}
+
+    def claim(self, run: RunRecord) -> RunRecord:
+        key = (run.schedule_id, run_row_key(run.slot))
+        with self._lock:
+            if key in self._rows:
+                raise AlreadyExists(run.run_key)
+            return self._put(key, run)
+
+    def get(self, schedule_id: str, slot: datetime) -> RunRecord:
+        with self._lock:
+            row = self._rows.get((schedule_id, run_row_key(slot)))
+            if row is None:
+                raise NotFound(f"{schedule_id}/{slot.isoformat()}")
+            return copy.deepcopy(row)
+
+    def replace(self, run: RunRecord) -> RunRecord:
+        key = (run.schedule_id, run_row_key(run.slot))
+        with self._lock:
+            current = self._rows.get(key)
+            if current is None:
+                raise NotFound(run.run_key)
+            if run.etag is not None and run.etag != current.etag:
+                raise PreconditionFailed(run.run_key)
+            return self._put(key, run)
+
+    def list_runs(self, schedule_id: str, *, status: str | None = None, limit: int = 50,
+                  continuation: str | None = None) -> Page:
+        after = decode_token(continuation).get("after", "") if continuation else ""
+        with self._lock:
+            keys = sorted(rk for (sid, rk), row in self._rows.items()
+                          if sid == schedule_id and rk > after and (status is None or row.status == status))
+            page = [copy.deepcopy(self._rows[(schedule_id, rk)]) for rk in keys[:limit]]
+        more = len(keys) > limit
+        return Page(page, encode_token({"after": keys[limit - 1]}) if more else None)
+
+    def active_runs(self, *, limit: int = 500) -> list[RunRecord]:
+        with self._lock:
+            rows = [copy.deepcopy(r) for _, r in sorted(self._rows.items()) if r.status in ACTIVE_STATUSES]
+        return rows[:limit]
+
+    def has_active(self, schedule_id: str) -> bool:
+        with self._lock:
+            return any(sid == schedule_id and r.status in ACTIVE_STATUSES for (sid, _), r in self._rows.items())
+
+    def _put(self, key: tuple[str, str], run: RunRecord) -> RunRecord:
+        stored = _normalise_times(copy.deepcopy(run))
+        stored.etag = _new_etag()
+        self._rows[key] = stored
+        return copy.deepcopy(stored)

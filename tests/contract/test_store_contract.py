@@ -1,0 +1,181 @@
+"""The store contract, run against the memory store and the Table store on Azurite."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from shared.schedules import parse_schedule
+from shared.store import (
+    AlreadyExists,
+    InvalidContinuationToken,
+    NotFound,
+    PreconditionFailed,
+    RunRecord,
+    ScheduleRecord,
+)
+from shared.store.memory import MemoryRunStore, MemoryScheduleStore
+
+UTC = timezone.utc
+T0 = datetime(2026, 11, 22, 10, 0, 0, 123456, tzinfo=UTC)
+PIPELINE = "11111111-2222-3333-4444-555555555555"
+
+
+@pytest.fixture(params=["memory", "table"])
+def stores(request):
+    if request.param == "memory":
+        return MemoryScheduleStore(), MemoryRunStore()
+    from shared.store.table import TableRunStore, TableScheduleStore, service_client
+
+    connection = request.getfixturevalue("azurite")
+    schedules_table, runs_table = request.getfixturevalue("table_names")
+    service = service_client(connection_string=connection, endpoint=None)
+    return TableScheduleStore(service, schedules_table), TableRunStore(service, runs_table)
+
+
+def schedule(schedule_id="s1", enabled=True, next_fire=T0):
+    definition = parse_schedule({"id": schedule_id, "enabled": enabled, "trigger": {"cron": "* * * * *"},
+                                 "target": {"kind": "pipeline", "pipelineId": PIPELINE, "experimentName": "e"}})
+    return ScheduleRecord(definition, next_fire, None, T0, T0)
+
+
+class TestScheduleStore:
+    def test_create_get_round_trip_at_millisecond_precision(self, stores):
+        schedules, _ = stores
+        created = schedules.create(schedule())
+        got = schedules.get("s1")
+        assert created.etag and got.etag == created.etag
+        assert got.definition == created.definition
+        assert got.next_fire_time == T0.replace(microsecond=123000)
+        assert got.next_fire_time.tzinfo is not None and got.next_fire_time.utcoffset() == timedelta(0)
+
+    def test_create_twice_raises(self, stores):
+        schedules, _ = stores
+        schedules.create(schedule())
+        with pytest.raises(AlreadyExists):
+            schedules.create(schedule())
+
+    def test_replace_with_stale_etag_fails_and_fresh_etag_wins(self, stores):
+        schedules, _ = stores
+        first = schedules.create(schedule())
+        first.next_fire_time = T0 + timedelta(minutes=1)
+        second = schedules.replace(first)
+        assert second.etag != first.etag
+        first.next_fire_time = T0 + timedelta(minutes=5)
+        with pytest.raises(PreconditionFailed):
+            schedules.replace(first)  # still carries the old etag
+        assert schedules.get("s1").next_fire_time == T0.replace(microsecond=123000) + timedelta(minutes=1)
+
+    def test_replace_without_etag_is_unconditional_and_missing_is_not_found(self, stores):
+        schedules, _ = stores
+        record = schedules.create(schedule())
+        record.etag = None
+        schedules.replace(record)
+        with pytest.raises(NotFound):
+            schedules.replace(schedule("ghost"))
+
+    def test_replace_drops_a_cleared_cursor(self, stores):
+        schedules, _ = stores
+        record = schedules.create(schedule())
+        record.next_fire_time = None
+        schedules.replace(record)
+        assert schedules.get("s1").next_fire_time is None
+        assert schedules.due(T0 + timedelta(days=1)) == []
+
+    def test_delete(self, stores):
+        schedules, _ = stores
+        record = schedules.create(schedule())
+        with pytest.raises(PreconditionFailed):
+            schedules.delete("s1", etag='W/"datetime\'2000-01-01T00%3A00%3A00.0000000Z\'"')
+        schedules.delete("s1", etag=record.etag)
+        with pytest.raises(NotFound):
+            schedules.get("s1")
+        with pytest.raises(NotFound):
+            schedules.delete("s1")
+
+    def test_due_returns_enabled_schedules_at_or_before_horizon(self, stores):
+        schedules, _ = stores
+        schedules.create(schedule("due", next_fire=T0))
+        schedules.create(schedule("later", next_fire=T0 + timedelta(minutes=5)))
+        schedules.create(schedule("off", enabled=False, next_fire=T0))
+        assert [r.id for r in schedules.due(T0.replace(microsecond=123000))] == ["due"]
+
+    def test_list_pages(self, stores):
+        schedules, _ = stores
+        for i in range(5):
+            schedules.create(schedule(f"s{i}"))
+        seen, token = [], None
+        while True:
+            page = schedules.list(limit=2, continuation=token)
+            seen += [r.id for r in page.items]
+            token = page.continuation
+            if not token:
+                break
+        assert sorted(seen) == [f"s{i}" for i in range(5)]
+        with pytest.raises(InvalidContinuationToken):
+            schedules.list(continuation="%%%")
+
+
+class TestRunStore:
+    def test_claim_is_exclusive_under_contention(self, stores):
+        _, runs = stores
+        wins, losses = [], []
+
+        def contender():
+            try:
+                wins.append(runs.claim(RunRecord("s1", T0, "Claimed", claimed_at=T0)))
+            except AlreadyExists:
+                losses.append(1)
+
+        threads = [threading.Thread(target=contender) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(wins) == 1 and len(losses) == 7
+
+    def test_replace_with_etag_and_round_trip(self, stores):
+        _, runs = stores
+        claimed = runs.claim(RunRecord("s1", T0, "Claimed", claimed_at=T0, experiment_name="e"))
+        submitted = runs.replace(claimed.evolve(status="Submitted", aml_run_id="r1", attempts=1,
+                                                parameters={"a": 1, "b": "x"}, submitted_at=T0))
+        with pytest.raises(PreconditionFailed):
+            runs.replace(claimed.evolve(status="SubmitFailed"))
+        got = runs.get("s1", T0)
+        assert (got.status, got.aml_run_id, got.attempts, got.parameters) == ("Submitted", "r1", 1, {"a": 1, "b": "x"})
+        assert got.etag == submitted.etag and got.active
+        assert got.run_key == "s1_20261122T100000Z"
+
+    def test_active_runs_and_has_active(self, stores):
+        _, runs = stores
+        a = runs.claim(RunRecord("s1", T0, "Claimed"))
+        runs.claim(RunRecord("s2", T0, "Skipped"))
+        assert runs.active_runs() == [] and not runs.has_active("s1")
+        runs.replace(a.evolve(status="Running"))
+        assert [r.schedule_id for r in runs.active_runs()] == ["s1"]
+        assert runs.has_active("s1") and not runs.has_active("s2")
+
+    def test_list_newest_first_with_filter_and_pages(self, stores):
+        _, runs = stores
+        for i in range(7):
+            runs.claim(RunRecord("s1", T0 + timedelta(hours=i), "Completed" if i % 2 else "Failed"))
+        runs.claim(RunRecord("other", T0, "Completed"))
+        seen, token = [], None
+        while True:
+            page = runs.list_runs("s1", limit=3, continuation=token)
+            seen += [r.slot for r in page.items]
+            token = page.continuation
+            if not token:
+                break
+        assert seen == sorted(seen, reverse=True) and len(seen) == 7
+        failed = runs.list_runs("s1", status="Failed", limit=50).items
+        assert len(failed) == 4 and {r.status for r in failed} == {"Failed"}
+
+    def test_get_missing_and_replace_missing(self, stores):
+        _, runs = stores
+        with pytest.raises(NotFound):
+            runs.get("s1", T0)
+        with pytest.raises(NotFound):
+            runs.replace(RunRecord("s1", T0, "Completed"))

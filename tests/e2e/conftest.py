@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from devtools.stack import LocalStack
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PIPELINE_ID = "11111111-2222-3333-4444-555555555555"
+FAILING_PIPELINE_ID = "22222222-3333-4444-5555-666666666666"
+
+
+class Client:
+    def __init__(self, base: str):
+        self.base = base
+
+    def __call__(self, method: str, path: str, body=None, raw: bytes | None = None, headers=None):
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        request = urllib.request.Request(f"{self.base}/{path}", data=data, method=method,
+                                         headers={"Content-Type": "application/json", **(headers or {})})
+        try:
+            with urllib.request.urlopen(request, timeout=15) as response:
+                payload = response.read()
+                return response.status, json.loads(payload) if payload else None
+        except urllib.error.HTTPError as exc:
+            payload = exc.read()
+            return exc.code, json.loads(payload) if payload else None
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    """The whole local stack on free ports, timers firing every two seconds."""
+    local = LocalStack(
+        REPO_ROOT,
+        fixed_ports=False,
+        log_dir=tmp_path_factory.mktemp("stack-logs"),
+        run_seconds=2,
+        pipelines=[PIPELINE_ID, f"{FAILING_PIPELINE_ID}:Failed"],
+        extra_env={"TICK_SCHEDULE": "*/2 * * * * *", "POLL_SCHEDULE": "*/2 * * * * *"},
+    )
+    with local:
+        yield local
+
+
+@pytest.fixture
+def api(stack):
+    return Client(stack.dev_host_url)

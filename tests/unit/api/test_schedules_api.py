@@ -1,0 +1,148 @@
+"""Schedule handlers over the memory stores: validation, ETags, nothing written on 4xx."""
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import azure.functions as func
+import pytest
+
+from shared.api.http import handle
+from shared.api.schedules import ScheduleHandlers
+from shared.store import RunRecord
+from shared.store.memory import MemoryRunStore, MemoryScheduleStore
+
+UTC = timezone.utc
+NOW = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC)
+PIPELINE = "11111111-2222-3333-4444-555555555555"
+
+
+def schedule_doc(schedule_id="nightly", **overrides):
+    doc = {"id": schedule_id, "trigger": {"cron": "0 30 2 * * *", "timeZone": "Europe/Berlin"},
+           "target": {"kind": "pipeline", "pipelineId": PIPELINE, "experimentName": "batch_scoring",
+                      "parameterAssignments": {"day": "{{slot_local:%Y-%m-%d}}"}}}
+    doc.update(overrides)
+    return doc
+
+
+class Api:
+    def __init__(self):
+        self.schedules = MemoryScheduleStore()
+        self.runs = MemoryRunStore()
+        self.handlers = ScheduleHandlers(self.schedules, self.runs, lambda: NOW)
+
+    def __call__(self, operation, method, route_params=None, body=None, params=None, headers=None, raw=None):
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
+        hdrs = {"Content-Type": "application/json", **(headers or {})}
+        req = func.HttpRequest(method, "http://localhost/api/x", headers=hdrs, params=params or {},
+                               route_params=route_params or {}, body=data)
+        resp = handle(lambda: getattr(self.handlers, operation)(req))
+        payload = json.loads(resp.get_body()) if resp.get_body() else None
+        return resp.status_code, payload, resp.headers
+
+
+@pytest.fixture
+def api():
+    return Api()
+
+
+def test_create_read_and_list(api):
+    status, body, headers = api("create", "POST", body=schedule_doc())
+    assert status == 201 and headers["Location"] == "/api/schedules/nightly"
+    assert body["nextFireTime"] == "2026-11-22T01:30:00Z" and body["etag"] == headers["ETag"]
+    status, got, _ = api("get", "GET", {"id": "nightly"})
+    assert status == 200 and got["trigger"]["timeZone"] == "Europe/Berlin"
+    status, listed, _ = api("list", "GET")
+    assert [s["id"] for s in listed["value"]] == ["nightly"]
+
+
+def test_create_twice_is_a_conflict(api):
+    api("create", "POST", body=schedule_doc())
+    status, body, _ = api("create", "POST", body=schedule_doc())
+    assert status == 409 and body["error"]["details"][0]["field"] == "id"
+
+
+@pytest.mark.parametrize("raw, field", [
+    (b"{not json", "body"),
+    (b"", "body"),
+    (json.dumps(schedule_doc(unknown=1)).encode(), "unknown"),
+    (json.dumps(schedule_doc(trigger={"cron": "bad cron"})).encode(), "trigger.cron"),
+    (json.dumps(schedule_doc(trigger={"cron": "* * * * *", "timeZone": "Nowhere/Land"})).encode(), "trigger.timeZone"),
+    (json.dumps(schedule_doc("a/b")).encode(), "id"),
+    (json.dumps(schedule_doc("it's")).encode(), "id"),
+    (json.dumps([1, 2]).encode(), ""),
+])
+def test_bad_input_is_400_naming_the_field_and_writes_nothing(api, raw, field):
+    status, body, _ = api("create", "POST", raw=raw)
+    assert status == 400
+    assert body["error"]["code"] == "ValidationFailed"
+    if field:
+        assert body["error"]["details"][0]["field"] == field
+    assert api.schedules.list().items == []
+
+
+def test_oversized_body_is_413(api):
+    doc = schedule_doc(description="x" * 70_000)
+    status, body, _ = api("create", "POST", body=doc)
+    assert status == 413 and body["error"]["code"] == "PayloadTooLarge"
+
+
+def test_route_id_with_unsafe_characters_is_400(api):
+    for bad in ("a'b", "A", "a/b", "-x", ""):
+        status, body, _ = api("get", "GET", {"id": bad})
+        assert status == 400 and body["error"]["details"][0]["field"] == "id"
+
+
+def test_put_creates_then_replaces_with_if_match(api):
+    status, created, _ = api("put", "PUT", {"id": "nightly"}, body=schedule_doc())
+    assert status == 201
+    changed = schedule_doc(description="v2")
+    status, body, _ = api("put", "PUT", {"id": "nightly"}, body=changed, headers={"If-Match": '"stale"'})
+    assert status == 412
+    status, body, _ = api("put", "PUT", {"id": "nightly"}, body=changed, headers={"If-Match": created["etag"]})
+    assert status == 200 and body["description"] == "v2" and body["etag"] != created["etag"]
+    assert body["nextFireTime"] == created["nextFireTime"]  # trigger unchanged: cursor kept
+
+
+def test_patch_merges_and_revalidates(api):
+    api("create", "POST", body=schedule_doc())
+    status, body, _ = api("patch", "PATCH", {"id": "nightly"}, body={"trigger": {"cron": "0 0 6 * * *"}})
+    assert status == 200 and body["trigger"]["cron"] == "0 0 6 * * *"
+    assert body["trigger"]["timeZone"] == "Europe/Berlin"
+    assert body["nextFireTime"] == "2026-11-22T05:00:00Z"  # new trigger: cursor recomputed
+    status, body, _ = api("patch", "PATCH", {"id": "nightly"}, body={"policy": {"misfire": "sometimes"}})
+    assert status == 400 and body["error"]["details"][0]["field"] == "policy.misfire"
+    assert api.schedules.get("nightly").definition.policy.misfire == "latest"
+
+
+def test_delete_honours_if_match_and_404s_after(api):
+    _, created, _ = api("create", "POST", body=schedule_doc())
+    assert api("delete", "DELETE", {"id": "nightly"}, headers={"If-Match": '"old"'})[0] == 412
+    assert api("delete", "DELETE", {"id": "nightly"}, headers={"If-Match": created["etag"]})[0] == 204
+    assert api("delete", "DELETE", {"id": "nightly"})[0] == 404
+    assert api("get", "GET", {"id": "nightly"})[0] == 404
+
+
+def test_runs_newest_first_with_status_filter_and_paging(api):
+    api("create", "POST", body=schedule_doc())
+    for i in range(5):
+        api.runs.claim(RunRecord("nightly", NOW - timedelta(days=i), "Completed" if i % 2 else "Failed"))
+    status, body, _ = api("runs", "GET", {"id": "nightly"}, params={"limit": "2"})
+    assert status == 200 and len(body["value"]) == 2
+    assert body["value"][0]["slot"] > body["value"][1]["slot"]
+    _, rest, _ = api("runs", "GET", {"id": "nightly"}, params={"limit": "10", "continuationToken": body["continuationToken"]})
+    assert len(rest["value"]) == 3
+    _, failed, _ = api("runs", "GET", {"id": "nightly"}, params={"status": "Failed"})
+    assert {r["status"] for r in failed["value"]} == {"Failed"} and len(failed["value"]) == 3
+    assert api("runs", "GET", {"id": "nightly"}, params={"status": "Bogus"})[0] == 400
+    assert api("runs", "GET", {"id": "nightly"}, params={"continuationToken": "!!"})[0] == 400
+    assert api("runs", "GET", {"id": "ghost"})[0] == 404
+
+
+def test_preview_lists_next_fire_times_in_utc_and_local(api):
+    api("create", "POST", body=schedule_doc())
+    status, body, _ = api("preview", "GET", {"id": "nightly"}, params={"count": "3", "from": "2026-03-28T00:00:00Z"})
+    assert status == 200
+    assert [f["utc"] for f in body["value"]] == ["2026-03-28T01:30:00Z", "2026-03-29T01:00:00Z", "2026-03-30T00:30:00Z"]
+    assert body["value"][1]["local"] == "2026-03-29T03:00:00+02:00"
+    assert api("preview", "GET", {"id": "nightly"}, params={"count": "0"})[0] == 400
+    assert api("preview", "GET", {"id": "nightly"}, params={"from": "soon"})[0] == 400

@@ -1,0 +1,55 @@
+import pytest
+
+from shared.config import ConfigError, load_settings
+
+BASE = {
+    "AML_SUBSCRIPTION_ID": "00000000-0000-0000-0000-000000000000",
+    "AML_RESOURCE_GROUP": "rg-ml",
+    "AML_WORKSPACE_NAME": "ws-prod",
+    "AML_REGION": "westeurope",
+    "TABLES_CONNECTION_STRING": "UseDevelopmentStorage=true",
+}
+
+
+def test_defaults_and_derived_values():
+    s = load_settings(BASE)
+    assert s.aml_api_base_url == "https://westeurope.api.azureml.ms"
+    assert s.arm_base_url == "https://management.azure.com"
+    assert s.arm_token_scope == s.aml_token_scope == "https://management.azure.com/.default"
+    assert s.allowed_hosts == {"westeurope.api.azureml.ms", "management.azure.com"}
+    assert s.workspace_path.endswith("resourceGroups/rg-ml/providers/Microsoft.MachineLearningServices/workspaces/ws-prod")
+    assert (s.schedules_table, s.runs_table, s.max_retries) == ("schedules", "runs", 4)
+
+
+def test_every_problem_is_named_at_once():
+    with pytest.raises(ConfigError) as err:
+        load_settings({"AML_SUBSCRIPTION_ID": "nope", "AML_MAX_RETRIES": "many"})
+    assert {"AML_SUBSCRIPTION_ID", "AML_RESOURCE_GROUP", "AML_WORKSPACE_NAME", "AML_REGION",
+            "TABLES_CONNECTION_STRING", "AML_MAX_RETRIES"} <= set(err.value.problems)
+    assert "AML_SUBSCRIPTION_ID" in str(err.value)
+
+
+@pytest.mark.parametrize("name, value", [
+    ("AML_API_BASE_URL", "http://aml.example.com"),  # plain http off loopback would leak tokens
+    ("AML_API_BASE_URL", "https://x.example.com/?a=1"),
+    ("ARM_BASE_URL", "ftp://management.azure.com"),
+    ("ARM_TOKEN_SCOPE", "https://management.azure.com"),
+    ("AZURE_CLIENT_ID", "not-a-guid"),
+    ("RUNS_TABLE", "schedules"),
+    ("SCHEDULES_TABLE", "bad-name"),
+    ("AML_HTTP_TIMEOUT_SECONDS", "0"),
+    ("AML_WORKSPACE_NAME", "a/b"),
+    ("AML_RESOURCE_GROUP", "rg."),
+])
+def test_rejects_bad_values(name, value):
+    with pytest.raises(ConfigError) as err:
+        load_settings({**BASE, name: value})
+    assert name in err.value.problems
+
+
+def test_loopback_http_is_allowed_for_emulators_and_identity_based_tables():
+    s = load_settings({**BASE, "AML_API_BASE_URL": "http://127.0.0.1:8082/", "ARM_BASE_URL": "http://127.0.0.1:8082",
+                       "TABLES_CONNECTION_STRING": "", "TABLES_ENDPOINT": "https://acct.table.core.windows.net"})
+    assert s.aml_api_base_url == "http://127.0.0.1:8082"
+    assert s.allowed_hosts == {"127.0.0.1:8082"}
+    assert s.tables_connection_string is None and s.tables_endpoint == "https://acct.table.core.windows.net"
