@@ -64,3 +64,23 @@ def schedules_runs(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="schedules/{id}/preview", methods=["GET"])
 def schedules_preview(req: func.HttpRequest) -> func.HttpResponse:
     return api.call("schedules", "preview", req)
+
+
+@app.route(route="schedules/{id}/enable", methods=["POST"])
+def schedules_enable(req: func.HttpRequest) -> func.HttpResponse:
+    return api.call("schedules", "enable", req)
+
+
+@app.route(route="schedules/{id}/disable", methods=["POST"])
+def schedules_disable(req: func.HttpRequest) -> func.HttpResponse:
+    return api.call("schedules", "disable", req)
+
+
+@app.route(route="schedules/{id}/trigger", methods=["POST"])
+def schedules_trigger(req: func.HttpRequest) -> func.HttpResponse:
+    return api.call("schedules", "trigger", req)
+
+
+@app.route(route="schedules/{id}/backfill", methods=["POST"])
+def schedules_backfill(req: func.HttpRequest) -> func.HttpResponse:
+    return api.call("schedules", "backfill", req)

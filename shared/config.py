@@ -38,11 +38,16 @@ SETTING_NAMES = (
     "AML_STUDIO_URL",
     "AML_HTTP_TIMEOUT_SECONDS",
     "AML_MAX_RETRIES",
+    "AML_COMPUTE_API_VERSION",
+    "AML_PROXY_ALLOW_DESTRUCTIVE",
+    "AML_PROXY_MAX_UPLOAD_MB",
+    "AML_PROXY_MAX_WAIT_SECONDS",
     "AZURE_CLIENT_ID",
     "TABLES_CONNECTION_STRING",
     "TABLES_ENDPOINT",
     "SCHEDULES_TABLE",
     "RUNS_TABLE",
+    "RUNS_RETENTION_DAYS",
     "TICK_SCHEDULE",
     "POLL_SCHEDULE",
 )
@@ -50,6 +55,9 @@ SETTING_NAMES = (
 DEFAULT_ARM_BASE_URL = "https://management.azure.com"
 DEFAULT_ARM_SCOPE = "https://management.azure.com/.default"
 DEFAULT_STUDIO_URL = "https://ml.azure.com"
+# A stable Microsoft.MachineLearningServices api-version with the compute operations
+# (2025-12-01 is also published; switch with the setting once it is available in your cloud).
+DEFAULT_COMPUTE_API_VERSION = "2025-09-01"
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 # ARM resource group names: letters, digits, underscores, hyphens, periods, parentheses;
@@ -59,6 +67,7 @@ _RESOURCE_GROUP = re.compile(r"^[-\w.()]{1,90}$")
 _WORKSPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,32}$")
 _REGION = re.compile(r"^[a-z0-9]{2,40}$")
 _TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
+_API_VERSION = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$")
 
 
 @dataclass(frozen=True)
@@ -73,11 +82,16 @@ class Settings:
     studio_url: str
     http_timeout_seconds: float
     max_retries: int
+    compute_api_version: str
+    allow_destructive: bool
+    max_upload_bytes: int
+    max_wait_seconds: float
     managed_identity_client_id: str | None
     tables_connection_string: str | None
     tables_endpoint: str | None
     schedules_table: str
     runs_table: str
+    runs_retention_days: int
 
     @property
     def workspace_path(self) -> str:
@@ -171,6 +185,18 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     timeout = _number(env, "AML_HTTP_TIMEOUT_SECONDS", 30.0, 1.0, 200.0, problems)
     retries = int(_number(env, "AML_MAX_RETRIES", 4, 0, 10, problems, integer=True))
 
+    compute_api_version = get("AML_COMPUTE_API_VERSION") or DEFAULT_COMPUTE_API_VERSION
+    if not _API_VERSION.match(compute_api_version):
+        problems["AML_COMPUTE_API_VERSION"] = "must be an ARM api-version such as 2025-09-01"
+    allow_raw = (get("AML_PROXY_ALLOW_DESTRUCTIVE") or "true").lower()
+    if allow_raw not in ("true", "false"):
+        problems["AML_PROXY_ALLOW_DESTRUCTIVE"] = "must be true or false"
+    allow_destructive = allow_raw != "false"
+    # The Functions front end refuses bodies over 100 MB anyway.
+    upload_mb = int(_number(env, "AML_PROXY_MAX_UPLOAD_MB", 20, 1, 100, problems, integer=True))
+    # HTTP responses are cut off at 230 s, so a waiting request must give up well before.
+    max_wait = _number(env, "AML_PROXY_MAX_WAIT_SECONDS", 60.0, 0.0, 200.0, problems)
+
     client_id = get("AZURE_CLIENT_ID") or None
     if client_id and not _GUID.match(client_id):
         problems["AZURE_CLIENT_ID"] = "must be the client id (GUID) of the user-assigned identity"
@@ -187,6 +213,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         tables[name] = get(name) or default
         if not _TABLE_NAME.match(tables[name]):
             problems[name] = "must be a table name (3-63 letters and digits, starting with a letter)"
+    retention = int(_number(env, "RUNS_RETENTION_DAYS", 90, 1, 3650, problems, integer=True))
     if tables["SCHEDULES_TABLE"].lower() == tables["RUNS_TABLE"].lower():
         problems["RUNS_TABLE"] = "must differ from SCHEDULES_TABLE"
 
@@ -203,9 +230,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         studio_url=studio,
         http_timeout_seconds=timeout,
         max_retries=retries,
+        compute_api_version=compute_api_version,
+        allow_destructive=allow_destructive,
+        max_upload_bytes=upload_mb * 1024 * 1024,
+        max_wait_seconds=max_wait,
         managed_identity_client_id=client_id,
         tables_connection_string=connection_string,
         tables_endpoint=tables_endpoint,
         schedules_table=tables["SCHEDULES_TABLE"],
         runs_table=tables["RUNS_TABLE"],
+        runs_retention_days=retention,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 _lock = threading.Lock()
@@ -59,7 +59,8 @@ def build_runtime(settings: Any = None) -> Runtime:
     transport = AmlTransport(CredentialTokenSource(credential), allowed_hosts=settings.allowed_hosts,
                              timeout_seconds=settings.http_timeout_seconds, max_retries=settings.max_retries)
     aml = AmlClient(transport, settings)
-    return Runtime(settings, credential, schedules, runs, aml, Engine(schedules, runs, aml))
+    engine = Engine(schedules, runs, aml, retention=timedelta(days=settings.runs_retention_days))
+    return Runtime(settings, credential, schedules, runs, aml, engine)
 
 
 def get_runtime() -> Runtime:

@@ -32,13 +32,22 @@ def check_schedule_id(value: Any, field_name: str = "id") -> str:
     return value
 
 
+MAX_RETRY_BACKOFF_SECONDS = 3600
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     max_attempts: int = 3
     backoff_seconds: int = 60
+    retry_on_run_failure: bool = False
+
+    def delay_after(self, attempts_made: int) -> int:
+        """Seconds to wait after the n-th failed attempt: exponential, capped at an hour."""
+        return min(MAX_RETRY_BACKOFF_SECONDS, self.backoff_seconds * 2 ** max(0, attempts_made - 1))
 
     def to_dict(self) -> dict:
-        return {"maxAttempts": self.max_attempts, "backoffSeconds": self.backoff_seconds}
+        return {"maxAttempts": self.max_attempts, "backoffSeconds": self.backoff_seconds,
+                "retryOnRunFailure": self.retry_on_run_failure}
 
 
 @dataclass(frozen=True)
@@ -48,11 +57,12 @@ class Policy:
     misfire_grace_seconds: int = 3600
     max_catchup: int = 10
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    run_timeout_minutes: int | None = None
 
     def to_dict(self) -> dict:
         return {"concurrency": self.concurrency, "misfire": self.misfire,
                 "misfireGraceSeconds": self.misfire_grace_seconds, "maxCatchup": self.max_catchup,
-                "retry": self.retry.to_dict()}
+                "retry": self.retry.to_dict(), "runTimeoutMinutes": self.run_timeout_minutes}
 
 
 @dataclass(frozen=True)
@@ -221,18 +231,27 @@ def parse_target(doc: Any) -> Target:
 
 
 def parse_policy(doc: Any) -> Policy:
-    doc = _object(doc, "policy", {"concurrency", "misfire", "misfireGraceSeconds", "maxCatchup", "retry"})
-    retry_doc = _object(doc.get("retry", {}), "policy.retry", {"maxAttempts", "backoffSeconds"})
+    doc = _object(doc, "policy", {"concurrency", "misfire", "misfireGraceSeconds", "maxCatchup", "retry",
+                                  "runTimeoutMinutes"})
+    retry_doc = _object(doc.get("retry", {}), "policy.retry", {"maxAttempts", "backoffSeconds", "retryOnRunFailure"})
+    retry_on_failure = retry_doc.get("retryOnRunFailure", False)
+    if not isinstance(retry_on_failure, bool):
+        raise ScheduleError("policy.retry.retryOnRunFailure", "must be true or false")
     retry = RetryPolicy(
         max_attempts=_int(retry_doc, "maxAttempts", "policy.retry.maxAttempts", 3, 1, 10),
         backoff_seconds=_int(retry_doc, "backoffSeconds", "policy.retry.backoffSeconds", 60, 1, 3600),
+        retry_on_run_failure=retry_on_failure,
     )
+    timeout = doc.get("runTimeoutMinutes")
+    if timeout is not None:
+        timeout = _int(doc, "runTimeoutMinutes", "policy.runTimeoutMinutes", 0, 1, 7 * 24 * 60)
     return Policy(
         concurrency=_choice(doc, "concurrency", "policy.concurrency", "Allow", CONCURRENCY),
         misfire=_choice(doc, "misfire", "policy.misfire", "latest", MISFIRE),
         misfire_grace_seconds=_int(doc, "misfireGraceSeconds", "policy.misfireGraceSeconds", 3600, 0, 31 * 86400),
         max_catchup=_int(doc, "maxCatchup", "policy.maxCatchup", 10, 1, 1000),
         retry=retry,
+        run_timeout_minutes=timeout,
     )
 
 

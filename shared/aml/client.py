@@ -87,6 +87,22 @@ class AmlClient:
                                "runs", names.segment("run id", run_id))
         return run_state(self._t.request("GET", url, scope=self._s.aml_token_scope).json())
 
+    def find_runs_by_tags(self, experiment_name: str, tags: Mapping[str, str], *, top: int = 10) -> list[RunState]:
+        """Runs of an experiment carrying every given tag value (run history's OData filter)."""
+        url = self._data_plane("history/v1.0", "experiments", names.segment("experiment name", experiment_name),
+                               "runs:query")
+        clauses = []
+        for key, value in tags.items():
+            names.check("tag name", key)
+            # The filter is a string expression: allow only characters that cannot close the
+            # quoted literal or start another clause.
+            names.check("tag value", value)
+            clauses.append(f'(Tags/{key} eq "{value}")')
+        body = {"filter": " and ".join(clauses), "top": top}
+        # A query changes nothing, so it may be repeated after any failure.
+        response = self._t.request("POST", url, scope=self._s.aml_token_scope, json=body, idempotent=True)
+        return [run_state(item) for item in (response.json().get("value") or [])]
+
     def cancel_run(self, experiment_name: str, run_id: str) -> None:
         url = self._data_plane("execution/v1.0", "experiments", names.segment("experiment name", experiment_name),
                                "runId", names.segment("run id", run_id), "cancel")

@@ -24,17 +24,37 @@ _RULES: dict[str, tuple[re.Pattern[str], str]] = {
         re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$"),
         "must be 1-255 letters, digits, '-' or '_', starting with a letter or digit",
     ),
+    "tag name": (re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$"), "must be 1-64 letters, digits or '_'"),
+    "tag value": (re.compile(r"^[A-Za-z0-9_.:+-]{1,255}$"), "must be 1-255 letters, digits or _ . : + -"),
     "pipeline version": (
         re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"),
         "must be 1-64 letters, digits, '.', '-' or '_'",
     ),
+    # AML refuses cluster names outside 2-16 and instance names outside 3-24 characters
+    # (letters, digits, '-'; a letter first, no '-' last). A path that names an existing
+    # compute may be either kind, so it is checked against the union of both rules.
+    "compute name": (
+        re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,22}[A-Za-z0-9]$"),
+        "must be 2-24 letters, digits or '-', starting with a letter and ending with a letter or digit",
+    ),
+    "cluster name": (
+        re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,14}[A-Za-z0-9]$"),
+        "must be 2-16 letters, digits or '-', starting with a letter and ending with a letter or digit",
+    ),
+    # Instance names end in a letter, or in digits not directly after a '-' ("ci-1" is refused).
+    "instance name": (
+        re.compile(r"^(?!.*-[0-9]+$)[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]$"),
+        "must be 3-24 letters, digits or '-', starting with a letter, not ending in '-' or '-<digits>'",
+    ),
+    "region": (re.compile(r"^[a-z0-9]{2,40}$"), "must be an Azure region name such as westeurope"),
 }
 
 
 def check(kind: str, value: object) -> str:
     """Return `value` if it satisfies the rule for `kind`, else raise InvalidAmlName."""
     pattern, rule = _RULES[kind]
-    if not isinstance(value, str) or not pattern.match(value):
+    # fullmatch, because `$` alone also matches before a trailing newline.
+    if not isinstance(value, str) or not pattern.fullmatch(value):
         raise InvalidAmlName(kind, str(value)[:80], rule)
     return value
 

@@ -23,7 +23,8 @@ def _schedule_handlers():
             from shared.runtime import get_runtime
 
             runtime = get_runtime()
-            _handlers["schedules"] = ScheduleHandlers(runtime.schedules, runtime.runs, runtime.clock)
+            _handlers["schedules"] = ScheduleHandlers(runtime.schedules, runtime.runs, runtime.clock,
+                                                      runtime.engine)
         return _handlers["schedules"]
 
 

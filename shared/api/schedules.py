@@ -17,6 +17,7 @@ from shared.schedules import (
     parse_schedule,
 )
 from shared.scheduling import ScheduleError
+from shared.scheduling.templating import validate_parameters
 from shared.store import (
     ACTIVE_STATUSES,
     TERMINAL_STATUSES,
@@ -33,10 +34,11 @@ MAX_PREVIEW = 100
 
 
 class ScheduleHandlers:
-    def __init__(self, schedules: ScheduleStore, runs: RunStore, clock: Callable[[], datetime]):
+    def __init__(self, schedules: ScheduleStore, runs: RunStore, clock: Callable[[], datetime], engine: Any = None):
         self._schedules = schedules
         self._runs = runs
         self._clock = clock
+        self._engine = engine
 
     # -- collection ------------------------------------------------------------------
     def list(self, req: func.HttpRequest) -> func.HttpResponse:
@@ -95,6 +97,59 @@ class ScheduleHandlers:
             raise _not_found(schedule_id) from None
         return no_content()
 
+    # -- enable, disable, run now, backfill ----------------------------------------------
+    def enable(self, req: func.HttpRequest) -> func.HttpResponse:
+        return self._set_enabled(req, True)
+
+    def disable(self, req: func.HttpRequest) -> func.HttpResponse:
+        return self._set_enabled(req, False)
+
+    def _set_enabled(self, req: func.HttpRequest, enabled: bool) -> func.HttpResponse:
+        current = self._get(_id(req))
+        definition = parse_schedule({**current.definition.to_dict(), "enabled": enabled}, schedule_id=current.id)
+        return self._store_update(current, definition, _if_match(req), self._clock())
+
+    def trigger(self, req: func.HttpRequest) -> func.HttpResponse:
+        from shared.engine import ConcurrencyConflict
+
+        record = self._get(_id(req))
+        overrides = None
+        if (req.get_body() or b"").strip():
+            body = read_json(req)
+            if not isinstance(body, dict) or set(body) - {"parameterAssignments"}:
+                extra = sorted(set(body) - {"parameterAssignments"}) if isinstance(body, dict) else []
+                raise bad_request(extra[0] if extra else "body", "unknown field" if extra else "must be an object")
+            overrides = validate_parameters("parameterAssignments", body.get("parameterAssignments", {}))
+        try:
+            run = self._engine.trigger_now(record, self._clock(), overrides)
+        except ConcurrencyConflict:
+            raise ApiError(409, "Conflict", "a run of this schedule is active and its concurrency policy is Forbid") from None
+        except AlreadyExists:
+            raise ApiError(409, "Conflict", "a manual run of this schedule was already started this second") from None
+        return json_response(run.to_api(), 201)
+
+    def backfill(self, req: func.HttpRequest) -> func.HttpResponse:
+        from shared.engine import BackfillError
+
+        record = self._get(_id(req))
+        body = read_json(req)
+        if not isinstance(body, dict):
+            raise bad_request("body", "must be an object with from and to")
+        unknown = sorted(set(body) - {"from", "to"})
+        if unknown:
+            raise bad_request(unknown[0], "unknown field")
+        for name in ("from", "to"):
+            if name not in body:
+                raise bad_request(name, "is required")
+        zone = record.definition.trigger.zone
+        start, end = parse_instant("from", body["from"], zone), parse_instant("to", body["to"], zone)
+        try:
+            result = self._engine.backfill(record, start, end, self._clock())
+        except BackfillError as exc:
+            raise bad_request(exc.field, exc.message) from None
+        return json_response({"scheduleId": record.id, "from": iso(start), "to": iso(end),
+                              "queued": result.queued, "existing": result.existing, "count": len(result.queued)}, 202)
+
     # -- runs and preview ------------------------------------------------------------
     def runs(self, req: func.HttpRequest) -> func.HttpResponse:
         schedule_id = _id(req)
@@ -133,8 +188,13 @@ class ScheduleHandlers:
         if definition.trigger != current.definition.trigger:
             # A new trigger starts from now: slots of the old trigger are not owed.
             next_fire = _first_fire(definition, now)
+        resumed_at = current.resumed_at
+        if definition.enabled and not current.definition.enabled:
+            # The cursor stayed where it was while disabled: the next tick applies the
+            # misfire policy to what was missed, and records those slots as missed-while-disabled.
+            resumed_at = now
         updated = ScheduleRecord(definition, next_fire, current.last_slot, current.created_at, now,
-                                 etag=current.etag)
+                                 etag=current.etag, resumed_at=resumed_at)
         try:
             stored = self._schedules.replace(updated)
         except PreconditionFailed:

@@ -7,7 +7,9 @@ Contract (checked by tests/contract on the memory store and on Azurite):
   matches (else PreconditionFailed); it returns the record with its new etag.
 * Datetimes go in and come out tz-aware UTC, at millisecond precision.
 * Runs of a schedule list newest slot first; continuation tokens are opaque strings and
-  a malformed one raises ValueError.
+  a malformed one raises InvalidContinuationToken (a ValueError).
+* `pending_runs(now)` returns Claimed records whose `next_attempt_at` has passed, oldest
+  slot first; `older_than(cutoff)` returns records whose slot is before the cutoff.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from shared.schedules import ScheduleDefinition, iso
 UTC = timezone.utc
 
 ACTIVE_STATUSES = frozenset({"Submitted", "Queued", "Running"})
+# A Claimed record is work owned by a tick (until `next_attempt_at`, its lease) or waiting
+# for its next attempt (a retry, a backfill queued behind a Forbid policy).
+PENDING_STATUS = "Claimed"
 TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Canceled", "SubmitFailed", "Skipped", "TimedOut"})
 # Upper bound for slot keys' reverse ordering; far beyond any plausible slot (year 5138).
 _REVERSE_EPOCH = 10**11
@@ -58,19 +63,26 @@ def to_ms(value: datetime) -> datetime:
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
-def slot_key(slot: datetime) -> str:
-    return slot.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+# Manual runs get their own key space: "run now" at 02:30:00 must not collide with, or
+# be mistaken for, the scheduled 02:30:00 slot. Backfill shares the scheduled key space,
+# which is what makes it idempotent with slots that already ran.
+MANUAL = "manual"
+_KEY_SUFFIX = {MANUAL: "-manual"}
 
 
-def run_row_key(slot: datetime) -> str:
+def slot_key(slot: datetime, trigger: str = "schedule") -> str:
+    return slot.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ") + _KEY_SUFFIX.get(trigger, "")
+
+
+def run_row_key(slot: datetime, trigger: str = "schedule") -> str:
     """Row key of a slot's run record: newest slot sorts first, slot readable after '_'."""
     seconds = int(slot.astimezone(UTC).timestamp())
-    return f"{_REVERSE_EPOCH - seconds:011d}_{slot_key(slot)}"
+    return f"{_REVERSE_EPOCH - seconds:011d}_{slot_key(slot, trigger)}"
 
 
-def run_key(schedule_id: str, slot: datetime) -> str:
+def run_key(schedule_id: str, slot: datetime, trigger: str = "schedule") -> str:
     """Names a slot's AML run (tag `scheduler_run_key`), so a crash can be reconciled."""
-    return f"{schedule_id}_{slot_key(slot)}"
+    return f"{schedule_id}_{slot_key(slot, trigger)}"
 
 
 @dataclass
@@ -81,6 +93,9 @@ class ScheduleRecord:
     created_at: datetime
     updated_at: datetime
     etag: str | None = None
+    # When the schedule was last re-enabled: owed slots before it were missed because the
+    # schedule was disabled, which is what their Skipped records should say.
+    resumed_at: datetime | None = None
 
     @property
     def id(self) -> str:
@@ -113,16 +128,22 @@ class RunRecord:
     parameters: dict | None = None
     skipped_count: int = 1
     last_skipped_slot: datetime | None = None
+    next_attempt_at: datetime | None = None
+    previous_aml_run_ids: list | None = None
     updated_at: datetime | None = None
     etag: str | None = field(default=None, compare=False)
 
     @property
     def slot_key(self) -> str:
-        return slot_key(self.slot)
+        return slot_key(self.slot, self.trigger)
 
     @property
     def run_key(self) -> str:
-        return run_key(self.schedule_id, self.slot)
+        return run_key(self.schedule_id, self.slot, self.trigger)
+
+    @property
+    def pending(self) -> bool:
+        return self.status == PENDING_STATUS
 
     @property
     def active(self) -> bool:
@@ -141,7 +162,10 @@ class RunRecord:
             "error": ({"code": self.error_code, "message": self.error_message}
                       if self.error_code or self.error_message else None),
             "parameters": self.parameters,
+            "nextAttemptAt": iso(self.next_attempt_at) if self.pending else None,
         }
+        if self.previous_aml_run_ids:
+            doc["previousAmlRunIds"] = list(self.previous_aml_run_ids)
         if self.skipped_count > 1:
             doc["skippedCount"] = self.skipped_count
             doc["lastSkippedSlot"] = iso(self.last_skipped_slot)
@@ -165,12 +189,15 @@ class ScheduleStore(Protocol):
 
 class RunStore(Protocol):
     def claim(self, run: RunRecord) -> RunRecord: ...
-    def get(self, schedule_id: str, slot: datetime) -> RunRecord: ...
+    def get(self, schedule_id: str, slot: datetime, trigger: str = "schedule") -> RunRecord: ...
     def replace(self, run: RunRecord) -> RunRecord: ...
+    def delete(self, run: RunRecord) -> None: ...
     def list_runs(self, schedule_id: str, *, status: str | None = None, limit: int = 50,
                   continuation: str | None = None) -> Page: ...
     def active_runs(self, *, limit: int = 500) -> list[RunRecord]: ...
     def has_active(self, schedule_id: str) -> bool: ...
+    def pending_runs(self, now: datetime, *, limit: int = 200) -> list[RunRecord]: ...
+    def older_than(self, cutoff: datetime, *, limit: int = 200) -> list[RunRecord]: ...
 
 
 def encode_token(state: dict) -> str:

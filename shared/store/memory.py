@@ -9,6 +9,7 @@ from datetime import datetime
 
 from shared.store import (
     ACTIVE_STATUSES,
+    PENDING_STATUS,
     AlreadyExists,
     NotFound,
     Page,
@@ -94,21 +95,21 @@ class MemoryRunStore:
         self._rows: dict[tuple[str, str], RunRecord] = {}
 
     def claim(self, run: RunRecord) -> RunRecord:
-        key = (run.schedule_id, run_row_key(run.slot))
+        key = (run.schedule_id, run_row_key(run.slot, run.trigger))
         with self._lock:
             if key in self._rows:
                 raise AlreadyExists(run.run_key)
             return self._put(key, run)
 
-    def get(self, schedule_id: str, slot: datetime) -> RunRecord:
+    def get(self, schedule_id: str, slot: datetime, trigger: str = "schedule") -> RunRecord:
         with self._lock:
-            row = self._rows.get((schedule_id, run_row_key(slot)))
+            row = self._rows.get((schedule_id, run_row_key(slot, trigger)))
             if row is None:
                 raise NotFound(f"{schedule_id}/{slot.isoformat()}")
             return copy.deepcopy(row)
 
     def replace(self, run: RunRecord) -> RunRecord:
-        key = (run.schedule_id, run_row_key(run.slot))
+        key = (run.schedule_id, run_row_key(run.slot, run.trigger))
         with self._lock:
             current = self._rows.get(key)
             if current is None:
@@ -135,6 +136,21 @@ class MemoryRunStore:
     def has_active(self, schedule_id: str) -> bool:
         with self._lock:
             return any(sid == schedule_id and r.status in ACTIVE_STATUSES for (sid, _), r in self._rows.items())
+
+    def delete(self, run: RunRecord) -> None:
+        with self._lock:
+            self._rows.pop((run.schedule_id, run_row_key(run.slot, run.trigger)), None)
+
+    def pending_runs(self, now: datetime, *, limit: int = 200) -> list[RunRecord]:
+        with self._lock:
+            rows = [copy.deepcopy(r) for r in self._rows.values()
+                    if r.status == PENDING_STATUS and r.next_attempt_at is not None and r.next_attempt_at <= now]
+        return sorted(rows, key=lambda r: (r.slot, r.schedule_id))[:limit]
+
+    def older_than(self, cutoff: datetime, *, limit: int = 200) -> list[RunRecord]:
+        with self._lock:
+            rows = [copy.deepcopy(r) for r in self._rows.values() if r.slot < cutoff]
+        return sorted(rows, key=lambda r: (r.slot, r.schedule_id))[:limit]
 
     def _put(self, key: tuple[str, str], run: RunRecord) -> RunRecord:
         stored = _normalise_times(copy.deepcopy(run))

@@ -1,7 +1,7 @@
 """Schedule and run stores on Azure Table storage (Azurite locally), via azure-data-tables.
 
 Schedules live in one partition (`schedule`), keyed by id: the due-query is one
-partition scan. Runs are partitioned by schedule id and keyed by `run_row_key(slot)`, so
+partition scan. Runs are partitioned by schedule id and keyed by `run_row_key(slot, trigger)`, so
 inserting a run record is the claim of its slot and a schedule's history reads newest
 first without sorting.
 """
@@ -27,6 +27,7 @@ from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 from shared.schedules import parse_schedule
 from shared.store import (
     ACTIVE_STATUSES,
+    PENDING_STATUS,
     AlreadyExists,
     NotFound,
     Page,
@@ -174,6 +175,7 @@ class TableScheduleStore:
             "LastSlot": to_ms(record.last_slot) if record.last_slot else None,
             "CreatedAt": to_ms(record.created_at),
             "UpdatedAt": to_ms(record.updated_at),
+            "ResumedAt": to_ms(record.resumed_at) if record.resumed_at else None,
         })
 
     @staticmethod
@@ -193,6 +195,7 @@ class TableScheduleStore:
             created_at=_time(entity.get("CreatedAt")),
             updated_at=_time(entity.get("UpdatedAt")),
             etag=entity.metadata.get("etag"),
+            resumed_at=_time(entity.get("ResumedAt")),
         )
 
     @staticmethod
@@ -209,12 +212,13 @@ class TableScheduleStore:
             last_slot=to_ms(record.last_slot) if record.last_slot else None,
             created_at=to_ms(record.created_at),
             updated_at=to_ms(record.updated_at),
+            resumed_at=to_ms(record.resumed_at) if record.resumed_at else None,
         )
 
 
 _RUN_TIME_FIELDS = {
     "ClaimedAt": "claimed_at", "SubmittedAt": "submitted_at", "FinishedAt": "finished_at",
-    "LastSkippedSlot": "last_skipped_slot", "UpdatedAt": "updated_at",
+    "LastSkippedSlot": "last_skipped_slot", "UpdatedAt": "updated_at", "NextAttemptAt": "next_attempt_at",
 }
 _RUN_TEXT_FIELDS = {
     "Status": "status", "Trigger": "trigger", "Reason": "reason", "ExperimentName": "experiment_name",
@@ -232,10 +236,14 @@ class TableRunStore:
             meta = self._table.client.create_entity(self._entity(run))
         return self._stored(run, meta)
 
-    def get(self, schedule_id: str, slot: datetime) -> RunRecord:
+    def get(self, schedule_id: str, slot: datetime, trigger: str = "schedule") -> RunRecord:
         with _mapped_errors(f"{schedule_id}/{slot.isoformat()}"):
-            entity = self._table.client.get_entity(schedule_id, run_row_key(slot))
+            entity = self._table.client.get_entity(schedule_id, run_row_key(slot, trigger))
         return self._record(entity)
+
+    def delete(self, run: RunRecord) -> None:
+        with _mapped_errors(run.run_key):
+            self._table.client.delete_entity(run.schedule_id, run_row_key(run.slot, run.trigger))
 
     def replace(self, run: RunRecord) -> RunRecord:
         kwargs: dict[str, Any] = {"mode": UpdateMode.REPLACE}
@@ -263,6 +271,23 @@ class TableRunStore:
                     break
         return out
 
+    def pending_runs(self, now: datetime, *, limit: int = 200) -> list[RunRecord]:
+        query = "Pending eq true and NextAttemptAt le @now"
+        with _mapped_errors("pending runs"):
+            found = [self._record(e) for e in self._table.client.query_entities(
+                query, parameters={"now": to_ms(now)}, results_per_page=min(limit, 1000))]
+        return sorted(found, key=lambda r: (r.slot, r.schedule_id))[:limit]
+
+    def older_than(self, cutoff: datetime, *, limit: int = 200) -> list[RunRecord]:
+        out: list[RunRecord] = []
+        with _mapped_errors("old runs"):
+            for entity in self._table.client.query_entities("Slot lt @cutoff", parameters={"cutoff": to_ms(cutoff)},
+                                                            results_per_page=min(limit, 1000)):
+                out.append(self._record(entity))
+                if len(out) >= limit:
+                    break
+        return out
+
     def has_active(self, schedule_id: str) -> bool:
         with _mapped_errors(schedule_id):
             found = self._table.client.query_entities("PartitionKey eq @pk and Active eq true",
@@ -273,10 +298,12 @@ class TableRunStore:
     def _entity(run: RunRecord) -> dict:
         entity: dict[str, Any] = {
             "PartitionKey": run.schedule_id,
-            "RowKey": run_row_key(run.slot),
+            "RowKey": run_row_key(run.slot, run.trigger),
             "Slot": to_ms(run.slot),
             "RunKey": run.run_key,
             "Active": run.status in ACTIVE_STATUSES,
+            "Pending": run.status == PENDING_STATUS,
+            "PreviousAmlRunIds": json.dumps(run.previous_aml_run_ids) if run.previous_aml_run_ids else None,
             "Attempts": run.attempts,
             "SkippedCount": run.skipped_count,
             "Parameters": json.dumps(run.parameters)[:_MAX_TEXT] if run.parameters is not None else None,
@@ -298,9 +325,11 @@ class TableRunStore:
             parsed = json.loads(parameters) if parameters else None
         except ValueError:  # truncated on write; keep the record readable
             parsed = {"_truncated": parameters}
+        previous = entity.get("PreviousAmlRunIds")
         return RunRecord(
             schedule_id=entity["PartitionKey"],
             slot=_time(entity["Slot"]),
+            previous_aml_run_ids=json.loads(previous) if previous else None,
             attempts=int(entity.get("Attempts", 0)),
             skipped_count=int(entity.get("SkippedCount", 1)),
             parameters=parsed,

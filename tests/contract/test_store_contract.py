@@ -179,3 +179,41 @@ class TestRunStore:
             runs.get("s1", T0)
         with pytest.raises(NotFound):
             runs.replace(RunRecord("s1", T0, "Completed"))
+
+
+class TestPendingAndRetention:
+    def test_pending_runs_are_claimed_records_whose_time_has_come(self, stores):
+        _, runs = stores
+        runs.claim(RunRecord("s1", T0, "Claimed", next_attempt_at=T0))
+        runs.claim(RunRecord("s2", T0 - timedelta(hours=1), "Claimed", next_attempt_at=T0 - timedelta(seconds=1)))
+        runs.claim(RunRecord("s1", T0 + timedelta(hours=1), "Claimed", next_attempt_at=T0 + timedelta(minutes=5)))
+        runs.claim(RunRecord("s3", T0, "Submitted", next_attempt_at=T0))
+        pending = runs.pending_runs(T0.replace(microsecond=123000))
+        assert [(r.schedule_id, r.slot_key) for r in pending] == [("s2", "20261122T090000Z"), ("s1", "20261122T100000Z")]
+        assert all(r.pending for r in pending)
+
+    def test_manual_runs_have_their_own_key(self, stores):
+        _, runs = stores
+        runs.claim(RunRecord("s1", T0, "Submitted"))
+        manual = runs.claim(RunRecord("s1", T0, "Submitted", trigger="manual"))
+        assert manual.slot_key == "20261122T100000Z-manual"
+        assert runs.get("s1", T0, "manual").trigger == "manual"
+        assert runs.get("s1", T0).trigger == "schedule"
+
+    def test_older_than_and_delete(self, stores):
+        _, runs = stores
+        for day in range(5):
+            runs.claim(RunRecord("s1", T0 - timedelta(days=day), "Completed", previous_aml_run_ids=["a", "b"]))
+        old = runs.older_than(T0 - timedelta(days=2, hours=12))
+        assert sorted(r.slot_key for r in old) == ["20261119T100000Z", "20261118T100000Z"][::-1]
+        assert old[0].previous_aml_run_ids == ["a", "b"]
+        for run in old:
+            runs.delete(run)
+        assert len(runs.list_runs("s1").items) == 3
+
+    def test_resumed_at_round_trips(self, stores):
+        schedules, _ = stores
+        record = schedule()
+        record.resumed_at = T0
+        schedules.create(record)
+        assert schedules.get("s1").resumed_at == T0.replace(microsecond=123000)

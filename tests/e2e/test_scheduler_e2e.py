@@ -98,3 +98,28 @@ def test_ids_with_slash_or_quote_in_the_url_are_400(api):
         code, body = api("GET", path)
         assert code == 400, path
         assert body["error"]["details"][0]["field"] == "id"
+
+
+def test_manual_trigger_backfill_and_disable_through_the_dev_host(api):
+    doc = schedule("e2e-manual", cron="0 0 3 * * *")
+    assert api("POST", "schedules", doc)[0] == 201
+    code, run = api("POST", "schedules/e2e-manual/trigger", {"parameterAssignments": {"day": "2026-01-01"}})
+    assert code == 201 and run["trigger"] == "manual" and run["status"] == "Submitted"
+    assert run["parameters"]["day"] == "2026-01-01"
+    code, body = api("POST", "schedules/e2e-manual/backfill", {"from": "2026-11-01T00:00:00Z", "to": "2026-11-03T23:00:00Z"})
+    assert code == 202 and body["count"] == 3
+    assert api("POST", "schedules/e2e-manual/backfill", {"from": "2026-11-01T00:00:00Z", "to": "2026-11-03T23:00:00Z"})[1]["count"] == 0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        runs = api("GET", "schedules/e2e-manual/runs?limit=50")[1]["value"]
+        backfilled = [r for r in runs if r["trigger"] == "backfill"]
+        if len(backfilled) == 3 and all(r["amlRunId"] for r in backfilled):
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError(f"backfill not submitted: {[(r['slotKey'], r['status']) for r in runs]}")
+    code, body = api("POST", "schedules/e2e-manual/disable")
+    assert code == 200 and body["enabled"] is False
+    code, body = api("POST", "schedules/e2e-manual/enable")
+    assert code == 200 and body["enabled"] is True
+    assert api("POST", "schedules/e2e-manual/backfill", {"from": "soon"})[0] == 400

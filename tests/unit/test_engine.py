@@ -5,51 +5,16 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from shared.aml.client import RunState, SubmittedRun
 from shared.aml.errors import AmlPermanentError, AmlTransientError
-from shared.engine import RUN_KEY_TAG, Engine
+from shared.engine import LEASE, RUN_KEY_TAG, BackfillError, ConcurrencyConflict, Engine
 from shared.schedules import parse_schedule
-from shared.store import ScheduleRecord
+from shared.store import AlreadyExists, RunRecord, ScheduleRecord
 from shared.store.memory import MemoryRunStore, MemoryScheduleStore
+from tests.doubles.aml import RecordingAml
 
 UTC = timezone.utc
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 PIPELINE = "11111111-2222-3333-4444-555555555555"
-
-
-class RecordingAml:
-    """Stands in for AML; records submissions and answers run status from a script."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.submissions = []
-        self.cancelled = []
-        self.status = {}
-        self.fail_with = None
-
-    def submit_pipeline(self, pipeline_id, **kwargs):
-        with self.lock:
-            if self.fail_with:
-                raise self.fail_with
-            run_id = f"run-{len(self.submissions) + 1}"
-            self.submissions.append({"pipeline": pipeline_id, "run_id": run_id, **kwargs})
-            self.status[run_id] = "NotStarted"
-            return SubmittedRun(run_id, "NotStarted", {})
-
-    submit_pipeline_endpoint = submit_pipeline
-
-    def get_run(self, experiment_name, run_id):
-        status = self.status[run_id]
-        error = ("UserError", "boom") if status == "Failed" else (None, None)
-        return RunState(run_id, status, None, "2026-11-22T10:05:00.1234567Z" if status in ("Completed", "Failed") else None,
-                        error[0], error[1], {}, {})
-
-    def cancel_run(self, experiment_name, run_id):
-        self.cancelled.append(run_id)
-        self.status[run_id] = "Canceled"
-
-    def portal_url(self, run_id):
-        return f"https://ml.azure.com/runs/{run_id}"
 
 
 def make(cron="* * * * *", policy=None, params=None):
@@ -105,13 +70,63 @@ def test_permanent_submit_error_is_recorded_with_amls_message():
     assert schedules.get("s1").next_fire_time == T0 + timedelta(minutes=1)
 
 
-def test_transient_error_records_and_next_slot_still_fires():
-    engine, schedules, runs, aml = make()
+def test_transient_error_is_retried_on_a_later_tick_with_backoff():
+    engine, schedules, runs, aml = make(cron="0 * * * *", policy={"retry": {"maxAttempts": 3, "backoffSeconds": 60}})
     aml.fail_with = AmlTransientError("throttled", status=429, code="TooManyRequests")
     engine.tick(T0 + timedelta(seconds=1))
+    run = runs.get("s1", T0)
+    assert (run.status, run.attempts, run.error_code) == ("Claimed", 1, "TooManyRequests")
+    assert run.next_attempt_at == T0 + timedelta(seconds=61)
+    assert engine.tick(T0 + timedelta(seconds=30)).submitted == []  # back-off not over yet
+    aml.fail_with = None
+    report = engine.tick(T0 + timedelta(seconds=62))
+    assert report.submitted == ["s1_20261122T100000Z"]
+    run = runs.get("s1", T0)
+    assert (run.status, run.attempts, run.error_code) == ("Submitted", 2, None)
+    assert "attempt 2" in run.reason and aml.submissions[0]["tags"]["scheduler_attempt"] == "2"
+
+
+def test_retries_end_in_submit_failed_and_the_next_slot_still_fires():
+    engine, schedules, runs, aml = make(policy={"retry": {"maxAttempts": 2, "backoffSeconds": 5}})
+    aml.fail_with = AmlTransientError("unavailable", status=503, code="ServiceUnavailable")
+    engine.tick(T0 + timedelta(seconds=1))
+    engine.tick(T0 + timedelta(seconds=7))
+    run = runs.get("s1", T0)
+    assert (run.status, run.attempts) == ("SubmitFailed", 2)
     aml.fail_with = None
     engine.tick(T0 + timedelta(minutes=1, seconds=1))
-    assert statuses(runs) == [("20261122T100100Z", "Submitted"), ("20261122T100000Z", "SubmitFailed")]
+    assert runs.get("s1", T0 + timedelta(minutes=1)).status == "Submitted"
+
+
+def test_uncertain_failure_adopts_the_run_aml_did_start():
+    engine, schedules, runs, aml = make(cron="0 * * * *")
+
+    original = aml.submit_pipeline
+
+    def submit_then_time_out(pipeline_id, **kwargs):
+        original(pipeline_id, **kwargs)
+        raise AmlTransientError("AML did not answer in time", uncertain=True)
+
+    aml.submit_pipeline = submit_then_time_out
+    engine.tick(T0 + timedelta(seconds=1))
+    assert runs.get("s1", T0).status == "Claimed"
+    aml.submit_pipeline = original
+    report = engine.tick(T0 + timedelta(minutes=5))
+    run = runs.get("s1", T0)
+    assert report.recovered == ["s1_20261122T100000Z"]
+    assert (run.status, run.aml_run_id) == ("Submitted", "run-1")
+    assert len(aml.submissions) == 1
+
+
+def test_stale_claim_from_a_crashed_tick_is_resubmitted_once():
+    engine, schedules, runs, aml = make(cron="0 * * * *")
+    record = schedules.get("s1")
+    runs.claim(RunRecord("s1", T0, "Claimed", claimed_at=T0, next_attempt_at=T0 + LEASE, experiment_name="exp"))
+    engine.tick(T0 + timedelta(seconds=1))  # the slot is taken: nothing submitted yet
+    assert aml.submissions == []
+    engine.tick(T0 + LEASE + timedelta(seconds=1))
+    assert runs.get("s1", T0).status == "Submitted" and len(aml.submissions) == 1
+    assert record.id == "s1"
 
 
 def test_forbid_skips_while_a_run_is_active():
@@ -150,6 +165,103 @@ def test_poll_moves_runs_to_terminal_states():
     assert (run.status, run.error_code, run.error_message) == ("Failed", "UserError", "boom")
     assert run.finished_at == datetime(2026, 11, 22, 10, 5, 0, 123000, tzinfo=UTC)
     assert engine.poll(T0 + timedelta(minutes=3)).checked == 0
+
+
+def test_run_failure_is_retried_on_the_same_slot_record_when_asked():
+    engine, schedules, runs, aml = make(cron="0 * * * *", policy={"retry": {"maxAttempts": 2, "backoffSeconds": 10,
+                                                                           "retryOnRunFailure": True}})
+    engine.tick(T0 + timedelta(seconds=1))
+    aml.status["run-1"] = "Failed"
+    assert engine.poll(T0 + timedelta(minutes=1)).retrying == 1
+    run = runs.get("s1", T0)
+    assert (run.status, run.previous_aml_run_ids) == ("Claimed", ["run-1"])
+    engine.tick(T0 + timedelta(minutes=1, seconds=11))
+    run = runs.get("s1", T0)
+    assert (run.status, run.aml_run_id, run.attempts) == ("Submitted", "run-2", 2)
+    aml.status["run-2"] = "Failed"
+    engine.poll(T0 + timedelta(minutes=3))
+    assert runs.get("s1", T0).status == "Failed"  # attempts used up
+
+
+def test_overrunning_run_is_cancelled_and_timed_out():
+    engine, schedules, runs, aml = make(cron="0 * * * *", policy={"runTimeoutMinutes": 30})
+    engine.tick(T0 + timedelta(seconds=1))
+    aml.status["run-1"] = "Running"
+    engine.poll(T0 + timedelta(minutes=29))
+    assert runs.get("s1", T0).status == "Running"
+    assert engine.poll(T0 + timedelta(minutes=31)).timed_out == 1
+    run = runs.get("s1", T0)
+    assert run.status == "TimedOut" and aml.cancelled == ["run-1"] and not run.active
+
+
+def test_manual_run_has_its_own_key_and_overrides():
+    engine, schedules, runs, aml = make(cron="0 * * * *")
+    run = engine.trigger_now(schedules.get("s1"), T0, {"n": 7})
+    assert run.trigger == "manual" and run.slot_key == "20261122T100000Z-manual" and run.status == "Submitted"
+    assert aml.submissions[0]["parameter_assignments"]["n"] == 7
+    engine.tick(T0 + timedelta(seconds=1))  # the scheduled 10:00 slot is separate
+    assert len(aml.submissions) == 2
+    with pytest.raises(AlreadyExists):
+        engine.trigger_now(schedules.get("s1"), T0)
+
+
+def test_manual_run_refused_while_forbid_has_an_active_run():
+    engine, schedules, runs, aml = make(cron="0 * * * *", policy={"concurrency": "Forbid"})
+    engine.tick(T0 + timedelta(seconds=1))
+    with pytest.raises(ConcurrencyConflict):
+        engine.trigger_now(schedules.get("s1"), T0 + timedelta(minutes=1))
+
+
+def test_backfill_is_idempotent_bounded_and_drained_by_ticks():
+    engine, schedules, runs, aml = make(cron="0 * * * *", policy={"misfire": "skip"})
+    now = T0 + timedelta(hours=5, seconds=1)
+    engine.tick(now)  # 10:00..14:00 skipped as missed, 15:00 submitted
+    result = engine.backfill(schedules.get("s1"), T0, T0 + timedelta(hours=5), now)
+    assert result.queued == [f"20261122T{h}0000Z" for h in (10, 11, 12, 13, 14)]
+    assert result.existing == ["20261122T150000Z"]
+    again = engine.backfill(schedules.get("s1"), T0, T0 + timedelta(hours=5), now)
+    assert again.queued == [] and len(again.existing) == 6
+    engine.tick(now + timedelta(seconds=1))
+    assert len(aml.submissions) == 6
+    assert {r.trigger for r in runs.list_runs("s1").items} == {"schedule", "backfill"}
+    with pytest.raises(BackfillError):
+        engine.backfill(schedules.get("s1"), T0, now + timedelta(hours=1), now)
+    with pytest.raises(BackfillError):
+        engine.backfill(schedules.get("s1"), T0 - timedelta(days=30), T0, now)
+
+
+def test_backfill_under_forbid_submits_one_slot_at_a_time():
+    engine, schedules, runs, aml = make(cron="0 * * * *", policy={"concurrency": "Forbid"})
+    now = T0 - timedelta(minutes=1)
+    engine.backfill(schedules.get("s1"), T0 - timedelta(hours=3), T0 - timedelta(hours=1), now)
+    engine.tick(now + timedelta(seconds=1))
+    assert len(aml.submissions) == 1
+    aml.status["run-1"] = "Completed"
+    engine.poll(now + timedelta(seconds=10))
+    engine.tick(now + timedelta(seconds=40))
+    assert len(aml.submissions) == 2
+
+
+def test_slots_missed_while_disabled_say_so():
+    engine, schedules, runs, aml = make(cron="0 * * * *")
+    record = schedules.get("s1")
+    record.resumed_at = T0 + timedelta(hours=3)
+    schedules.replace(record)
+    engine.tick(T0 + timedelta(hours=3, seconds=1))
+    reasons = {r.reason for r in runs.list_runs("s1").items if r.status == "Skipped"}
+    assert reasons == {"missed: the schedule was disabled"}
+
+
+def test_poll_prunes_old_history_in_bounded_batches():
+    schedules, runs, aml = MemoryScheduleStore(), MemoryRunStore(), RecordingAml()
+    engine = Engine(schedules, runs, aml, retention=timedelta(days=30))
+    for day in range(40):
+        runs.claim(RunRecord("s1", T0 - timedelta(days=day), "Completed"))
+    runs.claim(RunRecord("s1", T0 - timedelta(days=50, hours=1), "Running", aml_run_id="r", experiment_name="e"))
+    aml.status["r"] = "Running"
+    assert engine.poll(T0).pruned == 9  # days 31-39; day 30 is exactly at the cutoff
+    remaining = runs.list_runs("s1", limit=100).items
+    assert len(remaining) == 32 and any(r.status == "Running" for r in remaining)
 
 
 def test_disabled_schedule_is_not_due():

@@ -8,8 +8,10 @@ import pytest
 
 from shared.api.http import handle
 from shared.api.schedules import ScheduleHandlers
+from shared.engine import Engine
 from shared.store import RunRecord
 from shared.store.memory import MemoryRunStore, MemoryScheduleStore
+from tests.doubles.aml import RecordingAml
 
 UTC = timezone.utc
 NOW = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC)
@@ -28,7 +30,10 @@ class Api:
     def __init__(self):
         self.schedules = MemoryScheduleStore()
         self.runs = MemoryRunStore()
-        self.handlers = ScheduleHandlers(self.schedules, self.runs, lambda: NOW)
+        self.aml = RecordingAml()
+        self.now = NOW
+        self.handlers = ScheduleHandlers(self.schedules, self.runs, lambda: self.now,
+                                         Engine(self.schedules, self.runs, self.aml))
 
     def __call__(self, operation, method, route_params=None, body=None, params=None, headers=None, raw=None):
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
@@ -146,3 +151,53 @@ def test_preview_lists_next_fire_times_in_utc_and_local(api):
     assert body["value"][1]["local"] == "2026-03-29T03:00:00+02:00"
     assert api("preview", "GET", {"id": "nightly"}, params={"count": "0"})[0] == 400
     assert api("preview", "GET", {"id": "nightly"}, params={"from": "soon"})[0] == 400
+
+
+def test_disable_then_enable_marks_the_resume_time(api):
+    api("create", "POST", body=schedule_doc())
+    status, body, _ = api("disable", "POST", {"id": "nightly"})
+    assert status == 200 and body["enabled"] is False
+    api.now = NOW + timedelta(days=2)
+    status, body, _ = api("enable", "POST", {"id": "nightly"})
+    assert status == 200 and body["enabled"] is True
+    stored = api.schedules.get("nightly")
+    assert stored.resumed_at == api.now
+    assert stored.next_fire_time == datetime(2026, 11, 22, 1, 30, tzinfo=UTC)  # cursor kept: misfire applies
+    assert api("enable", "POST", {"id": "ghost"})[0] == 404
+
+
+def test_trigger_runs_now_with_overrides(api):
+    api("create", "POST", body=schedule_doc())
+    status, body, _ = api("trigger", "POST", {"id": "nightly"}, body={"parameterAssignments": {"day": "2026-01-01"}})
+    assert status == 201 and body["trigger"] == "manual" and body["status"] == "Submitted"
+    assert api.aml.submissions[0]["parameter_assignments"] == {"day": "2026-01-01"}
+    assert api("trigger", "POST", {"id": "nightly"})[0] == 409  # same second
+    status, body, _ = api("trigger", "POST", {"id": "nightly"}, body={"parameterAssignments": {"d": "{{nope}}"}})
+    assert status == 400 and body["error"]["details"][0]["field"] == "parameterAssignments.d"
+    assert api("trigger", "POST", {"id": "nightly"}, body={"colour": 1})[0] == 400
+    assert len(api.aml.submissions) == 1
+
+
+def test_trigger_refused_under_forbid_with_active_run(api):
+    api("create", "POST", body=schedule_doc(policy={"concurrency": "Forbid"}))
+    assert api("trigger", "POST", {"id": "nightly"})[0] == 201
+    api.now = NOW + timedelta(seconds=5)
+    status, body, _ = api("trigger", "POST", {"id": "nightly"})
+    assert status == 409 and "Forbid" in body["error"]["message"]
+
+
+def test_backfill_queues_slots_idempotently_and_validates(api):
+    api("create", "POST", body=schedule_doc())
+    window = {"from": "2026-11-15T00:00:00Z", "to": "2026-11-18T00:00:00Z"}
+    status, body, _ = api("backfill", "POST", {"id": "nightly"}, body=window)
+    assert status == 202 and body["count"] == 3 and body["queued"][0] == "20261115T013000Z"
+    status, body, _ = api("backfill", "POST", {"id": "nightly"}, body=window)
+    assert status == 202 and body["count"] == 0 and len(body["existing"]) == 3
+    for bad, field in (({"from": "2026-11-15T00:00:00Z"}, "to"), ({**window, "x": 1}, "x"),
+                       ({"from": "2026-11-18T00:00:00Z", "to": "2026-11-15T00:00:00Z"}, "to"),
+                       ({"from": "2020-01-01T00:00:00Z", "to": "2026-11-18T00:00:00Z"}, "to"),
+                       ({"from": "2026-11-15T00:00:00Z", "to": "2026-12-30T00:00:00Z"}, "to"),
+                       ({"from": "soon", "to": "2026-11-18T00:00:00Z"}, "from")):
+        status, body, _ = api("backfill", "POST", {"id": "nightly"}, body=bad)
+        assert status == 400 and body["error"]["details"][0]["field"] == field, bad
+    assert len(api.runs.list_runs("nightly", limit=100).items) == 3
