@@ -15,6 +15,29 @@ Microsoft.MachineLearningServices/workspaces/{ws}``):
     GET  /history/v1.0/W/experiments/{exp}/runs?$filter=...       (see note below)
     POST /history/v1.0/W/experiments/{exp}/runs/{runId}/cancel
     POST /execution/v1.0/W/experiments/{exp}/runId/{runId}/cancel
+    POST /execution/v1.0/W/experiments/{exp}/startrun[?runId=]   multipart runDefinitionFile + projectZipFile
+    GET  /history/v1.0/W/experiments/{exp}/runs/{runId}/details
+    GET  /pipelines/v1.0/W/pipelines                              (published pipelines; no public spec)
+
+ARM plane (``?api-version=`` required; only the ARM audience is accepted):
+
+    GET    /W/computes[?$skip=N]                                  paged with nextLink
+    GET    /W/computes/{name}
+    PUT    /W/computes/{name}          201 + Azure-AsyncOperation (new) / 200 + Azure-AsyncOperation (update)
+    PATCH  /W/computes/{name}          scale settings; 200 + Azure-AsyncOperation
+    DELETE /W/computes/{name}?underlyingResourceAction=Delete|Detach   202 + both headers; 204 if absent
+    POST   /W/computes/{name}/start|stop   202 + Azure-AsyncOperation; restart: 202 + Location
+    POST   /W/computes/{name}/listNodes[?$skip=N]
+    GET    /subscriptions/{sub}/providers/Microsoft.MachineLearningServices/locations/{loc}/
+           computeOperationsStatus/{id}   {"status": "InProgress|Succeeded|Failed", "error"?}
+           computeOperationsResult/{id}   202 while running, then 200 (compute) / 204, or the error
+
+Computes follow the 2025-12-01 ``ComputeResource`` shapes (AmlCompute, ComputeInstance).
+An operation takes ``operation_seconds``; while it runs the compute shows Creating,
+Updating or Deleting (instances: Starting, Stopping, Restarting) and any other write
+on it answers 409. The status URL has the shape seen from the real service
+(``.../locations/{region}/computeOperationsStatus/{id}?api-version=...&service=new``);
+the result URL's shape is the emulator's own (the specs only say "pathToOperationResult").
 
 Shapes follow the official specs where they exist (run history ``Run``,
 ``PaginatedRunList``, ``QueryParams``, ``Experiment``, ``ErrorResponse``; execution
@@ -29,7 +52,13 @@ needed: NotStarted for the first 10% of the pipeline's duration, Queued until 30
 Running until 100%, then the registered outcome.
 
 Admin API (no auth) under ``/_emulator/``: pipelines, faults, request log, runs,
-reset, healthz. See ``AmlEmulator`` for the Python equivalents.
+reset, healthz; computes (``GET``, ``PUT /_emulator/computes/{name}`` with camelCase
+``computeType, vmSize, minNodeCount, maxNodeCount, nodeIdleTimeBeforeScaleDown,
+nodeCount, state, provisioningState, operationOutcome, location, description``,
+``DELETE``), operations (``GET``) and settings (``GET``/``PATCH /_emulator/settings``:
+``runSeconds, cancelSeconds, queryPageSize, computePageSize, operationSeconds,
+retryAfterSeconds``). Faults apply to ARM routes as to data-plane ones. See
+``AmlEmulator`` for the Python equivalents (``seed_compute``, ``computes``, ...).
 """
 
 from __future__ import annotations
@@ -37,6 +66,9 @@ from __future__ import annotations
 import argparse
 import base64
 import datetime as _dt
+import email.parser
+import email.policy
+import io
 import json
 import logging
 import re
@@ -48,6 +80,7 @@ import threading
 import time
 import urllib.parse
 import uuid
+import zipfile
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
@@ -238,6 +271,9 @@ class _Server(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
+    # Headers and body go out in separate writes; without this, Nagle plus delayed ACK
+    # stalls every kept-alive response by ~40 ms.
+    disable_nagle_algorithm = True
     protocol_version = "HTTP/1.1"
     server: _Server
 
@@ -301,6 +337,10 @@ class AmlEmulator:
         *,
         cancel_seconds: float = 1.0,
         query_page_size: int = 100,
+        location: str = "westeurope",
+        operation_seconds: float = 1.0,
+        compute_page_size: int = 50,
+        retry_after_seconds: float = 1,
     ) -> None:
         self._host = host
         self._requested_port = port
@@ -312,6 +352,11 @@ class AmlEmulator:
         self.arm_audience = arm_audience
         self.cancel_seconds = float(cancel_seconds)
         self.query_page_size = int(query_page_size)
+        self.location = location
+        self.operation_seconds = float(operation_seconds)
+        self.compute_page_size = int(compute_page_size)
+        # Whole seconds as HTTP says; tests may set fractions to poll faster.
+        self.retry_after_seconds = float(retry_after_seconds)
 
         self._lock = threading.Lock()
         self._pipelines: dict[str, dict[str, Any]] = {}
@@ -320,6 +365,8 @@ class AmlEmulator:
         self._run_counter = 0
         self._faults: list[dict[str, Any]] = []
         self._requests: deque[dict[str, Any]] = deque(maxlen=_REQUEST_LOG_LIMIT)
+        self._computes: dict[str, dict[str, Any]] = {}
+        self._operations: dict[str, dict[str, Any]] = {}
 
         self._stopping = threading.Event()
         self._server: _Server | None = None
@@ -486,8 +533,10 @@ class AmlEmulator:
             return [self._admin_run_view(r, now) for r in self._runs.values()]
 
     def reset(self) -> None:
-        """Forget runs, experiments, faults and the request log; keep pipelines."""
+        """Forget runs, experiments, computes, operations, faults and the request log; keep pipelines."""
         with self._lock:
+            self._computes.clear()
+            self._operations.clear()
             self._runs.clear()
             self._experiments.clear()
             self._faults.clear()
@@ -514,6 +563,11 @@ class AmlEmulator:
             _Route("GET", rf"{h}/{_W}/runs/(?P<runId>{_SEG})", "data", AmlEmulator._h_run_get),
             _Route("POST", rf"{x}/{_W}/experiments/(?P<exp>{_SEG})/runId/(?P<runId>{_SEG})/cancel", "data",
                    AmlEmulator._h_execution_cancel),
+            _Route("POST", rf"{x}/{_W}/experiments/(?P<exp>{_SEG})/startrun", "data", AmlEmulator._h_start_run),
+            _Route("GET", rf"{h}/{_W}/experiments/(?P<exp>{_SEG})/runs/(?P<runId>{_SEG})/details", "data",
+                   AmlEmulator._h_run_details),
+            _Route("GET", rf"{p}/{_W}/pipelines", "data", AmlEmulator._h_pipelines_list),
+            *self._compute_routes(),
             _Route("GET", r"/_emulator/healthz", "admin", AmlEmulator._a_healthz),
             _Route("GET", r"/_emulator/pipelines", "admin", AmlEmulator._a_pipelines_list),
             _Route("PUT", rf"/_emulator/pipelines/(?P<id>{_SEG})", "admin", AmlEmulator._a_pipeline_put),
@@ -524,6 +578,12 @@ class AmlEmulator:
             _Route("GET", r"/_emulator/requests", "admin", AmlEmulator._a_requests),
             _Route("GET", r"/_emulator/runs", "admin", AmlEmulator._a_runs),
             _Route("POST", r"/_emulator/reset", "admin", AmlEmulator._a_reset),
+            _Route("GET", r"/_emulator/computes", "admin", AmlEmulator._a_computes_list),
+            _Route("PUT", rf"/_emulator/computes/(?P<name>{_SEG})", "admin", AmlEmulator._a_compute_put),
+            _Route("DELETE", rf"/_emulator/computes/(?P<name>{_SEG})", "admin", AmlEmulator._a_compute_delete),
+            _Route("GET", r"/_emulator/operations", "admin", AmlEmulator._a_operations),
+            _Route("GET", r"/_emulator/settings", "admin", AmlEmulator._a_settings_get),
+            _Route("PATCH", r"/_emulator/settings", "admin", AmlEmulator._a_settings_patch),
         ]
 
     def _match(self, method: str, path: str) -> tuple[_Route, dict[str, str]]:
@@ -826,12 +886,12 @@ class AmlEmulator:
             "dataContainerId": f"dcid.{run['runId']}",
             "description": run["description"],
             "hidden": False,
-            "runType": "azureml.PipelineRun",
+            "runType": run.get("runType", "azureml.PipelineRun"),
             "properties": dict(run["properties"]),
             "parameters": {},
             "actionUris": {},
-            "scriptName": None,
-            "target": None,
+            "scriptName": run.get("scriptName"),
+            "target": run.get("target"),
             "uniqueChildRunComputeTargets": [],
             "tags": dict(run["tags"]),
             "settings": {},
@@ -1151,6 +1211,538 @@ class AmlEmulator:
             next_link = f"{self.base_url}{path}?{urllib.parse.urlencode(params, doseq=True)}"
         return _Reply(200, {"value": page, "continuationToken": continuation, "nextLink": next_link})
 
+    # -- script runs, run details, published pipelines ---------------------------------
+
+    def _h_start_run(self, request: _Request) -> _Reply:
+        experiment_name = request.params["exp"]
+        if not _EXPERIMENT_NAME.match(experiment_name):
+            raise _bad_request(f"Experiment name {experiment_name!r} is invalid.")
+        parts = _multipart_parts(request)
+        missing = [name for name in ("runDefinitionFile", "projectZipFile") if name not in parts]
+        if missing:
+            raise _bad_request(f"The multipart body has no {', '.join(missing)} part.")
+        try:
+            definition = json.loads(parts["runDefinitionFile"])
+        except ValueError:
+            raise _bad_request("runDefinitionFile is not valid JSON.") from None
+        if not isinstance(definition, dict):
+            raise _bad_request("runDefinitionFile must hold a RunDefinition object.")
+        try:
+            with zipfile.ZipFile(io.BytesIO(parts["projectZipFile"])) as archive:
+                archive.infolist()
+        except (zipfile.BadZipFile, ValueError):
+            raise _bad_request("projectZipFile is not a zip archive.") from None
+        run_id = request.arg("runId") or f"{experiment_name}_{int(time.time())}_{uuid.uuid4().hex[:8]}"
+        if not _EXPERIMENT_NAME.match(run_id):
+            raise _bad_request(f"Run id {run_id!r} is invalid.")
+        configuration = definition.get("configuration") if isinstance(definition.get("configuration"), dict) else {}
+        claims = request.claims
+        now = time.time()
+        with self._lock:
+            if run_id in self._runs:
+                raise ApiError(409, "UserError", f"Run {run_id} already exists.", inner_code="RunAlreadyExists")
+            self._ensure_experiment(experiment_name, now)
+            self._run_counter += 1
+            self._runs[run_id] = {
+                "runId": run_id,
+                "runUuid": str(uuid.uuid4()),
+                "runNumber": self._run_counter,
+                "graphId": None,
+                "etag": str(uuid.uuid4()),
+                "pipelineId": None,
+                "pipelineEndpointId": None,
+                "pipelineVersion": None,
+                "submittedAt": now,
+                "durationSeconds": self.run_seconds,
+                "outcome": "Completed",
+                "cancelRequestedAt": None,
+                "cancelationReason": None,
+                "audience": claims.get("aud"),
+                "createdBy": {"userObjectId": claims.get("oid"), "userTenantId": claims.get("tid"),
+                              "userName": claims.get("appid")},
+                "properties": {"azureml.runsource": "experiment", "ContentSnapshotId": str(uuid.uuid4())},
+                "experimentName": experiment_name,
+                "parameterAssignments": {},
+                "dataPathAssignments": {},
+                "description": None,
+                "tags": {},
+                "runSource": "experiment",
+                "runType": "azureml.scriptrun",
+                "target": configuration.get("target") if isinstance(configuration.get("target"), str) else None,
+                "scriptName": configuration.get("script") if isinstance(configuration.get("script"), str) else None,
+                "definition": definition,
+            }
+        log.debug("aml script run %s started in experiment %s", run_id, experiment_name)
+        return _Reply(200, {"runId": run_id})
+
+    def _h_run_details(self, request: _Request) -> _Reply:
+        now = time.time()
+        with self._lock:
+            run = self._find_run(request.params["runId"], request.params["exp"])
+            dto = self._run_dto(run, now)
+        keys = ("runId", "runUuid", "parentRunUuid", "rootRunUuid", "target", "status", "parentRunId",
+                "startTimeUtc", "endTimeUtc", "error", "warnings", "tags", "properties", "inputDatasets",
+                "outputDatasets", "runNumber", "rootRunId", "experimentId", "userId", "statusRevision",
+                "hasVirtualParent", "createdBy", "lastStartTimeUtc", "lastModifiedUtc", "duration", "services")
+        details = {key: dto.get(key) for key in keys}
+        started, ended = _parse_rh(dto["startTimeUtc"]), _parse_rh(dto["endTimeUtc"])
+        details.update({
+            "runDefinition": run.get("definition") or {},
+            "logFiles": {"azureml-logs/70_driver_log.txt": f"{self.base_url}/_emulator/logs/{run['runId']}"}
+            if started else {},
+            "jobCost": None,
+            "revision": 1,
+            "runTypeV2": {"orchestrator": None, "traits": [], "attribution": None},
+            "settings": {},
+            "computeRequest": None,
+            "compute": {"target": run.get("target"), "targetType": None},
+            "computeDuration": _timespan(((ended or now) - started)) if started else None,
+            "effectiveStartTimeUtc": dto["startTimeUtc"],
+            "currentComputeTime": None,
+            "lastModifiedBy": dict(run["createdBy"]),
+        })
+        return _Reply(200, details)
+
+    def _h_pipelines_list(self, request: _Request) -> _Reply:
+        with self._lock:
+            published = [p for p in self._pipelines.values() if p["kind"] == "pipeline"]
+        # Shape of the pipelines service's published-pipeline entity as seen in its answers;
+        # no public spec covers this route.
+        return _Reply(200, [
+            {
+                "Name": f"pipeline-{p['id'][:8]}",
+                "Description": None,
+                "Version": None,
+                "GraphId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"aml-emulator/graph/{p['id']}")),
+                "Url": f"{self.base_url}/pipelines/v1.0/{self.workspace_path}/PipelineRuns/PipelineSubmit/{p['id']}",
+                "EntityStatus": 0,
+                "Id": p["id"],
+            }
+            for p in sorted(published, key=lambda x: x["id"])
+        ])
+
+    # -- computes (ARM) --------------------------------------------------------------
+
+    def _compute_routes(self) -> list[_Route]:
+        c = rf"/{_W}/computes"
+        ops = (rf"/subscriptions/(?P<opsub>{_SEG})/providers/Microsoft\.MachineLearningServices"
+               rf"/locations/(?P<loc>{_SEG})")
+        return [
+            _Route("GET", c, "arm", AmlEmulator._h_computes_list),
+            _Route("GET", rf"{c}/(?P<compute>{_SEG})", "arm", AmlEmulator._h_compute_get),
+            _Route("PUT", rf"{c}/(?P<compute>{_SEG})", "arm", AmlEmulator._h_compute_put),
+            _Route("PATCH", rf"{c}/(?P<compute>{_SEG})", "arm", AmlEmulator._h_compute_patch),
+            _Route("DELETE", rf"{c}/(?P<compute>{_SEG})", "arm", AmlEmulator._h_compute_delete),
+            _Route("POST", rf"{c}/(?P<compute>{_SEG})/(?P<action>start|stop|restart)", "arm",
+                   AmlEmulator._h_compute_power),
+            _Route("POST", rf"{c}/(?P<compute>{_SEG})/listNodes", "arm", AmlEmulator._h_compute_nodes),
+            _Route("GET", rf"{ops}/computeOperationsStatus/(?P<op>{_SEG})", "arm", AmlEmulator._h_operation_status),
+            _Route("GET", rf"{ops}/computeOperationsResult/(?P<op>{_SEG})", "arm", AmlEmulator._h_operation_result),
+        ]
+
+    def seed_compute(
+        self,
+        name: str,
+        compute_type: str = "AmlCompute",
+        *,
+        vm_size: str = "STANDARD_DS3_V2",
+        min_nodes: int = 0,
+        max_nodes: int = 4,
+        idle: str = "PT120S",
+        node_count: int | None = None,
+        state: str = "Running",
+        provisioning_state: str = "Succeeded",
+        operation_outcome: str = "Succeeded",
+        location: str | None = None,
+        description: str | None = None,
+    ) -> dict[str, Any]:
+        """Add (or replace) a settled compute; returns its ARM body.
+
+        ``node_count`` fixes the cluster's current nodes (default: ``min_nodes``);
+        ``operation_outcome="Failed"`` makes every later operation on it fail.
+        """
+        if not isinstance(name, str) or not name or "/" in name:
+            raise ValueError("compute name must be a non-empty string without '/'")
+        if compute_type not in ("AmlCompute", "ComputeInstance"):
+            raise ValueError("computeType must be AmlCompute or ComputeInstance")
+        if operation_outcome not in ("Succeeded", "Failed"):
+            raise ValueError("operationOutcome must be Succeeded or Failed")
+        if provisioning_state not in ("Succeeded", "Failed"):
+            raise ValueError("provisioningState must be Succeeded or Failed")
+        if compute_type == "ComputeInstance" and state not in ("Running", "Stopped"):
+            raise ValueError("state must be Running or Stopped")
+        for label, value in (("minNodeCount", min_nodes), ("maxNodeCount", max_nodes)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{label} must be a non-negative integer")
+        if node_count is not None and (isinstance(node_count, bool) or not isinstance(node_count, int)
+                                       or node_count < 0):
+            raise ValueError("nodeCount must be a non-negative integer")
+        props: dict[str, Any] = {"vmSize": vm_size}
+        if compute_type == "AmlCompute":
+            props.update(vmPriority="Dedicated", osType="Linux", remoteLoginPortPublicAccess="Disabled",
+                         enableNodePublicIp=True,
+                         scaleSettings={"minNodeCount": min_nodes, "maxNodeCount": max_nodes,
+                                        "nodeIdleTimeBeforeScaleDown": idle})
+        else:
+            props.update(applicationSharingPolicy="Shared", enableNodePublicIp=True,
+                         sshSettings={"sshPublicAccess": "Disabled", "adminUserName": "azureuser", "sshPort": 50000})
+        now = time.time()
+        compute = {
+            "name": name, "computeType": compute_type, "location": location or self.location,
+            "description": description, "tags": {}, "props": props, "createdOn": now, "modifiedOn": now,
+            "provisioningState": provisioning_state, "state": state, "nodeCount": node_count,
+            "operationOutcome": operation_outcome, "pending": None, "lastOperation": None,
+        }
+        with self._lock:
+            self._computes[name] = compute
+            return self._compute_body(compute, now)
+
+    def remove_compute(self, name: str) -> bool:
+        with self._lock:
+            return self._computes.pop(name, None) is not None
+
+    def computes(self) -> list[dict[str, Any]]:
+        """Every compute as ARM would answer a GET now."""
+        now = time.time()
+        with self._lock:
+            self._settle(now)
+            return [self._compute_body(c, now) for c in sorted(self._computes.values(), key=lambda c: c["name"])]
+
+    def operations(self) -> list[dict[str, Any]]:
+        now = time.time()
+        with self._lock:
+            self._settle(now)
+            return [self._operation_body(op, now) | {"computeName": op["compute"], "kind": op["kind"]}
+                    for op in self._operations.values()]
+
+    def _settle(self, now: float) -> None:
+        """Apply the effects of operations that have finished by ``now`` (caller holds the lock)."""
+        for op in sorted(self._operations.values(), key=lambda o: o["doneAt"]):
+            if op["applied"] or op["doneAt"] > now:
+                continue
+            op["applied"] = True
+            compute = self._computes.get(op["compute"])
+            if compute is None or compute["pending"] != op["id"]:
+                continue
+            compute["pending"] = None
+            compute["modifiedOn"] = op["doneAt"]
+            ok = op["outcome"] == "Succeeded"
+            kind = op["kind"]
+            if kind in ("start", "stop", "restart"):
+                if ok:
+                    compute["state"] = "Stopped" if kind == "stop" else "Running"
+                compute["lastOperation"] = {
+                    "operationName": kind.capitalize(), "operationTime": _rh_time(op["doneAt"]),
+                    "operationStatus": "Succeeded" if ok else f"{kind.capitalize()}Failed",
+                    "operationTrigger": "User"}
+            elif kind == "delete":
+                if ok:
+                    del self._computes[op["compute"]]
+                else:
+                    compute["provisioningState"] = "Failed"
+            else:
+                if ok and op.get("changes"):
+                    _deep_update(compute["props"], op["changes"])
+                compute["provisioningState"] = "Succeeded" if ok else "Failed"
+
+    def _compute_body(self, compute: dict[str, Any], now: float) -> dict[str, Any]:
+        pending = self._operations.get(compute["pending"]) if compute["pending"] else None
+        provisioning = compute["provisioningState"]
+        state = compute["state"]
+        if pending is not None:
+            provisioning = {"create": "Creating", "update": "Updating", "delete": "Deleting"}.get(
+                pending["kind"], provisioning)
+            state = {"start": "Starting", "stop": "Stopping", "restart": "Restarting"}.get(pending["kind"], state)
+        props = json.loads(json.dumps(compute["props"]))
+        if compute["computeType"] == "AmlCompute":
+            scale = props.get("scaleSettings") or {}
+            nodes = compute["nodeCount"] if compute["nodeCount"] is not None else int(scale.get("minNodeCount", 0))
+            resizing = pending is not None and pending["kind"] in ("create", "update")
+            props.update({
+                "allocationState": "Resizing" if resizing else "Steady",
+                "allocationStateTransitionTime": _rh_time(compute["modifiedOn"]),
+                "errors": None,
+                "currentNodeCount": nodes,
+                "targetNodeCount": nodes,
+                "nodeStateCounts": {"preparingNodeCount": 0, "runningNodeCount": 0, "idleNodeCount": nodes,
+                                    "unusableNodeCount": 0, "leavingNodeCount": 0, "preemptedNodeCount": 0},
+            })
+            props.pop("userAccountCredentials", None)  # ARM never returns credentials
+        else:
+            props.update({"state": state, "errors": [], "lastOperation": compute["lastOperation"],
+                          "connectivityEndpoints": {"publicIpAddress": None, "privateIpAddress": "10.0.0.4"},
+                          "applications": []})
+        properties = {
+            "computeType": compute["computeType"],
+            "computeLocation": compute["location"],
+            "provisioningState": provisioning,
+            "description": compute["description"],
+            "createdOn": _rh_time(compute["createdOn"]),
+            "modifiedOn": _rh_time(compute["modifiedOn"]),
+            "resourceId": None,
+            "provisioningErrors": None if provisioning != "Failed" else [
+                {"error": {"code": "ComputeOperationFailed", "message": "Emulated provisioning failure."}}],
+            "isAttachedCompute": False,
+            "disableLocalAuth": True,
+            "properties": props,
+        }
+        return {
+            "id": f"/{self.workspace_path}/computes/{compute['name']}",
+            "name": compute["name"],
+            "type": "Microsoft.MachineLearningServices/workspaces/computes",
+            "location": compute["location"],
+            "tags": dict(compute["tags"]),
+            "properties": properties,
+        }
+
+    def _start_operation(self, compute: dict[str, Any], kind: str, now: float,
+                         changes: dict[str, Any] | None = None) -> dict[str, Any]:
+        op = {
+            "id": str(uuid.uuid4()), "compute": compute["name"], "kind": kind, "startedAt": now,
+            "doneAt": now + self.operation_seconds, "outcome": compute["operationOutcome"],
+            "applied": False, "changes": changes,
+        }
+        self._operations[op["id"]] = op
+        compute["pending"] = op["id"]
+        return op
+
+    def _operation_urls(self, op: dict[str, Any], api_version: str) -> dict[str, str]:
+        base = (f"{self.base_url}/subscriptions/{self.subscription_id}/providers/Microsoft.MachineLearningServices"
+                f"/locations/{self.location}")
+        query = urllib.parse.urlencode({"api-version": api_version})
+        return {
+            "Azure-AsyncOperation": f"{base}/computeOperationsStatus/{op['id']}?{query}&service=new",
+            "Location": f"{base}/computeOperationsResult/{op['id']}?{query}",
+        }
+
+    def _operation_body(self, op: dict[str, Any], now: float) -> dict[str, Any]:
+        done = now >= op["doneAt"]
+        status = op["outcome"] if done else "InProgress"
+        body: dict[str, Any] = {"id": op["id"], "name": op["id"], "status": status,
+                                "startTime": _rh_time(op["startedAt"]), "endTime": _rh_time(op["doneAt"]) if done else None}
+        if status == "Failed":
+            body["error"] = {"code": "ComputeOperationFailed",
+                             "message": f"Emulated failure of the {op['kind']} operation on {op['compute']}."}
+        return body
+
+    @staticmethod
+    def _api_version(request: _Request) -> str:
+        version = request.arg("api-version")
+        if not version:
+            raise ApiError(400, "MissingApiVersionParameter",
+                           "The api-version query parameter (?api-version=) is required for all requests.")
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}(-preview)?", version):
+            raise ApiError(400, "InvalidApiVersionParameter", f"The api-version '{version}' is invalid.")
+        return version
+
+    def _compute_or_404(self, name: str) -> dict[str, Any]:
+        compute = self._computes.get(name)
+        if compute is None:
+            raise ApiError(404, "ResourceNotFound",
+                           f"The Resource 'Microsoft.MachineLearningServices/workspaces/{self.workspace}/computes/"
+                           f"{name}' under resource group '{self.resource_group}' was not found.")
+        return compute
+
+    def _not_busy(self, compute: dict[str, Any]) -> None:
+        if compute["pending"] is not None:
+            op = self._operations[compute["pending"]]
+            raise ApiError(409, "Conflict",
+                           f"Compute {compute['name']} has an operation in progress ({op['kind']}); try again later.")
+
+    def _lro_reply(self, status: int, compute: dict[str, Any] | None, op: dict[str, Any], api_version: str,
+                   now: float, *, header: str) -> _Reply:
+        urls = self._operation_urls(op, api_version)
+        headers = {"Retry-After": _retry_after_text(self.retry_after_seconds)}
+        if header in ("Azure-AsyncOperation", "both"):
+            headers["Azure-AsyncOperation"] = urls["Azure-AsyncOperation"]
+        if header in ("Location", "both"):
+            headers["Location"] = urls["Location"]
+        body = self._compute_body(compute, now) if compute is not None else None
+        return _Reply(status, body, headers)
+
+    def _h_computes_list(self, request: _Request) -> _Reply:
+        version = self._api_version(request)
+        try:
+            offset = int(request.arg("$skip") or 0)
+        except ValueError:
+            raise ApiError(400, "InvalidSkipToken", "The $skip value is not valid.") from None
+        now = time.time()
+        with self._lock:
+            self._settle(now)
+            items = [self._compute_body(c, now) for c in sorted(self._computes.values(), key=lambda c: c["name"])]
+        page = items[offset:offset + self.compute_page_size]
+        body: dict[str, Any] = {"value": page}
+        if offset + self.compute_page_size < len(items):
+            query = urllib.parse.urlencode({"api-version": version, "$skip": offset + self.compute_page_size})
+            body["nextLink"] = f"{self.base_url}{request.path}?{query}"
+        return _Reply(200, body)
+
+    def _h_compute_get(self, request: _Request) -> _Reply:
+        self._api_version(request)
+        now = time.time()
+        with self._lock:
+            self._settle(now)
+            return _Reply(200, self._compute_body(self._compute_or_404(request.params["compute"]), now))
+
+    def _h_compute_put(self, request: _Request) -> _Reply:
+        version = self._api_version(request)
+        name = request.params["compute"]
+        body = request.json(required=True)
+        if not isinstance(body, dict):
+            raise _bad_request("The request body must be a ComputeResource object.")
+        location = body.get("location")
+        if not isinstance(location, str) or not location:
+            raise ApiError(400, "LocationRequired", "The location property is required for this definition.")
+        properties = body.get("properties")
+        if not isinstance(properties, dict):
+            raise _bad_request("properties is required.")
+        compute_type = properties.get("computeType")
+        if compute_type not in ("AmlCompute", "ComputeInstance"):
+            raise _bad_request(f"computeType {compute_type!r} is not supported here.")
+        inner = properties.get("properties") or {}
+        if not isinstance(inner, dict):
+            raise _bad_request("properties.properties must be an object.")
+        if compute_type == "AmlCompute":
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,14}[A-Za-z0-9]", name):
+                raise _bad_request("Compute name is invalid. It can include letters, digits and dashes. It must "
+                                   "start with a letter, end with a letter or digit, and be between 2 and 16 "
+                                   "characters in length.")
+            scale = inner.get("scaleSettings")
+            if not isinstance(scale, dict) or not isinstance(scale.get("maxNodeCount"), int):
+                raise _bad_request("scaleSettings.maxNodeCount is required for AmlCompute.")
+        elif not re.fullmatch(r"(?!.*-[0-9]+$)[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]", name):
+            raise _bad_request("A name for an Azure ML Compute Instance must be between 3 and 24 characters in "
+                               "length and must use only numbers, letters and minus symbol (-).")
+        now = time.time()
+        with self._lock:
+            self._settle(now)
+            existing = self._computes.get(name)
+            if existing is None:
+                compute = {
+                    "name": name, "computeType": compute_type, "location": location,
+                    "description": properties.get("description"),
+                    "tags": dict(body["tags"]) if isinstance(body.get("tags"), dict) else {},
+                    "props": json.loads(json.dumps(inner)), "createdOn": now, "modifiedOn": now,
+                    "provisioningState": "Creating", "state": "Running", "nodeCount": None,
+                    "operationOutcome": "Succeeded", "pending": None, "lastOperation": None,
+                }
+                self._computes[name] = compute
+                op = self._start_operation(compute, "create", now)
+                return self._lro_reply(201, compute, op, version, now, header="Azure-AsyncOperation")
+            self._not_busy(existing)
+            if existing["computeType"] != compute_type:
+                raise _bad_request(f"The compute type of {name} cannot change from {existing['computeType']}.")
+            if compute_type == "ComputeInstance":
+                raise _bad_request("A compute instance cannot be updated with PUT; delete and recreate it.")
+            op = self._start_operation(existing, "update", now, changes=json.loads(json.dumps(inner)))
+            return self._lro_reply(200, existing, op, version, now, header="Azure-AsyncOperation")
+
+    def _h_compute_patch(self, request: _Request) -> _Reply:
+        version = self._api_version(request)
+        scale = request.json(required=True)
+        for key in ("properties", "properties", "scaleSettings"):
+            scale = scale.get(key) if isinstance(scale, dict) else None
+        if not isinstance(scale, dict) or not isinstance(scale.get("maxNodeCount"), int):
+            raise _bad_request("properties.properties.scaleSettings with maxNodeCount is required.")
+        now = time.time()
+        with self._lock:
+            self._settle(now)
+            compute = self._compute_or_404(request.params["compute"])
+            if compute["computeType"] != "AmlCompute":
+                raise _bad_request("Only AmlCompute scale settings can be updated.")
+            self._not_busy(compute)
+            op = self._start_operation(compute, "update", now, changes={"scaleSettings": dict(scale)})
+            return self._lro_reply(200, compute, op, version, now, header="Azure-AsyncOperation")
+
+    def _h_compute_delete(self, request: _Request) -> _Reply:
+        version = self._api_version(request)
+        action = request.arg("underlyingResourceAction")
+        if action not in ("Delete", "Detach"):
+            raise _bad_request("underlyingResourceAction must be Delete or Detach.")
+        now = time.time()
+        with self._lock:
+            self._settle(now)
+            compute = self._computes.get(request.params["compute"])
+            if compute is None:
+                return _Reply(204)
+            self._not_busy(compute)
+            op = self._start_operation(compute, "delete", now)
+            return self._lro_reply(202, None, op, version, now, header="both")
+
+    def _h_compute_power(self, request: _Request) -> _Reply:
+        version = self._api_version(request)
+        action = request.params["action"]
+        now = time.time()
+        with self._lock:
+            self._settle(now)
+            compute = self._compute_or_404(request.params["compute"])
+            if compute["computeType"] != "ComputeInstance":
+                raise _bad_request(f"{action} is supported on compute instances only.")
+            self._not_busy(compute)
+            if (action, compute["state"]) in (("start", "Running"), ("stop", "Stopped")):
+                raise ApiError(409, "Conflict", f"Compute instance {compute['name']} is already {compute['state']}.")
+            op = self._start_operation(compute, action, now)
+            # The specs show start and stop answering with Azure-AsyncOperation, restart with Location.
+            return self._lro_reply(202, None, op, version, now,
+                                   header="Location" if action == "restart" else "Azure-AsyncOperation")
+
+    def _h_compute_nodes(self, request: _Request) -> _Reply:
+        version = self._api_version(request)
+        try:
+            offset = int(request.arg("$skip") or 0)
+        except ValueError:
+            raise ApiError(400, "InvalidSkipToken", "The $skip value is not valid.") from None
+        now = time.time()
+        with self._lock:
+            self._settle(now)
+            compute = self._compute_or_404(request.params["compute"])
+            if compute["computeType"] != "AmlCompute":
+                raise _bad_request("listNodes is supported on AmlCompute only.")
+            current = self._compute_body(compute, now)["properties"]["properties"]["currentNodeCount"]
+        nodes = [{"nodeId": f"tvm-{abs(hash(compute['name'])) % 10**10}_{i}-20260101t000000z",
+                  "privateIpAddress": f"10.0.0.{4 + i}", "publicIpAddress": None, "port": 50000 + i,
+                  "nodeState": "idle", "runId": None} for i in range(current)]
+        page = nodes[offset:offset + self.compute_page_size]
+        body: dict[str, Any] = {"nodes": page, "nextLink": None}
+        if offset + self.compute_page_size < len(nodes):
+            query = urllib.parse.urlencode({"api-version": version, "$skip": offset + self.compute_page_size})
+            body["nextLink"] = f"{self.base_url}{request.path}?{query}"
+        return _Reply(200, body)
+
+    def _operation_for(self, request: _Request) -> dict[str, Any]:
+        self._api_version(request)
+        if request.params["opsub"].lower() != self.subscription_id.lower():
+            raise ApiError(404, "SubscriptionNotFound", f"The subscription '{request.params['opsub']}' could not "
+                                                        "be found.")
+        op = self._operations.get(request.params["op"])
+        if op is None:
+            raise ApiError(404, "NotFound", f"Operation {request.params['op']} was not found.")
+        return op
+
+    def _h_operation_status(self, request: _Request) -> _Reply:
+        now = time.time()
+        with self._lock:
+            self._settle(now)
+            op = self._operation_for(request)
+            body = self._operation_body(op, now)
+        headers = {"Retry-After": _retry_after_text(self.retry_after_seconds)} if body["status"] == "InProgress" else {}
+        return _Reply(200, body, headers)
+
+    def _h_operation_result(self, request: _Request) -> _Reply:
+        now = time.time()
+        with self._lock:
+            self._settle(now)
+            op = self._operation_for(request)
+            body = self._operation_body(op, now)
+            compute = self._computes.get(op["compute"])
+            result = self._compute_body(compute, now) if compute is not None else None
+        if body["status"] == "InProgress":
+            return _Reply(202, None, {"Retry-After": _retry_after_text(self.retry_after_seconds),
+                                      "Location": f"{self.base_url}{request.path}?{request.query_string}"})
+        if body["status"] == "Failed":
+            raise ApiError(400, body["error"]["code"], body["error"]["message"])
+        return _Reply(200, result) if result is not None and op["kind"] != "delete" else _Reply(204)
+
     # -- admin handlers --------------------------------------------------------------
 
     def _a_healthz(self, request: _Request) -> _Reply:
@@ -1217,6 +1809,91 @@ class AmlEmulator:
     def _a_reset(self, request: _Request) -> _Reply:
         self.reset()
         return _Reply(200, {"status": "reset"})
+
+    def _a_computes_list(self, request: _Request) -> _Reply:
+        return _Reply(200, self.computes())
+
+    def _a_compute_put(self, request: _Request) -> _Reply:
+        body = request.json(required=False) or {}
+        if not isinstance(body, dict):
+            raise _bad_request("Body must be a JSON object.")
+        allowed = {"computeType": "compute_type", "vmSize": "vm_size", "minNodeCount": "min_nodes",
+                   "maxNodeCount": "max_nodes", "nodeIdleTimeBeforeScaleDown": "idle", "nodeCount": "node_count",
+                   "state": "state", "provisioningState": "provisioning_state",
+                   "operationOutcome": "operation_outcome", "location": "location", "description": "description"}
+        unknown = set(body) - set(allowed)
+        if unknown:
+            raise _bad_request(f"Unknown compute fields: {sorted(unknown)}.")
+        try:
+            compute = self.seed_compute(request.params["name"], **{allowed[k]: v for k, v in body.items()})
+        except (TypeError, ValueError) as exc:
+            raise _bad_request(str(exc)) from None
+        return _Reply(200, compute)
+
+    def _a_compute_delete(self, request: _Request) -> _Reply:
+        if not self.remove_compute(request.params["name"]):
+            raise _not_found(f"Compute {request.params['name']} does not exist.")
+        return _Reply(200, {"deleted": request.params["name"]})
+
+    def _a_operations(self, request: _Request) -> _Reply:
+        return _Reply(200, self.operations())
+
+    _SETTINGS = {"runSeconds": ("run_seconds", float), "cancelSeconds": ("cancel_seconds", float),
+                 "queryPageSize": ("query_page_size", int), "computePageSize": ("compute_page_size", int),
+                 "operationSeconds": ("operation_seconds", float), "retryAfterSeconds": ("retry_after_seconds", float)}
+
+    def _a_settings_get(self, request: _Request) -> _Reply:
+        return _Reply(200, {key: getattr(self, attr) for key, (attr, _kind) in self._SETTINGS.items()})
+
+    def _a_settings_patch(self, request: _Request) -> _Reply:
+        body = request.json(required=True)
+        if not isinstance(body, dict) or set(body) - set(self._SETTINGS):
+            raise _bad_request(f"Body must be an object with some of {sorted(self._SETTINGS)}.")
+        for key, value in body.items():
+            attr, kind = self._SETTINGS[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < (1 if kind is int else 0):
+                raise _bad_request(f"{key} must be a {'positive integer' if kind is int else 'non-negative number'}.")
+            if kind is int and value != int(value):
+                raise _bad_request(f"{key} must be a whole number.")
+        for key, value in body.items():
+            attr, kind = self._SETTINGS[key]
+            setattr(self, attr, kind(value))
+        return self._a_settings_get(request)
+
+
+def _retry_after_text(seconds: float) -> str:
+    return str(int(seconds)) if float(seconds).is_integer() else f"{seconds:g}"
+
+
+def _deep_update(target: dict[str, Any], changes: dict[str, Any]) -> None:
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _deep_update(target[key], value)
+        else:
+            target[key] = value
+
+
+def _parse_rh(text: str | None) -> float | None:
+    if not text:
+        return None
+    return _dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=_dt.timezone.utc).timestamp()
+
+
+def _multipart_parts(request: _Request) -> dict[str, bytes]:
+    """Named parts of a multipart/form-data body (one value per name; the last wins)."""
+    content_type = request.headers.get("Content-Type") or ""
+    if not content_type.lower().startswith("multipart/form-data"):
+        raise ApiError(415, "UnsupportedMediaType", "Content-Type must be multipart/form-data.")
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + request.body)
+    if not message.is_multipart():
+        raise _bad_request("The multipart body could not be parsed.")
+    parts: dict[str, bytes] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if isinstance(name, str):
+            parts[name] = part.get_payload(decode=True) or b""
+    return parts
 
 
 # -- queries ----------------------------------------------------------------------------
@@ -1462,6 +2139,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resource-group", default="rg-local")
     parser.add_argument("--workspace", default="ws-local")
     parser.add_argument("--run-seconds", type=float, default=6.0)
+    parser.add_argument("--location", default="westeurope", help="the workspace's region")
+    parser.add_argument("--operation-seconds", type=float, default=1.0,
+                        help="how long an ARM compute operation runs")
     parser.add_argument("--pipeline", action="append", default=[], metavar="ID[:Completed|Failed]",
                         help="register a published pipeline (repeatable)")
     parser.add_argument("--endpoint", action="append", default=[], metavar="ID[:V1,V2]",
@@ -1479,6 +2159,8 @@ def main(argv: list[str] | None = None) -> int:
         resource_group=args.resource_group,
         workspace=args.workspace,
         run_seconds=args.run_seconds,
+        location=args.location,
+        operation_seconds=args.operation_seconds,
     )
     try:
         for spec in args.pipeline:

@@ -147,7 +147,8 @@ class Engine:
         trigger = definition.trigger.build()
         policy = definition.policy
         plan = plan_slots(trigger, record.next_fire_time, now, misfire=policy.misfire,
-                          grace_seconds=policy.misfire_grace_seconds, max_catchup=policy.max_catchup)
+                          grace_seconds=policy.misfire_grace_seconds, max_catchup=policy.max_catchup,
+                          not_before_offset=definition.trigger.jitter(record.id))
         last_decided = record.last_slot
         for decision in plan.decisions:
             if decision.action == FIRE:

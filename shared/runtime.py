@@ -29,6 +29,8 @@ class Runtime:
     aml: Any
     engine: Any
     clock: Callable[[], datetime] = utc_now
+    compute: Any = None  # shared.aml.compute.ComputeClient, for the HTTP proxy
+    aml_runs: Any = None  # shared.aml.runs.RunsClient, for the HTTP proxy
 
 
 # azure-core logs every request's headers at INFO; on a Functions host that floods
@@ -60,7 +62,11 @@ def build_runtime(settings: Any = None) -> Runtime:
                              timeout_seconds=settings.http_timeout_seconds, max_retries=settings.max_retries)
     aml = AmlClient(transport, settings)
     engine = Engine(schedules, runs, aml, retention=timedelta(days=settings.runs_retention_days))
-    return Runtime(settings, credential, schedules, runs, aml, engine)
+    from shared.aml.compute import ComputeClient
+    from shared.aml.runs import RunsClient
+
+    return Runtime(settings, credential, schedules, runs, aml, engine,
+                   compute=ComputeClient(transport, settings), aml_runs=RunsClient(transport, settings))
 
 
 def get_runtime() -> Runtime:

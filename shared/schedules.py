@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone, tzinfo
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 from shared.aml import names
 from shared.scheduling import ScheduleError
 from shared.scheduling.cron import CronExpression
+from shared.scheduling.jitter import MAX_JITTER_SECONDS, jitter_offset
+from shared.scheduling.recurrence import Recurrence, RecurrenceTrigger
 from shared.scheduling.templating import validate_parameters
-from shared.scheduling.triggers import CronTrigger
+from shared.scheduling.triggers import CronTrigger, Trigger
 from shared.scheduling.zones import resolve_zone
 
 UTC = timezone.utc
@@ -87,21 +89,35 @@ class Target:
 
 @dataclass(frozen=True)
 class TriggerSpec:
-    cron: str
+    """Exactly one of `cron` and `recurrence` is set. `time_zone` is the name as given
+    (IANA or Windows), resolved on use."""
+
+    cron: str | None
     time_zone: str
     start_time: datetime | None
     end_time: datetime | None
+    recurrence: Recurrence | None = None
+    jitter_seconds: int = 0
 
-    def build(self) -> CronTrigger:
+    def build(self) -> Trigger:
+        if self.recurrence is not None:
+            return RecurrenceTrigger(self.recurrence, self.zone, self.start_time, self.end_time)
         return CronTrigger(CronExpression(self.cron), self.zone, self.start_time, self.end_time)
 
     @property
     def zone(self) -> tzinfo:
         return resolve_zone(self.time_zone)
 
+    def jitter(self, schedule_id: str) -> timedelta:
+        """How long after each nominal slot this schedule's runs are submitted."""
+        return jitter_offset(schedule_id, self.jitter_seconds)
+
     def to_dict(self) -> dict:
-        return {"cron": self.cron, "timeZone": self.time_zone,
-                "startTime": iso(self.start_time), "endTime": iso(self.end_time)}
+        doc: dict[str, Any] = ({"recurrence": self.recurrence.to_dict()} if self.recurrence is not None
+                               else {"cron": self.cron})
+        doc.update({"timeZone": self.time_zone, "startTime": iso(self.start_time), "endTime": iso(self.end_time),
+                    "jitterSeconds": self.jitter_seconds})
+        return doc
 
 
 @dataclass(frozen=True)
@@ -180,17 +196,28 @@ def _choice(doc: dict, key: str, field_name: str, default: str, options: tuple[s
 
 
 def parse_trigger(doc: Any) -> TriggerSpec:
-    doc = _object(doc, "trigger", {"cron", "timeZone", "startTime", "endTime"})
-    if "cron" not in doc:
-        raise ScheduleError("trigger.cron", "is required")
-    cron = CronExpression(doc["cron"]).text
+    doc = _object(doc, "trigger", {"cron", "recurrence", "timeZone", "startTime", "endTime", "jitterSeconds"})
+    # null counts as absent, so a merge patch can switch kinds: {"cron": null, "recurrence": {...}}.
+    if (doc.get("cron") is None) == (doc.get("recurrence") is None):
+        raise ScheduleError("trigger", "give exactly one of cron or recurrence"
+                            " (to switch with PATCH, set the other one to null)")
     zone_name = doc.get("timeZone") or "UTC"
     zone = resolve_zone(zone_name)
     start = parse_instant("trigger.startTime", doc["startTime"], zone) if doc.get("startTime") else None
     end = parse_instant("trigger.endTime", doc["endTime"], zone) if doc.get("endTime") else None
     if start and end and end <= start:
         raise ScheduleError("trigger.endTime", "must be after startTime")
-    return TriggerSpec(cron, zone_name, start, end)
+    jitter = _int(doc, "jitterSeconds", "trigger.jitterSeconds", 0, 0, MAX_JITTER_SECONDS)
+    if doc.get("cron") is not None:
+        return TriggerSpec(CronExpression(doc["cron"]).text, zone_name, start, end, jitter_seconds=jitter)
+    recurrence = Recurrence.parse(doc["recurrence"])
+    # Only a Month pattern can miss forever (day 31 every 12 months from April); say so
+    # now rather than leave a schedule that silently never runs.
+    probe = start - timedelta(microseconds=1) if start else datetime(1969, 12, 30, tzinfo=UTC)
+    if RecurrenceTrigger(recurrence, zone, start).next_after(probe) is None:
+        raise ScheduleError("trigger.recurrence.monthDays", "none of these days occurs in the months this "
+                            "recurrence selects, so it never fires")
+    return TriggerSpec(None, zone_name, start, end, recurrence=recurrence, jitter_seconds=jitter)
 
 
 def _data_paths(doc: Any) -> dict:

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from devtools.aml_emulator import AmlEmulator
 from devtools.identity_emulator import IdentityEmulator
-from devtools.stack import free_port, start_azurite, stop_process_group, tables_connection_string, wait_for_port
+from devtools.stack import (
+    AZURITE_ACCOUNT_KEY,
+    free_port,
+    start_azurite,
+    stop_process_group,
+    tables_connection_string,
+    wait_for_port,
+)
 
 PIPELINE_ID = "11111111-2222-3333-4444-555555555555"
 ENDPOINT_ID = "99999999-8888-7777-6666-555555555555"
 FAILING_PIPELINE_ID = "22222222-3333-4444-5555-666666666666"
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
@@ -79,3 +90,175 @@ def app_env(aml_emulator, identity_env, azurite, table_names):
         "RUNS_TABLE": table_names[1],
         "AML_HTTP_TIMEOUT_SECONDS": "3",
     }
+
+
+# -- the app served in-process by the dev host, against its own AML emulator ------------------
+
+class HttpClient:
+    """Calls the app over HTTP; answers (status, parsed JSON or None, headers)."""
+
+    def __init__(self, base: str):
+        import requests
+
+        self.base = base.rstrip("/")
+        self.session = requests.Session()
+
+    def __call__(self, method: str, path: str, body=None, *, raw: bytes | None = None, headers=None,
+                 files=None, params=None, timeout: float = 30):
+        # The dev host writes headers and body separately without TCP_NODELAY, so a kept-alive
+        # connection waits out the client's delayed ACK (~40 ms) on every answer.
+        kwargs = {"headers": {"Connection": "close", **(headers or {})}, "params": params, "timeout": timeout}
+        if files is not None:
+            kwargs["files"] = files
+        elif raw is not None:
+            kwargs["data"] = raw
+            kwargs["headers"].setdefault("Content-Type", "application/json")
+        elif body is not None:
+            kwargs["json"] = body
+        response = self.session.request(method, f"{self.base}/{path}", **kwargs)
+        try:
+            payload = response.json() if response.content else None
+        except ValueError:
+            payload = response.text
+        return response.status_code, payload, response.headers
+
+
+@pytest.fixture(scope="session")
+def http_client():
+    """The HttpClient class, for tests that talk to a dev host of their own choosing."""
+    return HttpClient
+
+
+@pytest.fixture(scope="module")
+def proxy_host(identity_emulator, azurite):
+    """function_app served by an in-process dev host (no timers), wired to a fresh AML emulator.
+
+    The app's process-wide singletons (runtime, handlers, credential) are reset around
+    the module, so the app is built from exactly these settings.
+    """
+    import shared.api
+    import shared.identity
+    import shared.runtime
+    from devtools.devhost import DevHost
+
+    suffix = uuid.uuid4().hex[:10]
+    emulator = AmlEmulator(run_seconds=1.0, cancel_seconds=0.3, operation_seconds=0.3, compute_page_size=2,
+                           query_page_size=3).start()
+    emulator.register_pipeline(PIPELINE_ID)
+    emulator.register_pipeline(ENDPOINT_ID, kind="endpoint", versions=["1", "2"])
+    settings = {
+        **identity_emulator.env(),
+        "AML_SUBSCRIPTION_ID": emulator.subscription_id,
+        "AML_RESOURCE_GROUP": emulator.resource_group,
+        "AML_WORKSPACE_NAME": emulator.workspace,
+        "AML_API_BASE_URL": emulator.base_url,
+        "ARM_BASE_URL": emulator.base_url,
+        "TABLES_CONNECTION_STRING": azurite,
+        "SCHEDULES_TABLE": f"sched{suffix}",
+        "RUNS_TABLE": f"runs{suffix}",
+        "AML_HTTP_TIMEOUT_SECONDS": "2",
+        "AML_MAX_RETRIES": "2",
+        "AML_PROXY_MAX_WAIT_SECONDS": "2",
+        "AML_PROXY_MAX_UPLOAD_MB": "1",
+    }
+
+    def forget_singletons():
+        shared.runtime._runtime = None
+        shared.identity._credential = None
+        shared.api._handlers.clear()
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in settings.items():
+            patch.setenv(name, value)
+        for name in ("IDENTITY_SERVER_THUMBPRINT", "MSI_ENDPOINT", "AML_PROXY_ALLOW_DESTRUCTIVE"):
+            patch.delenv(name, raising=False)
+        forget_singletons()
+        host = DevHost(REPO_ROOT, port=free_port(), timers=False)
+        host.start()
+        try:
+            yield SimpleNamespace(url=host.base_url, aml=emulator, settings=settings,
+                                  client=HttpClient(host.base_url))
+        finally:
+            host.stop()
+            emulator.stop()
+            forget_singletons()
+
+
+# -- no credential in any log the suite produces --------------------------------------------
+#
+# Every log record of the test process goes to a file, the stacks' process logs are found
+# under the session's temporary directory (or registered when a LocalStack fixture is set
+# up elsewhere), and at the end all of them are scanned; a finding fails the run.
+
+_LOG_SCAN: dict = {"dirs": set(), "files": set(), "secrets": {AZURITE_ACCOUNT_KEY}, "findings": []}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _capture_every_log_record(tmp_path_factory):
+    basetemp = tmp_path_factory.getbasetemp()
+    path = basetemp / "captured-records.log"
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setLevel(logging.DEBUG)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    previous_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    _LOG_SCAN["dirs"].add(basetemp)
+    _LOG_SCAN["files"].add(path)
+    try:
+        yield path
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+        root.setLevel(previous_level)
+
+
+class _SecretRegistry:
+    """Learns the secrets and log files of stacks and emulators as their fixtures are set up.
+
+    Registered as a plugin rather than written as a conftest hook: the setup hook of a
+    session-scoped fixture runs on the session node, which sees only root-level conftests.
+    """
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_fixture_setup(self, fixturedef, request):
+        outcome = yield
+        try:
+            value = outcome.get_result()
+        except BaseException:  # a failed fixture has nothing to register
+            return
+        header = getattr(value, "identity_header", None)
+        if isinstance(header, str):
+            _LOG_SCAN["secrets"].add(header)
+        log_paths = getattr(value, "log_paths", None)
+        if isinstance(log_paths, dict):
+            _LOG_SCAN["files"].update(Path(p) for p in log_paths.values())
+
+
+def pytest_configure(config):
+    if not config.pluginmanager.has_plugin("log-secret-registry"):
+        config.pluginmanager.register(_SecretRegistry(), "log-secret-registry")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    from devtools.secret_scan import scan_files
+
+    files = set(_LOG_SCAN["files"])
+    for folder in _LOG_SCAN["dirs"]:
+        files.update(Path(folder).rglob("*.log"))
+    _LOG_SCAN["findings"] = scan_files(sorted(files), _LOG_SCAN["secrets"])
+    _LOG_SCAN["scanned"] = len(files)
+    if _LOG_SCAN["findings"]:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    findings = _LOG_SCAN["findings"]
+    if findings:
+        terminalreporter.section("credentials found in logs", sep="=", red=True)
+        for finding in findings[:50]:
+            terminalreporter.write_line(str(finding))
+        terminalreporter.write_line(f"{len(findings)} finding(s); the run fails")
+    elif _LOG_SCAN.get("scanned"):
+        terminalreporter.write_line(f"log scan: no credentials in {_LOG_SCAN['scanned']} log file(s)")

@@ -41,8 +41,15 @@ def to_api_error(exc: Exception) -> ApiError | None:
 def aml_error(exc: AmlError) -> ApiError:
     """AML's refusal keeps AML's status and code; a 404 stays a 404, a timeout is a 504."""
     details = [{"field": "aml", "message": exc.message, "amlStatus": exc.status, "amlCode": exc.code}]
+    if exc.uncertain:
+        # A write whose answer was lost may still have happened: say so, so callers look before repeating it.
+        details[0]["mayHaveExecuted"] = True
+    headers = {}
+    if exc.retry_after is not None and exc.status in (429, 503):
+        headers["Retry-After"] = str(max(1, int(exc.retry_after + 0.999)))
     if isinstance(exc, AmlNotFoundError):
         return ApiError(404, "NotFound", f"AML: {exc.message}", details=details)
     if isinstance(exc, AmlTimeoutError):
         return ApiError(504, "AmlTimeout", "AML did not answer in time", details=details)
-    return ApiError(502, "AmlError", f"AML answered {exc.status or 'with an error'}: {exc.message}", details=details)
+    return ApiError(502, "AmlError", f"AML answered {exc.status or 'with an error'}: {exc.message}", details=details,
+                    headers=headers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Callable
 
@@ -185,7 +186,7 @@ class ScheduleHandlers:
         if if_match is not None and if_match != current.etag:
             raise ApiError(412, "PreconditionFailed", "the schedule changed since it was read (ETag mismatch)")
         next_fire = current.next_fire_time
-        if definition.trigger != current.definition.trigger:
+        if _fire_times_changed(definition, current.definition):
             # A new trigger starts from now: slots of the old trigger are not owed.
             next_fire = _first_fire(definition, now)
         resumed_at = current.resumed_at
@@ -201,6 +202,11 @@ class ScheduleHandlers:
             raise ApiError(412, "PreconditionFailed",
                            "the schedule changed while this request was processed; read it again") from None
         return _schedule_response(stored)
+
+
+def _fire_times_changed(new: ScheduleDefinition, old: ScheduleDefinition) -> bool:
+    """Jitter only delays submissions; changing it alone keeps the owed slots."""
+    return replace(new.trigger, jitter_seconds=0) != replace(old.trigger, jitter_seconds=0)
 
 
 def _first_fire(definition: ScheduleDefinition, now: datetime) -> datetime | None:

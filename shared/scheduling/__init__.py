@@ -1,4 +1,5 @@
-"""Pure scheduling core: cron, time zones, slot maths, parameter templating.
+"""Pure scheduling core: cron and recurrence triggers, time zones, jitter, slot maths,
+parameter templating.
 
 Everything here is a function of its arguments; no clock is read and no I/O is done.
 """

@@ -1,17 +1,20 @@
 """Cron expressions evaluated in a time zone, with one DST rule for 5 and 6 fields.
 
-cronsim parses and matches; this module decides how wall-clock times map to instants:
+cronsim parses and matches wall-clock times; this module decides how wall-clock times
+map to instants:
 
-* Expressions whose hour field is `*` run on elapsed time: every real hour counts, so
-  `30 * * * *` fires 23 times on the spring-forward day and 25 times on the fall-back
-  day, like Debian cron and cronsim.
+* Expressions whose hour field is `*` run on elapsed time: every real occurrence of a
+  matching local time fires, so a local time the change skips does not fire and one it
+  repeats fires twice. `30 * * * *` fires 23 times on the spring-forward day and 25 times
+  on the fall-back day, like Debian cron.
 * Every other expression runs on the wall clock: a local time that does not exist
   (spring forward) fires once at the first valid instant after the gap, and a local
   time that happens twice (fall back) fires once, at its first occurrence.
 
-cronsim applies the wall-clock rule to 5-field expressions only and lets 6-field
-(NCRONTAB, seconds first) expressions skip or repeat across DST; we drive cronsim on
-naive local times and do the mapping here so both forms behave the same.
+cronsim applies the wall-clock rule to 5-field expressions only, lets 6-field (NCRONTAB,
+seconds first) expressions skip or repeat across DST, and in its elapsed-time mode steps
+over local times next to a 30-minute shift (Australia/Lord_Howe). So we drive cronsim on
+naive local times only and do the mapping here, for both forms and every shift size.
 """
 
 from __future__ import annotations
@@ -23,6 +26,11 @@ from cronsim import CronSim, CronSimError
 from shared.scheduling import ScheduleError
 
 UTC = timezone.utc
+_ONE_MICROSECOND = timedelta(microseconds=1)
+_PROBE_STEP = timedelta(days=1)
+# Consecutive offset changes `_next_elapsed` follows before giving up; real zones need
+# one, or two when the next fire is a year away.
+_MAX_OFFSET_CHANGES = 64
 
 
 class CronExpression:
@@ -49,22 +57,43 @@ class CronExpression:
     def __repr__(self) -> str:
         return f"CronExpression({self.text!r})"
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CronExpression) and other.text == self.text
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
     def next_after(self, after: datetime, zone: tzinfo) -> datetime | None:
         """The first fire instant strictly after `after` (tz-aware), in UTC; None if never."""
         after = after.astimezone(UTC)
         try:
             if self.elapsed_time:
-                # An aware start with a `*` hour field makes cronsim tick in real time.
-                return next(iter(CronSim(self.text, after.astimezone(zone)))).astimezone(UTC)
-            candidates = CronSim(self.text, after.astimezone(zone).replace(tzinfo=None))
-            for wall in candidates:
+                return self._next_elapsed(after, zone)
+            for wall in CronSim(self.text, after.astimezone(zone).replace(tzinfo=None)):
                 instant = wall_to_instant(wall, zone)
                 # A wall time in the second pass of a repeated hour maps to its first pass,
                 # which can lie at or before `after`; such candidates are already settled.
                 if instant > after:
                     return instant
-        except StopIteration:
+        except (StopIteration, OverflowError, ValueError):
             return None
+        return None
+
+    def _next_elapsed(self, after: datetime, zone: tzinfo) -> datetime | None:
+        # Between two offset changes local time runs like UTC, so the first matching wall
+        # time maps straight to an instant. If an offset change comes first, restart from
+        # it with the new offset: after a fall back that revisits local times, after a
+        # spring forward that leaves the skipped ones out.
+        moment, inclusive = after, False
+        for _ in range(_MAX_OFFSET_CHANGES):
+            offset = moment.astimezone(zone).utcoffset()
+            local = moment.replace(tzinfo=None) + offset
+            wall = next(iter(CronSim(self.text, local - _ONE_MICROSECOND if inclusive else local)))
+            candidate = (wall - offset).replace(tzinfo=UTC)
+            change = _first_offset_change(moment, candidate, zone)
+            if change is None:
+                return candidate
+            moment, inclusive = change, True
         return None
 
 
@@ -77,17 +106,33 @@ def wall_to_instant(wall: datetime, zone: tzinfo) -> datetime:
     return _gap_end(wall, zone)
 
 
+def _first_offset_change(low: datetime, high: datetime, zone: tzinfo) -> datetime | None:
+    """The first instant in (low, high] where the offset differs from the one at `low`."""
+    offset = low.astimezone(zone).utcoffset()
+    step_low = low
+    while step_low < high:
+        # No zone changes its offset twice within a day, so daily probes find every change.
+        step_high = min(step_low + _PROBE_STEP, high)
+        if step_high.astimezone(zone).utcoffset() != offset:
+            return _offset_change(step_low, step_high, zone)
+        step_low = step_high
+    return None
+
+
+def _offset_change(low: datetime, high: datetime, zone: tzinfo) -> datetime:
+    """The first instant in (low, high] whose offset is the offset at `high`."""
+    target = high.astimezone(zone).utcoffset()
+    while high - low > _ONE_MICROSECOND:
+        mid = low + (high - low) // 2
+        if mid.astimezone(zone).utcoffset() == target:
+            high = mid
+        else:
+            low = mid
+    return high
+
+
 def _gap_end(wall: datetime, zone: tzinfo) -> datetime:
     """The instant a DST gap containing `wall` ends, found by bisection on UTC seconds."""
     a = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
     b = wall.replace(tzinfo=zone, fold=1).astimezone(UTC)
-    lo, hi = min(a, b), max(a, b)
-    after_offset = hi.astimezone(zone).utcoffset()
-    while hi - lo > timedelta(seconds=1):
-        mid = lo + (hi - lo) / 2
-        mid = mid.replace(microsecond=0)
-        if mid.astimezone(zone).utcoffset() == after_offset:
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    return _offset_change(min(a, b), max(a, b), zone)

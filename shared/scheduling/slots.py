@@ -14,6 +14,10 @@ twice, sees slots that old in normal operation) and always fires. Older owed slo
 Skipped slots are recorded so history has no holes; a long run of them is summarised in
 one decision, so a schedule that fires every minute and was down for days is settled in
 one tick with a handful of writes.
+
+With jitter a slot is due `not_before_offset` after its nominal instant. Slots keep
+their nominal instants (the run key, placeholders and history all use them); only the
+moment they become owed, and how late they count as, moves with the offset.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from shared.scheduling.triggers import CronTrigger
+from shared.scheduling.triggers import Trigger
 
 ON_TIME_SECONDS = 120
 EARLY_LEEWAY = timedelta(seconds=2)
@@ -53,9 +57,13 @@ class SlotPlan:
         return [d.slot for d in self.decisions if d.action == FIRE]
 
 
-def plan_slots(trigger: CronTrigger, cursor: datetime, now: datetime, *, misfire: str,
-               grace_seconds: int, max_catchup: int) -> SlotPlan:
+def plan_slots(trigger: Trigger, cursor: datetime, now: datetime, *, misfire: str,
+               grace_seconds: int, max_catchup: int,
+               not_before_offset: timedelta = timedelta(0)) -> SlotPlan:
     """Decide the owed slots from `cursor` (the first unsettled fire time) up to `now`."""
+    # Judging nominal slots against a clock set back by the offset is the same as judging
+    # each slot's due time (slot + offset) against the real clock.
+    now = now - not_before_offset
     horizon = now + EARLY_LEEWAY
     owed: list[datetime] = []
     slot: datetime | None = cursor

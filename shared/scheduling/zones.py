@@ -1,4 +1,11 @@
-"""Time-zone names to tzinfo objects."""
+"""Time-zone names to tzinfo objects: IANA names, and Windows names as AML accepts them.
+
+Windows names ("Pacific Standard Time") map to IANA zones through the CLDR
+windowsZones table (territory 001, the zone Windows itself means), as shipped by the
+`tzlocal` package: a maintained, generated copy rather than a table typed by hand here.
+Callers keep the name the user gave and resolve it on use, so a CLDR or tzdata update
+reaches stored schedules without rewriting them.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +15,28 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.scheduling import ScheduleError
 
+FIELD = "trigger.timeZone"
+_HINT = "use an IANA name such as Europe/Berlin or a Windows name such as W. Europe Standard Time"
+
 
 @lru_cache(maxsize=512)
 def resolve_zone(name: str) -> tzinfo:
-    """IANA zone name to ZoneInfo; raise ScheduleError for anything else."""
+    """IANA or Windows zone name to ZoneInfo; raise ScheduleError for anything else."""
     if not isinstance(name, str) or not name or len(name) > 64 or name.startswith(("/", ".")) or ".." in name:
-        raise ScheduleError("trigger.timeZone", "must be an IANA time zone name such as Europe/Berlin")
+        raise ScheduleError(FIELD, f"must be a time zone name: {_HINT}")
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ScheduleError("trigger.timeZone", f"unknown time zone {name!r}") from None
+        pass
+    iana = windows_zone_names().get(name)
+    if iana is not None:
+        return ZoneInfo(iana)
+    raise ScheduleError(FIELD, f"unknown time zone {name!r}: {_HINT}")
+
+
+def windows_zone_names() -> dict[str, str]:
+    """Windows zone name -> IANA name, from CLDR via tzlocal."""
+    # Imported on first use: most schedules name IANA zones, and cold start counts.
+    from tzlocal.windows_tz import win_tz
+
+    return win_tz

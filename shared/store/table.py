@@ -69,10 +69,19 @@ def _mapped_errors(key: str) -> Iterator[None]:
         raise StoreUnavailable(f"table service unreachable: {type(exc).__name__}") from None
 
 
-def service_client(*, connection_string: str | None, endpoint: str | None, credential: Any = None) -> TableServiceClient:
+def service_client(*, connection_string: str | None, endpoint: str | None, credential: Any = None,
+                   **client_options: Any) -> TableServiceClient:
+    """A connection string when one is given (Azurite, shared-key accounts), else the endpoint
+    with a token credential: the managed identity in Azure, where shared keys are off."""
     if connection_string:
-        return TableServiceClient.from_connection_string(connection_string)
-    return TableServiceClient(endpoint=endpoint, credential=credential)
+        return TableServiceClient.from_connection_string(connection_string, **client_options)
+    if not endpoint:
+        raise ValueError("TABLES_ENDPOINT or TABLES_CONNECTION_STRING is required")
+    if credential is None:
+        # Without a credential the SDK would send anonymous requests and fail later with a
+        # confusing 403 or 404.
+        raise ValueError("identity-based table access needs a token credential")
+    return TableServiceClient(endpoint=endpoint, credential=credential, **client_options)
 
 
 class _Table:

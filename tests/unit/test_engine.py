@@ -270,3 +270,18 @@ def test_disabled_schedule_is_not_due():
     record.definition = parse_schedule({**record.definition.to_dict(), "enabled": False})
     schedules.replace(record)
     assert engine.tick(T0 + timedelta(seconds=1)).schedules == 0
+
+
+def test_jitter_delays_submission_by_a_stable_per_schedule_offset():
+    from shared.scheduling.jitter import jitter_offset
+
+    engine, schedules, runs, aml = make(cron="0 * * * *")
+    record = schedules.get("s1")
+    record.definition = parse_schedule({**record.definition.to_dict(),
+                                        "trigger": {"cron": "0 * * * *", "jitterSeconds": 600}})
+    schedules.replace(record)
+    offset = jitter_offset("s1", 600)
+    assert timedelta(0) < offset <= timedelta(seconds=600)
+    assert engine.tick(T0 + offset - timedelta(seconds=3)).submitted == []
+    assert engine.tick(T0 + offset).submitted == ["s1_20261122T100000Z"]
+    assert runs.get("s1", T0).slot == T0  # the slot itself stays nominal

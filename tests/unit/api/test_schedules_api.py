@@ -201,3 +201,23 @@ def test_backfill_queues_slots_idempotently_and_validates(api):
         status, body, _ = api("backfill", "POST", {"id": "nightly"}, body=bad)
         assert status == 400 and body["error"]["details"][0]["field"] == field, bad
     assert len(api.runs.list_runs("nightly", limit=100).items) == 3
+
+
+def test_jitter_only_edit_keeps_the_cursor(api):
+    _, created, _ = api("create", "POST", body=schedule_doc())
+    status, body, _ = api("patch", "PATCH", {"id": "nightly"}, body={"trigger": {"jitterSeconds": 120}})
+    assert status == 200 and body["trigger"]["jitterSeconds"] == 120
+    assert body["nextFireTime"] == created["nextFireTime"]
+
+
+def test_recurrence_schedule_with_windows_zone_previews_in_local_time(api):
+    doc = schedule_doc("weekly", trigger={"recurrence": {"frequency": "Week", "interval": 1, "weekDays": ["Monday"],
+                                                         "hours": [6], "minutes": [0]},
+                                          "timeZone": "Pacific Standard Time"})
+    status, body, _ = api("create", "POST", body=doc)
+    assert status == 201, body
+    status, body, _ = api("preview", "GET", {"id": "weekly"}, params={"count": "2", "from": "2026-11-21T00:00:00Z"})
+    assert [f["local"] for f in body["value"]] == ["2026-11-23T06:00:00-08:00", "2026-11-30T06:00:00-08:00"]
+    bad = schedule_doc("weekly2", trigger={"recurrence": {"frequency": "Week", "interval": 1, "hours": [25]}})
+    status, body, _ = api("create", "POST", body=bad)
+    assert status == 400 and body["error"]["details"][0]["field"].startswith("trigger.recurrence.hours")

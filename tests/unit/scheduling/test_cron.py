@@ -1,10 +1,16 @@
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+from cronsim import CronSim
+from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import strategies as st
 
 from shared.scheduling import ScheduleError
 from shared.scheduling.cron import CronExpression
+from shared.scheduling.triggers import CronTrigger
+from tests.unit.scheduling.oracle import (cron_walls, day_bounds, expected_fires, fires_between, local_window,
+                                          transitions)
 
 UTC = timezone.utc
 
@@ -96,3 +102,188 @@ class TestDaylightSavingTime:
 
     def test_ordinary_day_is_unaffected(self):
         assert len(fires_on_local_day("0 30 * * * *", "Europe/Berlin", 2026, 6, 1)) == 24
+
+
+class TestChangeDays:
+    """Run counts on the short and the long day of each kind of change, 2026.
+
+    Berlin and New York shift an hour at night, Lord Howe shifts 30 minutes, Santiago and
+    Havana change at midnight (Santiago skips 00:00-00:59 in September and repeats
+    23:00-23:59 in April; Havana skips 00:00-00:59 in March and repeats it in November).
+    """
+
+    # zone, short day, its length in hours, long day, its length
+    DAYS = [
+        ("Europe/Berlin", date(2026, 3, 29), 23, date(2026, 10, 25), 25),
+        ("America/New_York", date(2026, 3, 8), 23, date(2026, 11, 1), 25),
+        ("Australia/Lord_Howe", date(2026, 10, 4), 23.5, date(2026, 4, 5), 24.5),
+        ("America/Santiago", date(2026, 9, 6), 23, date(2026, 4, 4), 25),
+        ("America/Havana", date(2026, 3, 8), 23, date(2026, 11, 1), 25),
+    ]
+    # expression -> zone -> (fires on the short day, fires on the long day)
+    COUNTS = {
+        "30 2 * * *": {z[0]: (1, 1) for z in DAYS},
+        "0 0 * * *": {z[0]: (1, 1) for z in DAYS},
+        # Elapsed time: every real occurrence of hh:30. Lord Howe's gap (02:00-02:29)
+        # keeps 02:30 and its repeated half hour (01:30-01:59) holds a second 01:30.
+        "30 * * * *": {"Europe/Berlin": (23, 25), "America/New_York": (23, 25),
+                       "Australia/Lord_Howe": (24, 25), "America/Santiago": (23, 25),
+                       "America/Havana": (23, 25)},
+    }
+
+    def fires(self, expr, zone_name, day):
+        start, end = day_bounds(zone_name, day)
+        trigger = CronTrigger(CronExpression(expr), ZoneInfo(zone_name))
+        return [f for f in fires_between(trigger, start, end) if f < end], end - start
+
+    @pytest.mark.parametrize("expr", sorted(COUNTS))
+    @pytest.mark.parametrize("zone_name, short, short_hours, long, long_hours", DAYS)
+    def test_run_counts(self, expr, zone_name, short, short_hours, long, long_hours):
+        short_fires, short_length = self.fires(expr, zone_name, short)
+        long_fires, long_length = self.fires(expr, zone_name, long)
+        assert short_length == timedelta(hours=short_hours)
+        assert long_length == timedelta(hours=long_hours)
+        assert (len(short_fires), len(long_fires)) == self.COUNTS[expr][zone_name]
+
+    @pytest.mark.parametrize("zone_name, short, short_hours, long, long_hours", DAYS)
+    def test_six_field_form_counts_the_same(self, zone_name, short, short_hours, long, long_hours):
+        for five, six in (("30 2 * * *", "0 30 2 * * *"), ("0 0 * * *", "0 0 0 * * *"), ("30 * * * *", "0 30 * * * *")):
+            for day in (short, long):
+                assert self.fires(five, zone_name, day)[0] == self.fires(six, zone_name, day)[0]
+
+    def local(self, expr, zone_name, day):
+        return [f.astimezone(ZoneInfo(zone_name)).strftime("%H:%M%z") for f in self.fires(expr, zone_name, day)[0]]
+
+    def test_midnight_that_does_not_exist_fires_when_the_gap_ends(self):
+        assert self.local("0 0 * * *", "America/Santiago", date(2026, 9, 6)) == ["01:00-0300"]
+        assert self.local("0 0 * * *", "America/Havana", date(2026, 3, 8)) == ["01:00-0400"]
+
+    def test_midnight_that_happens_twice_fires_once(self):
+        assert self.local("0 0 * * *", "America/Havana", date(2026, 11, 1)) == ["00:00-0400"]
+        assert self.local("30 23 * * *", "America/Santiago", date(2026, 4, 4)) == ["23:30-0300"]
+
+    def test_lord_howe_half_hour_shift(self):
+        assert self.local("0 2 * * *", "Australia/Lord_Howe", date(2026, 10, 4)) == ["02:30+1100"]
+        assert self.local("45 1 * * *", "Australia/Lord_Howe", date(2026, 4, 5)) == ["01:45+1100"]
+        elapsed = self.local("30 * * * *", "Australia/Lord_Howe", date(2026, 4, 5))
+        assert elapsed[:4] == ["00:30+1100", "01:30+1100", "01:30+1030", "02:30+1030"]
+
+
+# -- properties against cronsim and against the independent oracle -------------------------
+
+FIXED_ZONES = ["UTC", "Etc/GMT+5", "Etc/GMT-14", "Asia/Kolkata", "Asia/Kathmandu", "Asia/Tokyo"]
+DST_ZONES = ["Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "America/Santiago",
+             "America/Havana", "Asia/Beirut", "Australia/Sydney", "America/Nuuk"]
+
+
+def _field(low, high, *, min_step=1):
+    value = st.integers(low, high)
+    return st.one_of(
+        st.just("*"),
+        st.integers(min_step, max(min_step, (high - low + 1) // 2)).map(lambda n: f"*/{n}"),
+        value.map(str),
+        st.tuples(value, value).map(lambda ab: f"{min(ab)}-{max(ab)}"),
+        st.lists(value, min_size=2, max_size=4, unique=True).map(lambda xs: ",".join(map(str, sorted(xs)))),
+        st.tuples(value, value, st.integers(min_step, 12)).map(lambda t: f"{min(t[:2])}-{max(t[:2])}/{t[2]}"),
+    )
+
+
+@st.composite
+def cron_expressions(draw, *, sparse=False):
+    """Random 5- or 6-field expressions; `sparse` keeps them to a few fires an hour."""
+    if sparse:
+        minute = draw(st.one_of(st.integers(0, 59).map(str),
+                                st.lists(st.integers(0, 59), min_size=2, max_size=3, unique=True)
+                                .map(lambda xs: ",".join(map(str, sorted(xs)))),
+                                st.sampled_from(["*/15", "*/20", "*/30", "5-59/10"])))
+        second = draw(st.integers(0, 59).map(str))
+    else:
+        minute = draw(_field(0, 59))
+        second = draw(_field(0, 59))
+    # Elapsed time (hour `*`) and wall-clock time get about equal shares.
+    hour = draw(st.one_of(st.just("*"), _field(0, 23)))
+    day = draw(st.one_of(st.just("*"), _field(1, 28)))
+    month = draw(st.one_of(st.just("*"), st.just("*"), _field(1, 12)))
+    weekday = draw(st.one_of(st.just("*"), st.just("*"), _field(0, 6), st.just("MON-FRI")))
+    five = f"{minute} {hour} {day} {month} {weekday}"
+    return f"{second} {five}" if draw(st.booleans()) else five
+
+
+instants = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2040, 1, 1)).map(
+    lambda d: d.replace(tzinfo=UTC))
+PROPERTIES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def first_fires(trigger, after, count):
+    return list(trigger.fire_times(after, limit=count))
+
+
+def cronsim_fires(expr, after, zone, count):
+    out = []
+    for fire in CronSim(expr, after.astimezone(zone)):
+        out.append(fire.astimezone(UTC))
+        if len(out) == count:
+            return out
+    return out
+
+
+class TestAgainstCronsim:
+    """Where no offset changes, our fire times are cronsim's, for any expression.
+
+    On DST change days our rule deliberately differs from raw cronsim (6-field expressions,
+    30-minute shifts, `*/n` hour fields), so there the oracle below is used instead."""
+
+    @PROPERTIES
+    @given(expr=cron_expressions(), zone_name=st.sampled_from(FIXED_ZONES), after=instants)
+    def test_fixed_offset_zones_match_cronsim(self, expr, zone_name, after):
+        zone = ZoneInfo(zone_name)
+        ours = first_fires(CronTrigger(CronExpression(expr), zone), after, 40)
+        assert ours == cronsim_fires(expr, after, zone, 40)
+
+    @PROPERTIES
+    @given(expr=cron_expressions(sparse=True), zone_name=st.sampled_from(DST_ZONES),
+           after=st.datetimes(min_value=datetime(2021, 1, 1), max_value=datetime(2029, 1, 1)))
+    def test_dst_zones_match_cronsim_away_from_changes(self, expr, zone_name, after):
+        after = after.replace(tzinfo=UTC)
+        window_end = after + timedelta(days=20)
+        assume(not any(after - timedelta(days=1) <= t <= window_end for t in transitions(zone_name)))
+        zone = ZoneInfo(zone_name)
+        ours = [f for f in first_fires(CronTrigger(CronExpression(expr), zone), after, 60) if f <= window_end]
+        theirs = [f for f in cronsim_fires(expr, after, zone, 60) if f <= window_end]
+        assert ours == theirs
+
+
+class TestDstInvariants:
+    """Across real changes: every matching local time fires exactly as the rule says.
+
+    Wall-clock expressions: each matching local time fires once (first pass if repeated,
+    gap end if skipped). Elapsed-time expressions (hour `*`): each real occurrence fires.
+    Nothing else fires, nothing fires twice, and fire times strictly increase."""
+
+    @PROPERTIES
+    @given(expr=cron_expressions(sparse=True), zone_name=st.sampled_from(DST_ZONES),
+           change_index=st.integers(0, 20), before=st.integers(1, 30 * 60), after=st.integers(1, 30 * 60))
+    # The cases raw cronsim gets wrong: half-hour shift, elapsed time, both directions.
+    @example(expr="30 * * * *", zone_name="Australia/Lord_Howe", change_index=12, before=120, after=120)
+    @example(expr="30 * * * *", zone_name="Australia/Lord_Howe", change_index=13, before=120, after=120)
+    @example(expr="0 30 2 * * *", zone_name="Europe/Berlin", change_index=12, before=600, after=600)
+    @example(expr="0 0 * * *", zone_name="America/Santiago", change_index=13, before=600, after=600)
+    def test_fires_match_the_oracle_around_a_change(self, expr, zone_name, change_index, before, after):
+        changes = transitions(zone_name)
+        change = changes[change_index % len(changes)]
+        low, high = change - timedelta(minutes=before), change + timedelta(minutes=after)
+        zone = ZoneInfo(zone_name)
+        cron = CronExpression(expr)
+        ours = fires_between(CronTrigger(cron, zone), low, high)
+        walls = cron_walls(expr, *local_window(low, high, zone))
+        assert ours == expected_fires(walls, zone_name, elapsed=cron.elapsed_time, low=low, high=high)
+        assert all(a < b for a, b in zip(ours, ours[1:]))
+
+    @PROPERTIES
+    @given(expr=cron_expressions(sparse=True), zone_name=st.sampled_from(DST_ZONES), data=st.data())
+    def test_previous_before_walks_the_same_fires_back(self, expr, zone_name, data):
+        change = data.draw(st.sampled_from(transitions(zone_name)))
+        trigger = CronTrigger(CronExpression(expr), ZoneInfo(zone_name))
+        fires = first_fires(trigger, change - timedelta(hours=3), 8)
+        for earlier, later in zip(fires, fires[1:]):
+            assert trigger.previous_before(later) == earlier

@@ -3,6 +3,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from shared.scheduling.cron import CronExpression
+from shared.scheduling.recurrence import Recurrence, RecurrenceTrigger
 from shared.scheduling.slots import FIRE, MAX_FIRES_PER_TICK, ON_TIME_SECONDS, SKIP, plan_slots
 from shared.scheduling.triggers import CronTrigger
 
@@ -99,3 +100,43 @@ def test_exhausted_trigger_has_no_cursor():
     p = plan(T0, T0 + timedelta(seconds=5), trig=ending)
     assert p.fires == [T0]
     assert p.next_cursor is None
+
+
+class TestNotBeforeOffset:
+    """With jitter a slot keeps its nominal instant but is owed only once slot + offset passes."""
+
+    HOURLY = CronTrigger(CronExpression("0 * * * *"), UTC)
+    OFFSET = timedelta(seconds=1500)
+
+    def plan(self, now, cursor=T0, **kw):
+        return plan_slots(self.HOURLY, cursor, now, misfire=kw.get("misfire", "latest"), grace_seconds=3600,
+                          max_catchup=10, not_before_offset=self.OFFSET)
+
+    def test_not_owed_before_the_offset(self):
+        p = self.plan(T0 + self.OFFSET - timedelta(seconds=3))
+        assert p.decisions == () and p.next_cursor == T0
+
+    def test_owed_from_the_offset_with_the_nominal_slot(self):
+        p = self.plan(T0 + self.OFFSET)
+        assert p.fires == [T0]
+        assert p.next_cursor == T0 + timedelta(hours=1)
+
+    def test_lateness_counts_from_the_due_time(self):
+        # 26 minutes after the nominal slot but one minute after it was due: on time.
+        p = self.plan(T0 + self.OFFSET + timedelta(seconds=60), misfire="skip")
+        assert p.fires == [T0]
+        late = self.plan(T0 + self.OFFSET + timedelta(seconds=ON_TIME_SECONDS + 60), misfire="skip")
+        assert late.fires == [] and late.decisions[0].action == SKIP
+
+    def test_zero_offset_is_the_default(self):
+        now = T0 + timedelta(seconds=5)
+        with_default = plan_slots(self.HOURLY, T0, now, misfire="latest", grace_seconds=3600, max_catchup=10)
+        explicit = plan_slots(self.HOURLY, T0, now, misfire="latest", grace_seconds=3600, max_catchup=10,
+                              not_before_offset=timedelta(0))
+        assert with_default == explicit and with_default.fires == [T0]
+
+
+def test_plans_recurrence_triggers_too():
+    every_ten = RecurrenceTrigger(Recurrence.parse({"frequency": "Minute", "interval": 10}), UTC, start=T0)
+    p = plan(T0, T0 + timedelta(minutes=20, seconds=5), misfire="all", trig=every_ten)
+    assert p.fires == [T0, T0 + timedelta(minutes=10), T0 + timedelta(minutes=20)]

@@ -1,0 +1,491 @@
+// The AML batch-scoring scheduler in one resource group: storage, a user-assigned managed
+// identity, monitoring, the Functions plan and app, and the roles the identity needs.
+// Deploy with `az deployment group create`; publish the code with `func azure functionapp
+// publish`. README.md (Deploy to Azure) walks through both.
+
+targetScope = 'resourceGroup'
+
+// ---------------------------------------------------------------- hosting
+
+@description('Azure region of every resource created here (the AML workspace may be elsewhere).')
+param location string = resourceGroup().location
+
+@description('Start of every resource name: 3-11 lowercase letters, digits or hyphens.')
+@minLength(3)
+@maxLength(11)
+param namePrefix string = 'amlsched'
+
+@description('Function app name; must be unique across Azure. Default: derived from namePrefix and the resource group.')
+param functionAppName string = ''
+
+// Consumption (Linux, retiring 30 Sep 2028) and Premium keep the app's code on an Azure Files
+// share, which accepts only an account key: those two plans turn shared-key access back on.
+@description('FlexConsumption (default) uses no shared keys anywhere. Consumption and Premium need shared-key access on the storage account for their content share; see README.md, Deploy to Azure.')
+@allowed([
+  'FlexConsumption'
+  'Consumption'
+  'Premium'
+])
+param hostingPlan string = 'FlexConsumption'
+
+@description('Elastic Premium size, used only when hostingPlan is Premium.')
+@allowed([
+  'EP1'
+  'EP2'
+  'EP3'
+])
+param premiumSku string = 'EP1'
+
+// Two timers and a small API need few instances; the cap bounds the bill if a client loops.
+@description('Flex Consumption: most instances the app may scale out to (40-1000).')
+@minValue(40)
+@maxValue(1000)
+param flexMaximumInstanceCount int = 40
+
+@description('Flex Consumption: memory of each instance, which is also what an execution is billed by.')
+@allowed([
+  2048
+  4096
+])
+param flexInstanceMemoryMB int = 2048
+
+@description('Resource id of a subnet for virtual-network integration (private AML workspaces). Flex Consumption needs it delegated to Microsoft.App/environments, Premium to Microsoft.Web/serverFarms; the Consumption plan has no VNet integration. Empty: no integration.')
+param integrationSubnetId string = ''
+
+@description('Days Log Analytics keeps the app\'s logs and telemetry.')
+@minValue(30)
+@maxValue(730)
+param logRetentionDays int = 30
+
+@description('Daily ingestion cap of the Log Analytics workspace in GB, a guard against a log flood; -1 for no cap.')
+param logDailyQuotaGb int = 1
+
+@description('Tags for every resource.')
+param tags object = {}
+
+// ---------------------------------------------------------------- the AML workspace
+
+@description('Subscription of the existing AML workspace.')
+param amlSubscriptionId string = subscription().subscriptionId
+
+@description('Resource group of the existing AML workspace.')
+param amlResourceGroup string
+
+@description('Name of the existing AML workspace.')
+param amlWorkspaceName string
+
+@description('Workspace region (AML_REGION). Empty: read from the workspace itself.')
+param amlRegion string = ''
+
+@description('Explicit AML data-plane base URL (AML_API_BASE_URL), for private link or sovereign clouds. Empty: https://<region>.api.azureml.ms.')
+param amlApiBaseUrl string = ''
+
+@description('Grant AzureML Compute Operator as well, so the compute create, update and delete routes work. Off: AzureML Data Scientist only, which cannot create or delete compute.')
+param enableComputeWrites bool = false
+
+// ---------------------------------------------------------------- app settings the code reads
+
+@description('ARM endpoint (ARM_BASE_URL); the default follows the cloud you deploy to.')
+param armBaseUrl string = environment().resourceManager
+
+@description('Token scope for ARM calls (ARM_TOKEN_SCOPE).')
+param armTokenScope string = '${environment().resourceManager}.default'
+
+@description('Token scope for the AML pipelines and run-history services (AML_TOKEN_SCOPE). Empty: the ARM scope. https://ml.azure.com/.default also works.')
+param amlTokenScope string = ''
+
+@description('Base of the studio links stored with each run (AML_STUDIO_URL).')
+param amlStudioUrl string = 'https://ml.azure.com'
+
+@description('Read timeout of each AML request in seconds (AML_HTTP_TIMEOUT_SECONDS).')
+@minValue(1)
+@maxValue(200)
+param amlHttpTimeoutSeconds int = 30
+
+@description('Retries of a retryable AML call (AML_MAX_RETRIES).')
+@minValue(0)
+@maxValue(10)
+param amlMaxRetries int = 4
+
+@description('Microsoft.MachineLearningServices api-version of the compute routes (AML_COMPUTE_API_VERSION). Empty: the app\'s built-in default.')
+param amlComputeApiVersion string = ''
+
+@description('Allow the proxy\'s destructive routes, compute delete and run cancel (AML_PROXY_ALLOW_DESTRUCTIVE). Each one is logged with its caller either way.')
+param amlProxyAllowDestructive bool = true
+
+@description('Largest upload the run-submission route accepts, in MB (AML_PROXY_MAX_UPLOAD_MB).')
+@minValue(1)
+@maxValue(100)
+param amlProxyMaxUploadMb int = 20
+
+@description('Longest a proxied request waits for a long-running AML operation, in seconds (AML_PROXY_MAX_WAIT_SECONDS); HTTP responses are cut off at 230 s.')
+@minValue(0)
+@maxValue(200)
+param amlProxyMaxWaitSeconds int = 60
+
+@description('Table of schedule definitions (SCHEDULES_TABLE): 3-63 letters and digits, starting with a letter.')
+param schedulesTableName string = 'schedules'
+
+@description('Table of run records (RUNS_TABLE): 3-63 letters and digits, starting with a letter.')
+param runsTableName string = 'runs'
+
+@description('Days run records are kept before the poller deletes them (RUNS_RETENTION_DAYS).')
+@minValue(1)
+@maxValue(3650)
+param runsRetentionDays int = 90
+
+@description('NCRONTAB of the scheduling timer (TICK_SCHEDULE), in UTC.')
+param tickSchedule string = '0 * * * * *'
+
+@description('NCRONTAB of the outcome poller (POLL_SCHEDULE), in UTC.')
+param pollSchedule string = '30 * * * * *'
+
+// ---------------------------------------------------------------- names and switches
+
+var isFlex = hostingPlan == 'FlexConsumption'
+var isConsumption = hostingPlan == 'Consumption'
+var isPremium = hostingPlan == 'Premium'
+var vnetEnabled = !empty(integrationSubnetId)
+var token = uniqueString(resourceGroup().id, namePrefix)
+var appName = empty(functionAppName) ? '${namePrefix}-func-${token}' : functionAppName
+var storageAccountName = take(toLower(replace('${namePrefix}${token}', '-', '')), 24)
+var deploymentContainerName = 'app-package'
+var contentShareName = take(toLower(appName), 63)
+var pythonVersion = '3.11'
+
+// Built-in role definition ids; the same in every tenant and cloud.
+var storageRoles = [
+  {
+    // Host keys, timer singleton leases, the Flex deployment package.
+    name: 'Storage Blob Data Owner'
+    id: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  }
+  {
+    // The Functions host's own queues.
+    name: 'Storage Queue Data Contributor'
+    id: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+  }
+  {
+    // The schedules and runs tables (created on first use, so tables/write too).
+    name: 'Storage Table Data Contributor'
+    id: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+  }
+]
+var monitoringMetricsPublisher = '3913510d-42f4-4e42-8a64-420c390055eb'
+
+// ---------------------------------------------------------------- identity and storage
+
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: '${namePrefix}-id-${token}'
+  location: location
+  tags: tags
+}
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: storageAccountName
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: {
+    name: 'Standard_LRS'
+  }
+  properties: {
+    // Only the plans whose content share needs an account key get shared keys back.
+    allowSharedKeyAccess: !isFlex
+    defaultToOAuthAuthentication: true
+    allowBlobPublicAccess: false
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+  }
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = if (isFlex) {
+  parent: blobService
+  name: deploymentContainerName
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
+resource fileService 'Microsoft.Storage/storageAccounts/fileServices@2023-05-01' = if (!isFlex) {
+  parent: storage
+  name: 'default'
+}
+
+resource contentShare 'Microsoft.Storage/storageAccounts/fileServices/shares@2023-05-01' = if (!isFlex) {
+  parent: fileService
+  name: contentShareName
+}
+
+resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource schedulesTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = {
+  parent: tableService
+  name: schedulesTableName
+}
+
+resource runsTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = {
+  parent: tableService
+  name: runsTableName
+}
+
+resource storageRoleAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for role in storageRoles: {
+  name: guid(storage.id, identity.id, role.id)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.id)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}]
+
+// ---------------------------------------------------------------- monitoring
+
+resource logs 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+  name: '${namePrefix}-logs-${token}'
+  location: location
+  tags: tags
+  properties: {
+    sku: {
+      name: 'PerGB2018'
+    }
+    retentionInDays: logRetentionDays
+    workspaceCapping: {
+      dailyQuotaGb: logDailyQuotaGb
+    }
+  }
+}
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
+  name: '${namePrefix}-appi-${token}'
+  location: location
+  tags: tags
+  kind: 'web'
+  properties: {
+    Application_Type: 'web'
+    WorkspaceResourceId: logs.id
+    // Telemetry is accepted only with an Entra token, so the connection string's
+    // instrumentation key is an address, not a credential.
+    DisableLocalAuth: true
+  }
+}
+
+resource telemetryPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(appInsights.id, identity.id, monitoringMetricsPublisher)
+  scope: appInsights
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', monitoringMetricsPublisher)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// ---------------------------------------------------------------- the AML workspace
+
+module workspaceRoles 'modules/workspace-roles.bicep' = {
+  name: 'workspace-roles-${token}'
+  scope: resourceGroup(amlSubscriptionId, amlResourceGroup)
+  params: {
+    workspaceName: amlWorkspaceName
+    principalId: identity.properties.principalId
+    grantComputeOperator: enableComputeWrites
+  }
+}
+
+// ---------------------------------------------------------------- app settings
+
+// Every setting shared.config reads (tests/infra compares these keys with SETTING_NAMES).
+var schedulerSettings = {
+  AML_SUBSCRIPTION_ID: amlSubscriptionId
+  AML_RESOURCE_GROUP: amlResourceGroup
+  AML_WORKSPACE_NAME: amlWorkspaceName
+  AML_REGION: empty(amlRegion) ? toLower(replace(workspaceRoles.outputs.location, ' ', '')) : amlRegion
+  AML_API_BASE_URL: amlApiBaseUrl
+  ARM_BASE_URL: armBaseUrl
+  ARM_TOKEN_SCOPE: armTokenScope
+  AML_TOKEN_SCOPE: amlTokenScope
+  AML_STUDIO_URL: amlStudioUrl
+  AML_HTTP_TIMEOUT_SECONDS: string(amlHttpTimeoutSeconds)
+  AML_MAX_RETRIES: string(amlMaxRetries)
+  AML_COMPUTE_API_VERSION: amlComputeApiVersion
+  AML_PROXY_ALLOW_DESTRUCTIVE: amlProxyAllowDestructive ? 'true' : 'false'
+  AML_PROXY_MAX_UPLOAD_MB: string(amlProxyMaxUploadMb)
+  AML_PROXY_MAX_WAIT_SECONDS: string(amlProxyMaxWaitSeconds)
+  AZURE_CLIENT_ID: identity.properties.clientId
+  // Empty on purpose: the tables are reached with the identity through TABLES_ENDPOINT,
+  // and a connection string here would win over it.
+  TABLES_CONNECTION_STRING: ''
+  TABLES_ENDPOINT: storage.properties.primaryEndpoints.table
+  SCHEDULES_TABLE: schedulesTableName
+  RUNS_TABLE: runsTableName
+  RUNS_RETENTION_DAYS: string(runsRetentionDays)
+  TICK_SCHEDULE: tickSchedule
+  POLL_SCHEDULE: pollSchedule
+}
+
+var identityHostStorage = {
+  AzureWebJobsStorage__accountName: storage.name
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identity.properties.clientId
+}
+
+// Consumption and Premium only (never evaluated on Flex, where shared keys are off).
+var keyedConnectionString = isFlex ? '' : 'DefaultEndpointsProtocol=https;AccountName=${storage.name};EndpointSuffix=${environment().suffixes.storage};AccountKey=${storage.listKeys().keys[0].value}'
+
+// Linux Consumption: Core Tools and the platform put the deployment package in the
+// AzureWebJobsStorage account with a key, so that plan cannot use the identity here.
+var hostStorageSettings = isConsumption ? {
+  AzureWebJobsStorage: keyedConnectionString
+} : identityHostStorage
+
+var contentShareSettings = isFlex ? {} : {
+  FUNCTIONS_EXTENSION_VERSION: '~4'
+  FUNCTIONS_WORKER_RUNTIME: 'python'
+  WEBSITE_CONTENTAZUREFILECONNECTIONSTRING: keyedConnectionString
+  WEBSITE_CONTENTSHARE: contentShareName
+}
+
+var monitoringSettings = {
+  APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.properties.clientId};Authorization=AAD'
+}
+
+var appSettings = union(schedulerSettings, hostStorageSettings, contentShareSettings, monitoringSettings)
+
+// ---------------------------------------------------------------- plan and app
+
+var planSkus = {
+  FlexConsumption: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  Consumption: {
+    name: 'Y1'
+    tier: 'Dynamic'
+  }
+  Premium: {
+    name: premiumSku
+    tier: 'ElasticPremium'
+  }
+}
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: '${namePrefix}-plan-${token}'
+  location: location
+  tags: tags
+  kind: isPremium ? 'elastic' : 'functionapp'
+  sku: planSkus[hostingPlan]
+  properties: {
+    reserved: true
+    maximumElasticWorkerCount: isPremium ? 20 : null
+  }
+}
+
+resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+  name: appName
+  location: location
+  tags: tags
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identity.id}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    reserved: true
+    httpsOnly: true
+    clientAffinityEnabled: false
+    virtualNetworkSubnetId: vnetEnabled ? integrationSubnetId : null
+    // Private AML endpoints resolve only inside the VNet: send all outbound traffic there.
+    vnetRouteAllEnabled: vnetEnabled
+    vnetContentShareEnabled: isPremium && vnetEnabled
+    functionAppConfig: isFlex ? {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identity.id
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: flexMaximumInstanceCount
+        instanceMemoryMB: flexInstanceMemoryMB
+      }
+      runtime: {
+        name: 'python'
+        version: pythonVersion
+      }
+    } : null
+    siteConfig: {
+      linuxFxVersion: isFlex ? null : 'Python|${pythonVersion}'
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      // The content share has to be known when the app is created; the complete set of
+      // settings follows in `settings` below.
+      appSettings: isFlex ? [] : [
+        {
+          name: 'WEBSITE_CONTENTAZUREFILECONNECTIONSTRING'
+          value: keyedConnectionString
+        }
+        {
+          name: 'WEBSITE_CONTENTSHARE'
+          value: contentShareName
+        }
+      ]
+    }
+  }
+  dependsOn: [
+    deploymentContainer
+    contentShare
+  ]
+}
+
+resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: functionApp
+  name: 'appsettings'
+  properties: appSettings
+  // The host reaches storage and tables with the identity from its first start.
+  dependsOn: [
+    storageRoleAssignments
+    telemetryPublisher
+    schedulesTable
+    runsTable
+  ]
+}
+
+// ---------------------------------------------------------------- outputs
+
+@description('Pass to `func azure functionapp publish`.')
+output functionAppName string = functionApp.name
+
+output functionAppUrl string = 'https://${functionApp.properties.defaultHostName}'
+
+@description('Anonymous self-check: settings, tokens and tables, names only.')
+output healthUrl string = 'https://${functionApp.properties.defaultHostName}/api/health'
+
+output hostingPlan string = hostingPlan
+
+output storageAccountName string = storage.name
+
+output sharedKeyAccessEnabled bool = !isFlex
+
+output tablesEndpoint string = storage.properties.primaryEndpoints.table
+
+output managedIdentityClientId string = identity.properties.clientId
+
+output managedIdentityPrincipalId string = identity.properties.principalId
+
+output applicationInsightsName string = appInsights.name

@@ -1,0 +1,143 @@
+"""HTTP handlers to submit published pipelines and pipeline endpoints now, and list pipelines.
+
+The request body is camelCase like the rest of this API; data path assignments keep the
+`{"DataStoreName", "RelativePath"}` objects of the schedule resource. Values are sent as
+given: placeholders are a schedule feature and are not filled here.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import azure.functions as func
+
+from shared.aml import names
+from shared.aml.client import AmlClient, SubmittedRun
+from shared.aml.runs import RunsClient
+from shared.api.http import bad_request, json_response, read_json
+from shared.api.proxy import object_body, reject_passwords, reject_unknown, route_value, wants_raw, with_raw
+
+_PARAM_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,127}")
+MAX_PARAMETERS = 100
+MAX_VALUE_CHARS = 4096
+_SUBMIT_FIELDS = {"experimentName", "parameterAssignments", "dataPathAssignments", "description", "tags"}
+
+
+class PipelineHandlers:
+    def __init__(self, aml: AmlClient, runs: RunsClient):
+        self._aml = aml
+        self._runs = runs
+
+    def submit(self, req: func.HttpRequest) -> func.HttpResponse:
+        pipeline_id = route_value(req, "pipelineId", "pipeline id")
+        raw = wants_raw(req)
+        options = parse_submit(read_json(req), allow_version=False)
+        submitted = self._aml.submit_pipeline(pipeline_id, **options)
+        return self._submitted(submitted, options["experiment_name"], {"pipelineId": pipeline_id}, raw)
+
+    def submit_endpoint(self, req: func.HttpRequest) -> func.HttpResponse:
+        endpoint_id = route_value(req, "id", "pipeline endpoint id")
+        raw = wants_raw(req)
+        options = parse_submit(read_json(req), allow_version=True)
+        submitted = self._aml.submit_pipeline_endpoint(endpoint_id, **options)
+        extra = {"pipelineEndpointId": endpoint_id, "pipelineVersion": options.get("pipeline_version")}
+        return self._submitted(submitted, options["experiment_name"], extra, raw)
+
+    def list(self, req: func.HttpRequest) -> func.HttpResponse:
+        raw = wants_raw(req)
+        items = self._runs.list_published_pipelines()
+        return json_response({"value": [with_raw(pipeline_view(p), p, raw) for p in items]})
+
+    def _submitted(self, submitted: SubmittedRun, experiment: str, extra: dict, raw: bool) -> func.HttpResponse:
+        view = {"runId": submitted.run_id, "experimentName": experiment, "status": submitted.status,
+                "portalUrl": self._aml.portal_url(submitted.run_id), **extra}
+        return json_response(with_raw(view, submitted.raw, raw), 201,
+                             headers={"Location": f"/api/experiments/{experiment}/runs/{submitted.run_id}"})
+
+
+def parse_submit(body: Any, *, allow_version: bool) -> dict:
+    reject_passwords(body)
+    body = object_body(body)
+    reject_unknown(body, _SUBMIT_FIELDS | ({"pipelineVersion"} if allow_version else set()))
+    experiment = body.get("experimentName")
+    if not names.is_valid("experiment name", experiment):
+        raise bad_request("experimentName", "is required: 1-255 letters, digits, '-' or '_', starting with a "
+                                            "letter or digit")
+    options: dict[str, Any] = {
+        "experiment_name": experiment,
+        "parameter_assignments": _parameters(body.get("parameterAssignments", {})),
+        "data_path_assignments": _data_paths(body.get("dataPathAssignments", {})),
+    }
+    if "description" in body:
+        if not isinstance(body["description"], str) or len(body["description"]) > 5000:
+            raise bad_request("description", "must be a string of at most 5000 characters")
+        options["description"] = body["description"]
+    if "tags" in body:
+        options["tags"] = _string_map("tags", body["tags"], 50, 100, 1000)
+    if allow_version and body.get("pipelineVersion") is not None:
+        if not names.is_valid("pipeline version", body["pipelineVersion"]):
+            raise bad_request("pipelineVersion", "must be 1-64 letters, digits, '.', '-' or '_'")
+        options["pipeline_version"] = body["pipelineVersion"]
+    return options
+
+
+def _parameters(value: Any) -> dict:
+    if not isinstance(value, dict) or len(value) > MAX_PARAMETERS:
+        raise bad_request("parameterAssignments", f"must be an object of at most {MAX_PARAMETERS} values")
+    for key, item in value.items():
+        field = f"parameterAssignments.{key}"
+        if not _PARAM_NAME.fullmatch(key):
+            raise bad_request(field, "parameter names are letters, digits, '_', '.' or '-'")
+        if isinstance(item, bool) or isinstance(item, (int, float)):
+            if isinstance(item, float) and not math.isfinite(item):  # NaN and Infinity are not JSON
+                raise bad_request(field, "must be a finite number")
+            continue
+        if not isinstance(item, str) or len(item) > MAX_VALUE_CHARS:
+            raise bad_request(field, f"must be a string (at most {MAX_VALUE_CHARS} characters), number or boolean")
+    return dict(value)
+
+
+def _data_paths(value: Any) -> dict:
+    if not isinstance(value, dict) or len(value) > MAX_PARAMETERS:
+        raise bad_request("dataPathAssignments", f"must be an object of at most {MAX_PARAMETERS} entries")
+    result = {}
+    for key, item in value.items():
+        field = f"dataPathAssignments.{key}"
+        if not _PARAM_NAME.fullmatch(key):
+            raise bad_request(field, "names are letters, digits, '_', '.' or '-'")
+        if not isinstance(item, dict) or set(item) != {"DataStoreName", "RelativePath"}:
+            raise bad_request(field, "must be {\"DataStoreName\": ..., \"RelativePath\": ...}")
+        store, path = item["DataStoreName"], item["RelativePath"]
+        if not isinstance(store, str) or not re.fullmatch(r"[A-Za-z0-9_]{1,255}", store):
+            raise bad_request(f"{field}.DataStoreName", "must be a datastore name (letters, digits, '_')")
+        if not isinstance(path, str) or not path or len(path) > 1024 or not path.isprintable():
+            raise bad_request(f"{field}.RelativePath", "must be a printable path of 1-1024 characters")
+        result[key] = {"DataStoreName": store, "RelativePath": path}
+    return result
+
+
+def _string_map(field: str, value: Any, max_items: int, max_key: int, max_value: int) -> dict:
+    if not isinstance(value, dict) or len(value) > max_items:
+        raise bad_request(field, f"must be an object of at most {max_items} string values")
+    for key, item in value.items():
+        if not 0 < len(key) <= max_key or not isinstance(item, str) or len(item) > max_value:
+            raise bad_request(f"{field}.{key[:40]}", f"keys are 1-{max_key} characters, values strings of at most "
+                                                      f"{max_value}")
+    return dict(value)
+
+
+def pipeline_view(raw: dict) -> dict:
+    status = raw.get("Status")
+    if isinstance(status, dict):
+        status = status.get("StatusDetail") or status.get("StatusCode")
+    return {
+        "id": raw.get("Id"),
+        "name": raw.get("Name"),
+        "description": raw.get("Description"),
+        "version": raw.get("Version"),
+        "status": status if status is not None else raw.get("EntityStatus"),
+        "endpoint": raw.get("Url"),
+        "createdAt": raw.get("CreatedDate"),
+    }

@@ -1,0 +1,116 @@
+"""Request helpers shared by the AML proxy handlers (compute, runs, pipelines).
+
+Every value a caller sends that ends up in an AML URL passes `route_value`; every body
+passes `reject_passwords`. Destructive operations go through `guard_destructive`, which
+refuses them when they are switched off and otherwise records who asked.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import azure.functions as func
+
+from shared.aml import names
+from shared.aml.errors import InvalidAmlName
+from shared.api.http import ApiError, bad_request
+
+log = logging.getLogger("shared.api.audit")
+
+# Easy Auth (App Service authentication) sets these after validating the caller's token
+# and strips any copies the client sent; without Easy Auth they are only a claim.
+PRINCIPAL_NAME_HEADER = "X-MS-CLIENT-PRINCIPAL-NAME"
+PRINCIPAL_ID_HEADER = "X-MS-CLIENT-PRINCIPAL-ID"
+MAX_PRINCIPAL_CHARS = 256
+PASSWORD_FIELD = "adminuserpassword"
+
+
+def route_value(req: func.HttpRequest, param: str, kind: str) -> str:
+    """A route parameter checked against the AML naming rule for its kind."""
+    value = req.route_params.get(param)
+    try:
+        return names.check(kind, value)
+    except InvalidAmlName as exc:
+        raise bad_request(param, exc.rule) from None
+
+
+def query_flag(req: func.HttpRequest, name: str, default: bool = False) -> bool:
+    raw = req.params.get(name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.lower()
+    if lowered not in ("true", "false"):
+        raise bad_request(name, "must be true or false")
+    return lowered == "true"
+
+
+def wants_raw(req: func.HttpRequest) -> bool:
+    return query_flag(req, "raw")
+
+
+def with_raw(view: dict, raw: Any, include: bool) -> dict:
+    if include:
+        view = {**view, "raw": raw}
+    return view
+
+
+def caller(req: func.HttpRequest) -> str | None:
+    """The Easy Auth caller name, made safe to log (printable, bounded), or None."""
+    for header in (PRINCIPAL_NAME_HEADER, PRINCIPAL_ID_HEADER):
+        value = req.headers.get(header)
+        if value:
+            cleaned = "".join(ch if ch.isprintable() else "?" for ch in value.strip())[:MAX_PRINCIPAL_CHARS]
+            if cleaned:
+                return cleaned
+    return None
+
+
+def guard_destructive(req: func.HttpRequest, allowed: bool, operation: str, target: str) -> None:
+    """Refuse a destructive operation when switched off; either way leave an audit line."""
+    who = caller(req) or "an unidentified caller"
+    if not allowed:
+        log.warning("refused %s of %s requested by %s: destructive operations are disabled", operation, target, who)
+        raise ApiError(403, "OperationDisabled",
+                       f"{operation} is disabled on this app (AML_PROXY_ALLOW_DESTRUCTIVE=false)")
+    log.warning("%s of %s requested by %s", operation, target, who)
+
+
+def reject_passwords(value: Any, path: str = "body") -> None:
+    """400 if a password field appears anywhere in a JSON document. The value is never echoed."""
+    stack = [(value, path)]
+    while stack:
+        current, where = stack.pop()
+        if isinstance(current, dict):
+            for key, child in current.items():
+                child_path = f"{where}.{key}" if isinstance(key, str) else where
+                if isinstance(key, str) and key.lower() == PASSWORD_FIELD:
+                    raise ApiError(400, "PasswordNotAccepted",
+                                   f"{child_path}: passwords are not accepted; use an SSH public key",
+                                   field=child_path)
+                stack.append((child, child_path))
+        elif isinstance(current, list):
+            stack.extend((child, f"{where}[{i}]") for i, child in enumerate(current))
+
+
+def reject_unknown(doc: dict, allowed: set[str] | frozenset[str], prefix: str = "") -> None:
+    unknown = sorted(k for k in doc if k not in allowed)
+    if unknown:
+        raise bad_request(f"{prefix}{unknown[0]}", f"unknown field; allowed: {', '.join(sorted(allowed))}")
+
+
+def object_body(value: Any, field: str = "body") -> dict:
+    if not isinstance(value, dict):
+        raise bad_request(field, "must be a JSON object")
+    return value
+
+
+def aml_error_view(error: Any) -> dict | None:
+    """AML's error, from either {"error": {...}} or the inner object, as {code, message}."""
+    if not isinstance(error, dict):
+        return None
+    inner = error.get("error") if isinstance(error.get("error"), dict) else error
+    code, message = inner.get("code"), inner.get("message")
+    if not code and not message:
+        return None
+    return {"code": code, "message": message}

@@ -1,0 +1,81 @@
+"""The OpenAPI document and the routes the app registers cannot drift apart."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from shared.api.openapi import document
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+METHODS = {"get", "put", "post", "patch", "delete"}
+
+
+@pytest.fixture(scope="module")
+def registered():
+    # get_functions() may run once per FunctionApp, so it runs in its own process.
+    probe = (
+        "import json, function_app\n"
+        "out = []\n"
+        "for f in function_app.app.get_functions():\n"
+        "    t = f.get_trigger()\n"
+        "    if t.type == 'httpTrigger':\n"
+        "        out.append([f.get_function_name(), t.route, sorted(str(getattr(m, 'value', m)) for m in t.methods),\n"
+        "                    str(getattr(t.auth_level, 'value', t.auth_level))])\n"
+        "print(json.dumps(out))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def operations(doc):
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            if method in METHODS:
+                yield path, method, op
+
+
+def test_every_registered_route_is_documented_and_nothing_else(registered):
+    doc = document()
+    documented = {(path.lstrip("/"), method.upper(), op["operationId"]) for path, method, op in operations(doc)}
+    actual = {(route, method.upper(), name) for name, route, methods, _auth in registered for method in methods}
+    assert documented - actual == set(), "documented but not registered"
+    assert actual - documented == set(), "registered but not documented"
+
+
+def test_anonymous_routes_are_the_ones_documented_without_security(registered):
+    doc = document()
+    anonymous = {name for name, _route, _methods, auth in registered if auth.lower() == "anonymous"}
+    unsecured = {op["operationId"] for _p, _m, op in operations(doc) if op.get("security") == []}
+    assert anonymous == unsecured == {"health"}
+
+
+def test_document_is_internally_consistent():
+    doc = document()
+    assert doc["openapi"].startswith("3.")
+    schemas = doc["components"]["schemas"]
+    text = json.dumps(doc)
+    for ref in set(re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', text)):
+        assert ref in schemas, ref
+    ids = [op["operationId"] for _p, _m, op in operations(doc)]
+    assert len(ids) == len(set(ids))
+    for path, _method, op in operations(doc):
+        declared = {p["name"] for p in op.get("parameters", []) if p["in"] == "path"}
+        assert declared == set(re.findall(r"{([^}]+)}", path)), (path, declared)
+        assert op["responses"], path
+        for code, response in op["responses"].items():
+            assert re.fullmatch(r"[1-5][0-9][0-9]", code) and response["description"]
+
+
+def test_served_document_matches():
+    import azure.functions as func
+
+    from shared.api import openapi
+
+    response = openapi.serve(func.HttpRequest("GET", "http://localhost/api/openapi.json", body=b""))
+    assert response.status_code == 200 and json.loads(response.get_body()) == document()
