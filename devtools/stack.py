@@ -506,9 +506,9 @@ class LocalStack:
         )
         self._launch(
             "identity",
-            [python, "-m", "devtools.identity_emulator", "--host", LOOPBACK,
-             "--port", str(ports["identity"]), "--identity-header", self.identity_header],
-            env=_minimal_env(),
+            [python, "-m", "devtools.identity_emulator", "--host", LOOPBACK, "--port", str(ports["identity"])],
+            # Through the environment, not argv, so the secret does not show in `ps`.
+            env={**_minimal_env(), "IDENTITY_HEADER": self.identity_header},
             cwd=REPO_ROOT,
             health_url=self.health_urls["identity"],
         )

@@ -178,7 +178,7 @@ def check_project_zip(data: bytes) -> None:
             raise bad_request(field, f"expands to more than {MAX_UNCOMPRESSED_BYTES} bytes")
         try:
             broken = archive.testzip()
-        except (zipfile.BadZipFile, RuntimeError, ValueError, OSError, EOFError, NotImplementedError):
+        except (zipfile.BadZipFile, RuntimeError, ValueError, OSError, EOFError):  # RuntimeError covers unsupported compression
             raise bad_request(field, "is corrupt") from None
         except Exception:  # zlib.error and friends: the archive lies about its contents
             raise bad_request(field, "is corrupt") from None

@@ -7,6 +7,7 @@ the interface, so a new kind needs no change there.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Iterator, Protocol
@@ -38,11 +39,12 @@ class Trigger(Protocol):
     def previous_before(self, instant: datetime) -> datetime | None: ...
 
 
-class FireTimes:
+class FireTimes(ABC):
     """The parts of the interface that follow from `next_after` alone."""
 
+    @abstractmethod
     def next_after(self, after: datetime) -> datetime | None:
-        raise NotImplementedError
+        """First fire time strictly after `after`; None when the trigger is exhausted."""
 
     def first_at_or_after(self, instant: datetime) -> datetime | None:
         return self.next_after(instant - ONE_MICROSECOND)

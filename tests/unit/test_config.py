@@ -53,3 +53,32 @@ def test_loopback_http_is_allowed_for_emulators_and_identity_based_tables():
     assert s.aml_api_base_url == "http://127.0.0.1:8082"
     assert s.allowed_hosts == {"127.0.0.1:8082"}
     assert s.tables_connection_string is None and s.tables_endpoint == "https://acct.table.core.windows.net"
+
+
+def test_proxy_defaults():
+    s = load_settings(BASE)
+    assert s.compute_api_version == "2025-09-01"
+    assert s.allow_destructive is True
+    assert s.max_upload_bytes == 20 * 1024 * 1024
+    assert s.max_wait_seconds == 60
+
+
+def test_proxy_values_are_read():
+    s = load_settings({**BASE, "AML_COMPUTE_API_VERSION": "2025-12-01", "AML_PROXY_ALLOW_DESTRUCTIVE": "FALSE",
+                       "AML_PROXY_MAX_UPLOAD_MB": "5", "AML_PROXY_MAX_WAIT_SECONDS": "0"})
+    assert (s.compute_api_version, s.allow_destructive, s.max_upload_bytes, s.max_wait_seconds) == (
+        "2025-12-01", False, 5 * 1024 * 1024, 0)
+
+
+@pytest.mark.parametrize("name, value", [
+    ("AML_COMPUTE_API_VERSION", "latest"),
+    ("AML_COMPUTE_API_VERSION", "2025-09-01&x=1"),
+    ("AML_PROXY_ALLOW_DESTRUCTIVE", "yes"),
+    ("AML_PROXY_MAX_UPLOAD_MB", "0"),
+    ("AML_PROXY_MAX_UPLOAD_MB", "101"),
+    ("AML_PROXY_MAX_WAIT_SECONDS", "230"),
+])
+def test_rejects_bad_proxy_values(name, value):
+    with pytest.raises(ConfigError) as err:
+        load_settings({**BASE, name: value})
+    assert name in err.value.problems
