@@ -214,6 +214,11 @@ class Engine:
                     self._save(run.evolve(status="Skipped", reason="the schedule was deleted before this slot ran",
                                           finished_at=now, updated_at=now, next_attempt_at=None))
                     continue
+                if run.trigger != MANUAL and not _within_window(record, run.slot):
+                    report.skipped += 1
+                    self._save(run.evolve(status="Skipped", finished_at=now, updated_at=now, next_attempt_at=None,
+                                          reason="outside start/end: the schedule's time window no longer holds this slot"))
+                    continue
                 if not record.definition.enabled:
                     self._save(run.evolve(next_attempt_at=now + LEASE, updated_at=now,
                                           reason="waiting: the schedule is disabled"))
@@ -493,6 +498,12 @@ class Engine:
                 continue
             self._runs.delete(run)
             report.pruned += 1
+
+
+def _within_window(record: ScheduleRecord, slot: datetime) -> bool:
+    """Whether a queued or retried slot still lies in the schedule's startTime..endTime."""
+    spec = record.definition.trigger
+    return (spec.start_time is None or slot >= spec.start_time) and (spec.end_time is None or slot <= spec.end_time)
 
 
 def _parse_time(value: str | None) -> datetime | None:

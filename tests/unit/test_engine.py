@@ -285,3 +285,16 @@ def test_jitter_delays_submission_by_a_stable_per_schedule_offset():
     assert engine.tick(T0 + offset - timedelta(seconds=3)).submitted == []
     assert engine.tick(T0 + offset).submitted == ["s1_20261122T100000Z"]
     assert runs.get("s1", T0).slot == T0  # the slot itself stays nominal
+
+
+def test_queued_slot_outside_a_narrowed_window_is_skipped_with_that_reason():
+    engine, schedules, runs, aml = make(cron="0 * * * *")
+    now = T0 + timedelta(minutes=1)
+    engine.backfill(schedules.get("s1"), T0 - timedelta(hours=2), T0 - timedelta(hours=1), now)
+    record = schedules.get("s1")
+    record.definition = parse_schedule({**record.definition.to_dict(),
+                                        "trigger": {"cron": "0 * * * *", "startTime": "2026-11-22T08:30:00Z"}})
+    schedules.replace(record)
+    engine.tick(now + timedelta(seconds=1))
+    assert runs.get("s1", T0 - timedelta(hours=2)).reason.startswith("outside start/end")
+    assert runs.get("s1", T0 - timedelta(hours=1)).status == "Submitted"
