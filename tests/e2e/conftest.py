@@ -40,7 +40,9 @@ def stack(tmp_path_factory):
         log_dir=tmp_path_factory.mktemp("stack-logs"),
         run_seconds=2,
         pipelines=[PIPELINE_ID, f"{FAILING_PIPELINE_ID}:Failed"],
-        extra_env={"TICK_SCHEDULE": "*/2 * * * * *", "POLL_SCHEDULE": "*/2 * * * * *"},
+        # A short AML timeout lets the proxy's 504 path be exercised through this stack.
+        extra_env={"TICK_SCHEDULE": "*/2 * * * * *", "POLL_SCHEDULE": "*/2 * * * * *",
+                   "AML_HTTP_TIMEOUT_SECONDS": "3"},
     )
     with local:
         yield local

@@ -242,6 +242,18 @@ def test_a_500_on_a_submit_is_a_502_that_says_the_run_may_exist(proxy, admin, pi
     assert len(admin.requests_for(pipeline)) == 1  # a submit is not repeated after a 500
 
 
+def test_an_aml_that_does_not_answer_in_time_is_a_504(proxy, admin, pipeline, tag):
+    admin.fault(method="POST", pathContains=pipeline, status=None, delaySeconds=5, times=1)
+    started = time.monotonic()
+    status, body, _ = proxy("POST", f"pipelines/{pipeline}/submit", {"experimentName": f"proxy_{tag}"})
+    assert status == 504 and body["error"]["code"] == "AmlTimeout"
+    assert body["error"]["details"][0]["mayHaveExecuted"] is True
+    elapsed = time.monotonic() - started
+    assert elapsed < 5  # the configured 3 s timeout, not the emulator's 5 s delay
+    time.sleep(6 - elapsed)  # the emulator logs a request when it has answered it
+    assert len(admin.requests_for(pipeline)) == 1  # a submit is not repeated after a timeout
+
+
 # -- path injection and the API description ----------------------------------------------------
 
 @pytest.mark.parametrize("route", [
