@@ -342,11 +342,16 @@ class Engine:
 
     def _submit(self, record: ScheduleRecord, run: RunRecord, attempt: int) -> "SubmittedRun":
         target: Target = record.definition.target
-        ctx = self._slot_context(record, run.slot, run.run_key)
-        parameters = run.parameters if run.parameters is not None else render_parameters(
-            target.parameter_assignments, ctx)
-        data_paths = {name: {**entry, "RelativePath": render_parameters({"p": entry["RelativePath"]}, ctx)["p"]}
-                      for name, entry in target.data_path_assignments.items()}
+        parameters, data_paths = run.parameters, {}
+        # Parameters were rendered when the slot was claimed; the slot context (which walks
+        # the trigger back to the previous fire time) is only rebuilt when something still
+        # needs it.
+        if parameters is None or target.data_path_assignments:
+            ctx = self._slot_context(record, run.slot, run.run_key)
+            if parameters is None:
+                parameters = render_parameters(target.parameter_assignments, ctx)
+            data_paths = {name: {**entry, "RelativePath": render_parameters({"p": entry["RelativePath"]}, ctx)["p"]}
+                          for name, entry in target.data_path_assignments.items()}
         common = dict(
             experiment_name=target.experiment_name,
             parameter_assignments=parameters,

@@ -49,7 +49,7 @@ class AmlClient:
 
     # -- URLs ------------------------------------------------------------------------
     def _data_plane(self, service: str, *segments: str) -> str:
-        return "/".join((self._s.aml_api_base_url, service, self._s.workspace_path, *segments))
+        return data_plane_url(self._s, service, *segments)
 
     def portal_url(self, run_id: str) -> str:
         s = self._s
@@ -85,7 +85,7 @@ class AmlClient:
     def get_run(self, experiment_name: str, run_id: str) -> RunState:
         url = self._data_plane("history/v1.0", "experiments", names.segment("experiment name", experiment_name),
                                "runs", names.segment("run id", run_id))
-        return run_state(self._t.request("GET", url, scope=self._s.aml_token_scope).json())
+        return run_state(json_object(self._t.request("GET", url, scope=self._s.aml_token_scope)))
 
     def find_runs_by_tags(self, experiment_name: str, tags: Mapping[str, str], *, top: int = 10) -> list[RunState]:
         """Runs of an experiment carrying every given tag value (run history's OData filter)."""
@@ -103,11 +103,29 @@ class AmlClient:
         response = self._t.request("POST", url, scope=self._s.aml_token_scope, json=body, idempotent=True)
         return [run_state(item) for item in (response.json().get("value") or [])]
 
-    def cancel_run(self, experiment_name: str, run_id: str) -> None:
+    def cancel_run(self, experiment_name: str, run_id: str) -> dict:
+        """Ask the execution service to cancel a run; returns its answer (`{"runId"}`)."""
         url = self._data_plane("execution/v1.0", "experiments", names.segment("experiment name", experiment_name),
                                "runId", names.segment("run id", run_id), "cancel")
         # Cancelling twice is harmless, so the transport may repeat it on any failure.
-        self._t.request("POST", url, scope=self._s.aml_token_scope, idempotent=True)
+        response = self._t.request("POST", url, scope=self._s.aml_token_scope, idempotent=True)
+        return json_object(response) if response.content else {"runId": run_id}
+
+
+def data_plane_url(settings: Settings, service: str, *segments: str) -> str:
+    """URL of a workspace-scoped AML data-plane route; segments must already be encoded."""
+    return "/".join((settings.aml_api_base_url, service, settings.workspace_path, *segments))
+
+
+def json_object(response) -> dict:
+    """The response's JSON object, or an AmlPermanentError naming what came instead."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise AmlPermanentError("AML answered with a body that is not a JSON object", status=response.status_code)
+    return body
 
 
 def _submit_body(experiment_name, parameter_assignments, data_path_assignments, description, tags) -> dict:

@@ -1,5 +1,8 @@
 """Run history, execution and pipeline-listing calls for the HTTP proxy.
 
+Calls the scheduler itself also makes (get a run, cancel a run, submit a pipeline) live
+in `shared.aml.client.AmlClient`; this client adds only what the proxy needs beyond them.
+
 Routes follow the published specs: run history (`history/v1.0`: experiments, runs,
 `runs:query`, `runs/{id}/details`) and execution (`execution/v1.0`: `startrun`,
 `runId/{id}/cancel`). Listing published pipelines (`pipelines/v1.0/.../pipelines`) is
@@ -11,6 +14,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from shared.aml import names
+from shared.aml.client import data_plane_url, json_object
 from shared.aml.errors import AmlPermanentError
 from shared.aml.transport import AmlTransport
 from shared.config import Settings
@@ -25,7 +29,7 @@ class RunsClient:
         self._s = settings
 
     def _url(self, service: str, *segments: str) -> str:
-        return "/".join((self._s.aml_api_base_url, service, self._s.workspace_path, *segments))
+        return data_plane_url(self._s, service, *segments)
 
     def _request(self, method: str, url: str, **kwargs):
         return self._t.request(method, url, scope=self._s.aml_token_scope, **kwargs)
@@ -33,12 +37,12 @@ class RunsClient:
     # -- experiments -----------------------------------------------------------------
     def get_experiment(self, name: str) -> dict:
         url = self._url("history/v1.0", "experiments", names.segment("experiment name", name))
-        return _object(self._request("GET", url))
+        return json_object(self._request("GET", url))
 
     def create_experiment(self, name: str) -> dict:
         url = self._url("history/v1.0", "experiments", names.segment("experiment name", name))
         # Creating an experiment that exists returns it, so a repeat is harmless.
-        return _object(self._request("POST", url, idempotent=True))
+        return json_object(self._request("POST", url, idempotent=True))
 
     # -- runs ------------------------------------------------------------------------
     def start_run(self, experiment: str, definition: bytes, project_zip: bytes, *, run_id: str | None = None) -> dict:
@@ -50,17 +54,12 @@ class RunsClient:
         }
         # A start may have happened even if the answer was lost: not repeated unless AML
         # proves it did not act (the transport's rule for non-idempotent calls).
-        return _object(self._request("POST", url, params=params, files=files, idempotent=False))
-
-    def get_run(self, experiment: str, run_id: str) -> dict:
-        url = self._url("history/v1.0", "experiments", names.segment("experiment name", experiment),
-                        "runs", names.segment("run id", run_id))
-        return _object(self._request("GET", url))
+        return json_object(self._request("POST", url, params=params, files=files, idempotent=False))
 
     def get_run_details(self, experiment: str, run_id: str) -> dict:
         url = self._url("history/v1.0", "experiments", names.segment("experiment name", experiment),
                         "runs", names.segment("run id", run_id), "details")
-        return _object(self._request("GET", url))
+        return json_object(self._request("GET", url))
 
     def query_runs(self, experiment: str, *, status: str | None = None,
                    continuation_token: str | None = None) -> dict:
@@ -73,14 +72,7 @@ class RunsClient:
         if continuation_token:
             body["continuationToken"] = continuation_token
         # A query changes nothing, so it may be repeated after any failure.
-        return _object(self._request("POST", url, json=body, idempotent=True))
-
-    def cancel_run(self, experiment: str, run_id: str) -> dict:
-        url = self._url("execution/v1.0", "experiments", names.segment("experiment name", experiment),
-                        "runId", names.segment("run id", run_id), "cancel")
-        # Cancelling twice is harmless, so the transport may repeat it on any failure.
-        response = self._request("POST", url, idempotent=True)
-        return _object(response) if response.content else {"runId": run_id}
+        return json_object(self._request("POST", url, json=body, idempotent=True))
 
     # -- pipelines -------------------------------------------------------------------
     def list_published_pipelines(self) -> list[dict]:
@@ -96,13 +88,3 @@ class RunsClient:
             raise AmlPermanentError("AML answered the pipeline list with something other than a list",
                                     status=response.status_code)
         return [item for item in body if isinstance(item, dict)]
-
-
-def _object(response) -> dict:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise AmlPermanentError("AML answered with a body that is not a JSON object", status=response.status_code)
-    return body

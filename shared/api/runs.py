@@ -92,7 +92,7 @@ class RunHandlers:
         run_id = route_value(req, "runId", "run id")
         raw = wants_raw(req)
         details = query_flag(req, "details")
-        run = self._runs.get_run(experiment, run_id)
+        run = self._aml.get_run(experiment, run_id).raw
         view = self._run_view(experiment, run)
         raw_doc: Any = run
         if details:
@@ -106,7 +106,7 @@ class RunHandlers:
         run_id = route_value(req, "runId", "run id")
         raw = wants_raw(req)
         guard_destructive(req, self._settings.allow_destructive, "run cancel", f"run {run_id} of {experiment}")
-        answer = self._runs.cancel_run(experiment, run_id)
+        answer = self._aml.cancel_run(experiment, run_id)
         view = {"runId": run_id, "experimentName": experiment, "cancelRequested": True}
         return json_response(with_raw(view, answer, raw), 202)
 

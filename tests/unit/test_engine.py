@@ -298,3 +298,19 @@ def test_queued_slot_outside_a_narrowed_window_is_skipped_with_that_reason():
     engine.tick(now + timedelta(seconds=1))
     assert runs.get("s1", T0 - timedelta(hours=2)).reason.startswith("outside start/end")
     assert runs.get("s1", T0 - timedelta(hours=1)).status == "Submitted"
+
+
+def test_data_paths_are_rendered_per_slot():
+    schedules, runs, aml = MemoryScheduleStore(), MemoryRunStore(), RecordingAml()
+    definition = parse_schedule({
+        "id": "s1", "trigger": {"cron": "0 * * * *"},
+        "target": {"kind": "pipeline", "pipelineId": PIPELINE, "experimentName": "exp",
+                   "parameterAssignments": {"day": "{{slot:%Y-%m-%d}}"},
+                   "dataPathAssignments": {"input": {"DataStoreName": "blobs",
+                                                     "RelativePath": "in/{{slot:%Y/%m/%d/%H}}"}}},
+    })
+    schedules.create(ScheduleRecord(definition, T0, None, T0, T0))
+    Engine(schedules, runs, aml).tick(T0 + timedelta(seconds=1))
+    sent = aml.submissions[0]
+    assert sent["data_path_assignments"] == {"input": {"DataStoreName": "blobs", "RelativePath": "in/2026/11/22/10"}}
+    assert sent["parameter_assignments"] == {"day": "2026-11-22"}
