@@ -27,7 +27,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -194,6 +194,7 @@ def _spawn(
     env: Mapping[str, str],
     cwd: str | os.PathLike[str],
     stream_prefix: str | None = None,
+    console_filter: Callable[[str], bool] | None = None,
 ) -> tuple[subprocess.Popen[bytes], threading.Thread | None]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log_file = open(log_path, "ab")  # noqa: SIM115 - handed to the child or the pump
@@ -219,7 +220,7 @@ def _spawn(
         assert proc.stdout is not None
         pump = threading.Thread(
             target=_pump,
-            args=(proc.stdout, log_file, stream_prefix),
+            args=(proc.stdout, log_file, stream_prefix, console_filter),
             name=f"stack-log-{stream_prefix}",
             daemon=True,
         )
@@ -227,13 +228,17 @@ def _spawn(
     return proc, pump
 
 
-def _pump(source: IO[bytes], log_file: IO[bytes], prefix: str) -> None:
-    # Keeps the log file complete (error tails read it) while echoing to our stdout.
+def _pump(source: IO[bytes], log_file: IO[bytes], prefix: str,
+          console_filter: Callable[[str], bool] | None = None) -> None:
+    # Keeps the log file complete (error tails read it) while echoing to our stdout the
+    # lines the filter lets through.
     with source, log_file:
         for line in iter(source.readline, b""):
             log_file.write(line)
             log_file.flush()
             text = line.decode("utf-8", errors="replace").rstrip("\n")
+            if console_filter is not None and not console_filter(text):
+                continue
             try:
                 sys.stdout.write(f"[{prefix}] {text}\n")
                 sys.stdout.flush()
@@ -359,6 +364,7 @@ class LocalStack:
         run_seconds: float | None = None,
         pipelines: Iterable[str | tuple[str, str]] = (),
         stream: bool | Iterable[str] = False,
+        console_filter: Callable[[str], bool] | None = None,
         ready_timeout: float = READY_TIMEOUT,
         stop_timeout: float = STOP_TIMEOUT,
     ) -> None:
@@ -376,6 +382,8 @@ class LocalStack:
             self._streamed = set(FIXED_PORTS) if stream else set()
         else:
             self._streamed = set(stream)
+        # Which streamed lines reach the console; the log files always get every line.
+        self.console_filter = console_filter
         self.ready_timeout = ready_timeout
         self.stop_timeout = stop_timeout
         self.identity_header = secrets.token_urlsafe(32)
@@ -548,6 +556,7 @@ class LocalStack:
             env=env,
             cwd=cwd,
             stream_prefix=name if name in self._streamed else None,
+            console_filter=self.console_filter,
         )
         self._children.append(_Child(name, proc, log_path, pump))
         self.started_pids[name] = proc.pid

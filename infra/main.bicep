@@ -28,6 +28,16 @@ param functionAppName string = ''
 ])
 param hostingPlan string = 'FlexConsumption'
 
+// 3.13 runs azure-functions 2.x (requirements.txt picks the line by environment marker);
+// the default is the version the test suite runs on.
+@description('Python version of the app; with 3.13 requirements.txt installs azure-functions 2.x.')
+@allowed([
+  '3.11'
+  '3.12'
+  '3.13'
+])
+param pythonVersion string = '3.11'
+
 @description('Elastic Premium size, used only when hostingPlan is Premium.')
 @allowed([
   'EP1'
@@ -151,7 +161,6 @@ var appName = empty(functionAppName) ? '${namePrefix}-func-${token}' : functionA
 var storageAccountName = take(toLower(replace('${namePrefix}${token}', '-', '')), 24)
 var deploymentContainerName = 'app-package'
 var contentShareName = take(toLower(appName), 63)
-var pythonVersion = '3.11'
 
 // Built-in role definition ids; the same in every tenant and cloud.
 var storageRoles = [

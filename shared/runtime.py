@@ -10,7 +10,17 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:  # the real types, without importing the SDKs behind them at module load
+    from azure.core.credentials import TokenCredential
+
+    from shared.aml.client import AmlClient
+    from shared.aml.compute import ComputeClient
+    from shared.aml.runs import RunsClient
+    from shared.config import Settings
+    from shared.engine import Engine
+    from shared.store import RunStore, ScheduleStore
 
 _lock = threading.Lock()
 _runtime: "Runtime | None" = None
@@ -22,15 +32,15 @@ def utc_now() -> datetime:
 
 @dataclass
 class Runtime:
-    settings: Any
-    credential: Any
-    schedules: Any
-    runs: Any
-    aml: Any
-    engine: Any
+    settings: "Settings"
+    credential: "TokenCredential"
+    schedules: "ScheduleStore"
+    runs: "RunStore"
+    aml: "AmlClient"
+    engine: "Engine"
+    compute: "ComputeClient"  # for the HTTP proxy
+    aml_runs: "RunsClient"  # for the HTTP proxy
     clock: Callable[[], datetime] = utc_now
-    compute: Any = None  # shared.aml.compute.ComputeClient, for the HTTP proxy
-    aml_runs: Any = None  # shared.aml.runs.RunsClient, for the HTTP proxy
 
 
 # azure-core logs every request's headers at INFO; on a Functions host that floods
@@ -43,7 +53,7 @@ def quiet_sdk_loggers() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def build_runtime(settings: Any = None) -> Runtime:
+def build_runtime(settings: "Settings | None" = None) -> Runtime:
     from shared.aml.client import AmlClient
     from shared.aml.transport import AmlTransport
     from shared.config import load_settings

@@ -136,7 +136,7 @@ def proxy_host(identity_emulator, azurite):
     The app's process-wide singletons (runtime, handlers, credential) are reset around
     the module, so the app is built from exactly these settings.
     """
-    import shared.api
+    import shared.api.routing
     import shared.identity
     import shared.runtime
     from devtools.devhost import DevHost
@@ -165,7 +165,7 @@ def proxy_host(identity_emulator, azurite):
     def forget_singletons():
         shared.runtime._runtime = None
         shared.identity._credential = None
-        shared.api._handlers.clear()
+        shared.api.routing.forget_handlers()
 
     with pytest.MonkeyPatch.context() as patch:
         for name, value in settings.items():

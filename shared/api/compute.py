@@ -1,7 +1,7 @@
 """HTTP handlers for AML computes (ARM) and the long-running operations they start.
 
 Requests use a flat camelCase shape (see `parse_compute`), translated here to ARM's
-nested ComputeResource. Answers are mapped back by `compute_view`; `?raw=true` adds
+nested ComputeResource; ARM's own body is accepted too (`compute_arm`). Answers are mapped back by `compute_view`; `?raw=true` adds
 ARM's own body. A write that ARM runs asynchronously answers 202 with an operation the
 caller polls at `GET operations/{id}`, or, with `?wait=true`, is waited for up to
 AML_PROXY_MAX_WAIT_SECONDS.
@@ -17,6 +17,7 @@ import azure.functions as func
 
 from shared.aml import names
 from shared.aml.compute import ArmResult, ComputeClient, InvalidOperationId
+from shared.api.compute_arm import ARM_SHAPE_HINT, flat_from_arm, is_arm_shape, with_arm_field
 from shared.api.http import ApiError, bad_request, json_response, no_content, read_json
 from shared.api.proxy import (
     aml_error_view,
@@ -83,9 +84,15 @@ class ComputeHandlers:
     def put(self, req: func.HttpRequest) -> func.HttpResponse:
         name = route_value(req, "name", "compute name")
         options = self._options(req)
-        body = read_json(req)
+        body = object_body(read_json(req))
         reject_passwords(body)
-        arm_body = parse_compute(object_body(body), name)
+        if is_arm_shape(body):
+            try:
+                arm_body = parse_compute(flat_from_arm(body), name)
+            except ApiError as exc:
+                raise with_arm_field(exc) from None
+        else:
+            arm_body = parse_compute(body, name)
         result = self._computes.create_or_update(name, arm_body)
         return self._finish(result, name, options, created=result.status == 201)
 
@@ -104,10 +111,7 @@ class ComputeHandlers:
 
     def delete(self, req: func.HttpRequest) -> func.HttpResponse:
         name = route_value(req, "name", "compute name")
-        action = req.params.get("action")
-        if action not in ("Delete", "Detach"):
-            raise bad_request("action", "is required: Delete (remove the compute) or Detach (keep the "
-                                        "underlying resource, forget it in the workspace)")
+        action = _delete_action(req)
         options = self._options(req)
         guard_destructive(req, self._settings.allow_destructive, f"compute {action.lower()}", f"compute {name}")
         result = self._computes.delete(name, action)
@@ -176,6 +180,21 @@ class ComputeHandlers:
                              headers={"Location": href, "Retry-After": _seconds(result.retry_after)})
 
 
+def _delete_action(req: func.HttpRequest) -> str:
+    """`action`, or ARM's own spelling `underlyingResourceAction` that users copy from AML's docs."""
+    given = {name: req.params.get(name) for name in ("action", "underlyingResourceAction")
+             if req.params.get(name) is not None}
+    if not given:
+        raise bad_request("action", "is required: Delete (remove the compute) or Detach (keep the "
+                                    "underlying resource, forget it in the workspace)")
+    if len(set(given.values())) > 1:
+        raise bad_request("underlyingResourceAction", "differs from action; give one of them")
+    name, action = next(iter(given.items()))
+    if action not in ("Delete", "Detach"):
+        raise bad_request(name, "must be Delete or Detach")
+    return action
+
+
 def _seconds(value: float | None) -> str:
     return str(max(1, math.ceil(value))) if value is not None else "5"
 
@@ -191,7 +210,11 @@ def parse_compute(body: dict, name: str) -> dict:
     kind = body.get("computeType")
     if kind not in COMPUTE_TYPES:
         raise bad_request("computeType", f"must be one of {', '.join(COMPUTE_TYPES)}")
-    reject_unknown(body, _CLUSTER_FIELDS if kind == "AmlCompute" else _INSTANCE_FIELDS)
+    allowed = _CLUSTER_FIELDS if kind == "AmlCompute" else _INSTANCE_FIELDS
+    unknown = sorted(k for k in body if k not in allowed)
+    if unknown:
+        raise bad_request(unknown[0], f"unknown field for {kind}; expected this API's flat shape (fields: "
+                                      f"{', '.join(sorted(allowed))}) or {ARM_SHAPE_HINT}")
     if kind == "AmlCompute" and not names.is_valid("cluster name", name):
         raise bad_request("name", "a compute cluster name must be 2-16 letters, digits or '-', starting with a "
                                   "letter and ending with a letter or digit")

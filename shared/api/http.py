@@ -28,6 +28,16 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+def renamed_fields(error: ApiError, rename: Callable[[str], str]) -> ApiError:
+    """The same error with each detail's field renamed: a request accepted in another
+    spelling (ARM's, AML's) gets errors naming fields as its caller wrote them."""
+    details = [{**d, "field": rename(d["field"])} if isinstance(d.get("field"), str) else d for d in error.details]
+    message = error.message
+    if error.details and details[0].get("field") != error.details[0].get("field"):
+        message = message.replace(str(error.details[0]["field"]), str(details[0]["field"]), 1)
+    return ApiError(error.status, error.code, message, details=details, headers=error.headers)
+
+
 def bad_request(field: str, message: str) -> ApiError:
     return ApiError(400, "ValidationFailed", f"{field}: {message}" if field else message, field=field)
 

@@ -1,7 +1,8 @@
 """HTTP handlers to submit published pipelines and pipeline endpoints now, and list pipelines.
 
-The request body is camelCase like the rest of this API; data path assignments keep the
-`{"DataStoreName", "RelativePath"}` objects of the schedule resource. Values are sent as
+The request body is camelCase like the rest of this API, or AML's own PascalCase
+(`ExperimentName`, `ParameterAssignments`, ...) as pasted from AML's samples; data path
+assignments keep the `{"DataStoreName", "RelativePath"}` objects of the schedule resource. Values are sent as
 given: placeholders are a schedule feature and are not filled here.
 """
 
@@ -16,13 +17,18 @@ import azure.functions as func
 from shared.aml import names
 from shared.aml.client import AmlClient, SubmittedRun
 from shared.aml.runs import RunsClient
-from shared.api.http import bad_request, json_response, read_json
+from shared.api.http import ApiError, bad_request, json_response, read_json, renamed_fields
 from shared.api.proxy import object_body, reject_passwords, reject_unknown, route_value, wants_raw, with_raw
 
 _PARAM_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,127}")
 MAX_PARAMETERS = 100
 MAX_VALUE_CHARS = 4096
 _SUBMIT_FIELDS = {"experimentName", "parameterAssignments", "dataPathAssignments", "description", "tags"}
+# AML's PipelineSubmit body spells these in PascalCase; RunSource is what AML's own
+# clients add ("API" from REST, "SDK" from the SDK) and is not ours to choose.
+_PASCAL_CASE = {"ExperimentName": "experimentName", "ParameterAssignments": "parameterAssignments",
+                "DataPathAssignments": "dataPathAssignments", "Description": "description", "Tags": "tags"}
+_IGNORED_AML_FIELDS = {"RunSource"}
 
 
 class PipelineHandlers:
@@ -60,6 +66,46 @@ class PipelineHandlers:
 def parse_submit(body: Any, *, allow_version: bool) -> dict:
     reject_passwords(body)
     body = object_body(body)
+    written = _camel_case(body)
+    try:
+        return _parse_submit(written.body, allow_version=allow_version)
+    except ApiError as exc:
+        raise written.relabel(exc) from None
+
+
+class _Spelling:
+    """The body in camelCase, remembering which fields the caller spelt in AML's PascalCase."""
+
+    def __init__(self, body: dict, pascal: dict[str, str]):
+        self.body = body
+        self._pascal = pascal
+
+    def relabel(self, error: ApiError) -> ApiError:
+        def as_written(field: str) -> str:
+            head, dot, rest = field.partition(".")
+            return self._pascal.get(head, head) + dot + rest
+
+        return renamed_fields(error, as_written)
+
+
+def _camel_case(body: dict) -> _Spelling:
+    converted: dict[str, Any] = {}
+    pascal: dict[str, str] = {}
+    for key, value in body.items():
+        if key in _IGNORED_AML_FIELDS:
+            if not isinstance(value, str):
+                raise bad_request(key, "must be a string")
+            continue
+        camel = _PASCAL_CASE.get(key, key)
+        if camel in converted:
+            raise bad_request(key, f"given twice, as {camel} and {key}; keep one spelling")
+        if camel != key:
+            pascal[camel] = key
+        converted[camel] = value
+    return _Spelling(converted, pascal)
+
+
+def _parse_submit(body: dict, *, allow_version: bool) -> dict:
     reject_unknown(body, _SUBMIT_FIELDS | ({"pipelineVersion"} if allow_version else set()))
     experiment = body.get("experimentName")
     if not names.is_valid("experiment name", experiment):

@@ -227,3 +227,15 @@ def test_sigterm_to_the_parent_stops_the_stack(tmp_path):
                 os.killpg(pid, signal.SIGKILL)
         parent.stdout.close()
     assert [pid for pid in pids if _alive(pid)] == []
+
+
+def test_console_filter_hides_lines_from_the_console_but_not_from_the_log(tmp_path, capsys):
+    import io
+
+    from devtools.stack import _pump
+
+    source = io.BytesIO(b"GET /api/schedules/demo/runs 200 5ms\nslot demo: submitted\n")
+    log_path = tmp_path / "devhost.log"
+    _pump(source, open(log_path, "wb"), "devhost", lambda line: "/runs 200" not in line)
+    assert capsys.readouterr().out == "[devhost] slot demo: submitted\n"
+    assert log_path.read_bytes() == b"GET /api/schedules/demo/runs 200 5ms\nslot demo: submitted\n"

@@ -313,3 +313,19 @@ def test_parameter_decorators_are_enforced():
         deploy(flexMaximumInstanceCount=5)
     with pytest.raises(ValueError):
         deploy(namePrefix="a-prefix-that-is-too-long")
+
+
+@pytest.mark.parametrize("plan", PLANS)
+@pytest.mark.parametrize("version", ["3.11", "3.12", "3.13"])
+def test_python_version_is_a_choice_that_reaches_the_runtime(plan, version):
+    site = one(deploy(hostingPlan=plan, pythonVersion=version), "Microsoft.Web/sites").body["properties"]
+    if plan == "FlexConsumption":
+        assert site["functionAppConfig"]["runtime"] == {"name": "python", "version": version}
+    else:
+        assert site["siteConfig"]["linuxFxVersion"] == f"Python|{version}"
+
+
+def test_python_versions_outside_the_supported_three_are_refused():
+    for version in ("3.9", "3.14"):
+        with pytest.raises(ValueError):
+            deploy(pythonVersion=version)

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import ast
 import json
-import re
+import subprocess
+import sys
 from datetime import timedelta
 from importlib import metadata
 from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = json.loads((ROOT / "host.json").read_text())
@@ -23,13 +28,26 @@ def _duration(text: str) -> timedelta:
     return timedelta(hours=hours, minutes=minutes, seconds=seconds)
 
 
-def requirements() -> dict[str, str]:
-    out = {}
+# The Python versions the template offers (infra/main.bicep, pythonVersion).
+SUPPORTED_PYTHONS = ("3.11", "3.12", "3.13")
+
+
+def requirement_lines() -> list[Requirement]:
+    out = []
     for line in (ROOT / "requirements.txt").read_text().splitlines():
         line = line.split("#", 1)[0].strip()
         if line:
-            name, spec = re.match(r"([A-Za-z0-9._-]+)\s*(.*)", line).groups()
-            out[name.lower()] = spec
+            out.append(Requirement(line))
+    return out
+
+
+def requirements(python_version: str | None = None) -> dict[str, str]:
+    """Name -> version range of the lines that apply on `python_version` (every line when None)."""
+    out = {}
+    for req in requirement_lines():
+        if python_version and req.marker and not req.marker.evaluate({"python_version": python_version}):
+            continue
+        out.setdefault(req.name.lower(), str(req.specifier))
     return out
 
 
@@ -52,11 +70,41 @@ def test_sampling_never_drops_requests_or_exceptions():
 
 
 def test_requirements_are_compatible_ranges():
-    for name, spec in requirements().items():
-        assert ">=" in spec, f"{name}: give a lower bound"
-        if name not in OPEN_ENDED:
-            assert "<" in spec.replace("<=", ""), f"{name}: give an upper bound (the next major version)"
-        assert "==" not in spec, f"{name}: a range, not an exact pin, so the platform's pip can resolve"
+    for req in requirement_lines():
+        spec = str(req.specifier)
+        assert ">=" in spec, f"{req.name}: give a lower bound"
+        if req.name not in OPEN_ENDED:
+            assert "<" in spec.replace("<=", ""), f"{req.name}: give an upper bound (the next major version)"
+        assert "==" not in spec, f"{req.name}: a range, not an exact pin, so the platform's pip can resolve"
+
+
+@pytest.mark.parametrize("python_version", SUPPORTED_PYTHONS)
+def test_one_line_of_each_requirement_applies_on_every_offered_python(python_version):
+    applying = [r.name.lower() for r in requirement_lines()
+                if not r.marker or r.marker.evaluate({"python_version": python_version})]
+    assert sorted(applying) == sorted(set(applying)), "two lines of one requirement apply at once"
+    assert set(applying) == {r.name.lower() for r in requirement_lines()}
+
+
+def test_azure_functions_line_follows_the_python_version():
+    # azure-functions 2.x requires Python >= 3.13; 1.x requires < 3.13.
+    assert SpecifierSet(requirements("3.11")["azure-functions"]).contains("1.26.0")
+    assert not SpecifierSet(requirements("3.13")["azure-functions"]).contains("1.26.0")
+    assert SpecifierSet(requirements("3.13")["azure-functions"]).contains("2.3.0")
+
+
+@pytest.mark.packaging
+def test_requirements_resolve_for_python_3_13(tmp_path):
+    """pip finds wheels for Python 3.13 for every 3.13 line. Markers are evaluated here: pip
+    evaluates them against the interpreter it runs in, whatever --python-version says."""
+    lines = [f"{name}{spec}" for name, spec in requirements("3.13").items()]
+    out = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-input",
+         "--dest", str(tmp_path), "--python-version", "3.13", "--only-binary=:all:", *lines],
+        capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    wheels = [p.name for p in tmp_path.glob("azure_functions-*.whl")]
+    assert len(wheels) == 1 and wheels[0].startswith("azure_functions-2."), wheels
 
 
 def _imported_top_modules() -> set[str]:

@@ -4,7 +4,7 @@ import json
 
 import azure.functions as func
 
-import shared.api as api
+from shared.blueprints.docs import health
 
 
 def test_health_answers_the_same_way_every_time(monkeypatch):
@@ -13,6 +13,6 @@ def test_health_answers_the_same_way_every_time(monkeypatch):
     monkeypatch.delenv("AML_SUBSCRIPTION_ID", raising=False)
     answers = []
     for _ in range(3):
-        response = api.health(func.HttpRequest("GET", "http://localhost/api/health", body=b""))
+        response = health(func.HttpRequest("GET", "http://localhost/api/health", body=b""))
         answers.append((response.status_code, json.loads(response.get_body())["status"]))
     assert answers == [(503, "unhealthy")] * 3

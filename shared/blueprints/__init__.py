@@ -1,0 +1,13 @@
+"""The app's functions, one `func.Blueprint` per area; `function_app` registers `BLUEPRINTS`.
+
+Each module declares its routes (or timers) and delegates to the code that serves them,
+importing that code on first use. Function names, routes, methods, auth levels and
+schedules are a published contract: the packaging test and the OpenAPI drift test
+guard them.
+"""
+
+from shared.blueprints import compute, docs, pipelines, runs, schedules, timers
+
+BLUEPRINTS = (timers.bp, docs.bp, schedules.bp, compute.bp, runs.bp, pipelines.bp)
+
+__all__ = ["BLUEPRINTS"]

@@ -1,0 +1,51 @@
+"""AML experiment and run routes (run history and execution services), proxied with the managed identity.
+
+Served by `shared.api.runs.RunHandlers`.
+"""
+
+import azure.functions as func
+
+from shared.api.routing import LazyHandlers, respond
+
+bp = func.Blueprint()
+
+
+def _build():
+    from shared.api.runs import RunHandlers
+    from shared.runtime import get_runtime
+
+    runtime = get_runtime()
+    return RunHandlers(runtime.aml_runs, runtime.aml, runtime.settings)
+
+
+handlers = LazyHandlers(_build)
+
+
+@bp.route(route="experiments/{name}", methods=["GET"])
+def experiments_get(req: func.HttpRequest) -> func.HttpResponse:
+    return respond(lambda: handlers().experiment_get(req))
+
+
+@bp.route(route="experiments/{name}", methods=["POST"])
+def experiments_create(req: func.HttpRequest) -> func.HttpResponse:
+    return respond(lambda: handlers().experiment_create(req))
+
+
+@bp.route(route="experiments/{name}/runs", methods=["POST"])
+def experiment_runs_submit(req: func.HttpRequest) -> func.HttpResponse:
+    return respond(lambda: handlers().submit(req))
+
+
+@bp.route(route="experiments/{name}/runs", methods=["GET"])
+def experiment_runs_list(req: func.HttpRequest) -> func.HttpResponse:
+    return respond(lambda: handlers().list(req))
+
+
+@bp.route(route="experiments/{name}/runs/{runId}", methods=["GET"])
+def experiment_runs_get(req: func.HttpRequest) -> func.HttpResponse:
+    return respond(lambda: handlers().get(req))
+
+
+@bp.route(route="experiments/{name}/runs/{runId}/cancel", methods=["POST"])
+def experiment_runs_cancel(req: func.HttpRequest) -> func.HttpResponse:
+    return respond(lambda: handlers().cancel(req))
