@@ -57,7 +57,7 @@ def build_runtime(settings: "Settings | None" = None) -> Runtime:
     from shared.aml.client import AmlClient
     from shared.aml.transport import AmlTransport
     from shared.config import load_settings
-    from shared.engine import Engine
+    from shared.engine import Engine, LeasePolicy
     from shared.identity import CredentialTokenSource, process_credential
     from shared.store.table import TableRunStore, TableScheduleStore, service_client
 
@@ -71,7 +71,9 @@ def build_runtime(settings: "Settings | None" = None) -> Runtime:
     transport = AmlTransport(CredentialTokenSource(credential), allowed_hosts=settings.allowed_hosts,
                              timeout_seconds=settings.http_timeout_seconds, max_retries=settings.max_retries)
     aml = AmlClient(transport, settings)
-    engine = Engine(schedules, runs, aml, retention=timedelta(days=settings.runs_retention_days))
+    leases = LeasePolicy.for_transport(read_timeout_seconds=transport.read_timeout_seconds,
+                                       worst_case_seconds=transport.worst_case_seconds())
+    engine = Engine(schedules, runs, aml, retention=timedelta(days=settings.runs_retention_days), leases=leases)
     from shared.aml.compute import ComputeClient
     from shared.aml.runs import RunsClient
 

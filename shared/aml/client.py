@@ -11,7 +11,7 @@ from typing import Any, Mapping
 from urllib.parse import quote
 
 from shared.aml import names
-from shared.aml.errors import AmlPermanentError
+from shared.aml.errors import AmlNotFoundError, AmlPermanentError
 from shared.aml.transport import AmlTransport
 from shared.config import Settings
 
@@ -99,8 +99,14 @@ class AmlClient:
             names.check("tag value", value)
             clauses.append(f'(Tags/{key} eq "{value}")')
         body = {"filter": " and ".join(clauses), "top": top}
-        # A query changes nothing, so it may be repeated after any failure.
-        response = self._t.request("POST", url, scope=self._s.aml_token_scope, json=body, idempotent=True)
+        try:
+            # A query changes nothing, so it may be repeated after any failure.
+            response = self._t.request("POST", url, scope=self._s.aml_token_scope, json=body, idempotent=True)
+        except AmlNotFoundError:
+            # Run history answers 404 for an experiment it has never seen; an experiment
+            # that does not exist holds no runs, which is an answer, not a failure (the
+            # first submit of a new experiment creates it).
+            return []
         return [run_state(item) for item in (response.json().get("value") or [])]
 
     def cancel_run(self, experiment_name: str, run_id: str) -> dict:

@@ -111,6 +111,17 @@ class AmlTransport:
         self._session = session or requests.Session()
         self._sleep = sleep
 
+    @property
+    def read_timeout_seconds(self) -> float:
+        return self._timeout[1]
+
+    def worst_case_seconds(self) -> float:
+        """The longest one call can take, retries and their waits included: every attempt
+        waits out connect and read timeouts, and every retry waits the longest Retry-After
+        we honour. Leases on claimed slots are sized from this."""
+        attempts = self._max_retries + 1
+        return attempts * sum(self._timeout) + self._max_retries * max(self._max_retry_after, self._backoff_cap)
+
     def request(
         self,
         method: str,

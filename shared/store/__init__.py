@@ -10,13 +10,14 @@ Contract (checked by tests/contract on the memory store and on Azurite):
   a malformed one raises InvalidContinuationToken (a ValueError).
 * `pending_runs(now)` returns Claimed records whose `next_attempt_at` has passed, oldest
   slot first; `older_than(cutoff)` returns records whose slot is before the cutoff.
+* `active_runs()` yields every active record, however many pages that takes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Protocol, Sequence
+from typing import Iterator, Protocol, Sequence
 
 from shared.schedules import ScheduleDefinition, iso
 
@@ -71,7 +72,10 @@ _KEY_SUFFIX = {MANUAL: "-manual"}
 
 
 def slot_key(slot: datetime, trigger: str = "schedule") -> str:
-    return slot.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ") + _KEY_SUFFIX.get(trigger, "")
+    """`20261122T013000Z`; a slot with milliseconds (only manual runs have them) adds `.123`."""
+    utc = slot.astimezone(UTC)
+    fraction = f".{utc.microsecond // 1000:03d}" if utc.microsecond // 1000 else ""
+    return utc.strftime("%Y%m%dT%H%M%S") + fraction + "Z" + _KEY_SUFFIX.get(trigger, "")
 
 
 def run_row_key(slot: datetime, trigger: str = "schedule") -> str:
@@ -194,7 +198,7 @@ class RunStore(Protocol):
     def delete(self, run: RunRecord) -> None: ...
     def list_runs(self, schedule_id: str, *, status: str | None = None, limit: int = 50,
                   continuation: str | None = None) -> Page: ...
-    def active_runs(self, *, limit: int = 500) -> list[RunRecord]: ...
+    def active_runs(self) -> Iterator[RunRecord]: ...
     def has_active(self, schedule_id: str) -> bool: ...
     def pending_runs(self, now: datetime, *, limit: int = 200) -> list[RunRecord]: ...
     def older_than(self, cutoff: datetime, *, limit: int = 200) -> list[RunRecord]: ...

@@ -6,6 +6,7 @@ import copy
 import threading
 import uuid
 from datetime import datetime
+from typing import Iterator
 
 from shared.store import (
     ACTIVE_STATUSES,
@@ -128,10 +129,10 @@ class MemoryRunStore:
         more = len(keys) > limit
         return Page(page, encode_token({"after": keys[limit - 1]}) if more else None)
 
-    def active_runs(self, *, limit: int = 500) -> list[RunRecord]:
+    def active_runs(self) -> Iterator[RunRecord]:
         with self._lock:
             rows = [copy.deepcopy(r) for _, r in sorted(self._rows.items()) if r.status in ACTIVE_STATUSES]
-        return rows[:limit]
+        return iter(rows)
 
     def has_active(self, schedule_id: str) -> bool:
         with self._lock:

@@ -269,16 +269,13 @@ class TableRunStore:
             query, params = query + " and Status eq @status", {**params, "status": status}
         return _page(self._table.client, query, params, limit, continuation, self._record)
 
-    def active_runs(self, *, limit: int = 500) -> list[RunRecord]:
-        # A cross-partition scan filtered server-side; history retention keeps the table
-        # small enough for this to stay cheap at one query per poll.
-        out: list[RunRecord] = []
+    def active_runs(self) -> Iterator[RunRecord]:
+        # A cross-partition scan filtered server-side, followed page by page to the end.
         with _mapped_errors("active runs"):
-            for entity in self._table.client.query_entities("Active eq true", results_per_page=min(limit, 1000)):
-                out.append(self._record(entity))
-                if len(out) >= limit:
-                    break
-        return out
+            pages = self._table.client.query_entities("Active eq true", results_per_page=1000).by_page()
+            for page in pages:
+                entities = list(page)
+                yield from (self._record(e) for e in entities)
 
     def pending_runs(self, now: datetime, *, limit: int = 200) -> list[RunRecord]:
         query = "Pending eq true and NextAttemptAt le @now"

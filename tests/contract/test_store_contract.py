@@ -146,16 +146,26 @@ class TestRunStore:
         got = runs.get("s1", T0)
         assert (got.status, got.aml_run_id, got.attempts, got.parameters) == ("Submitted", "r1", 1, {"a": 1, "b": "x"})
         assert got.etag == submitted.etag and got.active
-        assert got.run_key == "s1_20261122T100000Z"
+        assert got.run_key == "s1_20261122T100000.123Z"  # milliseconds are part of the key
 
     def test_active_runs_and_has_active(self, stores):
         _, runs = stores
         a = runs.claim(RunRecord("s1", T0, "Claimed"))
         runs.claim(RunRecord("s2", T0, "Skipped"))
-        assert runs.active_runs() == [] and not runs.has_active("s1")
+        assert list(runs.active_runs()) == [] and not runs.has_active("s1")
         runs.replace(a.evolve(status="Running"))
         assert [r.schedule_id for r in runs.active_runs()] == ["s1"]
         assert runs.has_active("s1") and not runs.has_active("s2")
+
+    def test_active_runs_yields_every_active_run_past_any_page_size(self, stores):
+        # 1,200 active runs: more than one page of the table service (1,000 entities)
+        # and more than the 500 a poll used to stop at.
+        _, runs = stores
+        for i in range(1200):
+            runs.claim(RunRecord(f"s{i % 7}", T0 + timedelta(minutes=i), "Submitted"))
+        runs.claim(RunRecord("s1", T0 - timedelta(days=1), "Completed"))
+        active = [(r.schedule_id, r.slot) for r in runs.active_runs()]
+        assert len(active) == len(set(active)) == 1200
 
     def test_list_newest_first_with_filter_and_pages(self, stores):
         _, runs = stores
@@ -189,14 +199,14 @@ class TestPendingAndRetention:
         runs.claim(RunRecord("s1", T0 + timedelta(hours=1), "Claimed", next_attempt_at=T0 + timedelta(minutes=5)))
         runs.claim(RunRecord("s3", T0, "Submitted", next_attempt_at=T0))
         pending = runs.pending_runs(T0.replace(microsecond=123000))
-        assert [(r.schedule_id, r.slot_key) for r in pending] == [("s2", "20261122T090000Z"), ("s1", "20261122T100000Z")]
+        assert [(r.schedule_id, r.slot_key) for r in pending] == [("s2", "20261122T090000.123Z"), ("s1", "20261122T100000.123Z")]
         assert all(r.pending for r in pending)
 
     def test_manual_runs_have_their_own_key(self, stores):
         _, runs = stores
         runs.claim(RunRecord("s1", T0, "Submitted"))
         manual = runs.claim(RunRecord("s1", T0, "Submitted", trigger="manual"))
-        assert manual.slot_key == "20261122T100000Z-manual"
+        assert manual.slot_key == "20261122T100000.123Z-manual"
         assert runs.get("s1", T0, "manual").trigger == "manual"
         assert runs.get("s1", T0).trigger == "schedule"
 
@@ -205,7 +215,7 @@ class TestPendingAndRetention:
         for day in range(5):
             runs.claim(RunRecord("s1", T0 - timedelta(days=day), "Completed", previous_aml_run_ids=["a", "b"]))
         old = runs.older_than(T0 - timedelta(days=2, hours=12))
-        assert sorted(r.slot_key for r in old) == ["20261119T100000Z", "20261118T100000Z"][::-1]
+        assert sorted(r.slot_key for r in old) == ["20261119T100000.123Z", "20261118T100000.123Z"][::-1]
         assert old[0].previous_aml_run_ids == ["a", "b"]
         for run in old:
             runs.delete(run)

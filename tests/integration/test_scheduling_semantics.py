@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from shared.config import load_settings
-from shared.engine import LEASE, RUN_KEY_TAG
+from shared.engine import RUN_KEY_TAG, Engine
 from shared.runtime import build_runtime
 from shared.schedules import parse_schedule
 from shared.store import ScheduleRecord
@@ -99,18 +99,17 @@ def test_crashes_at_every_step_never_duplicate_or_lose_a_slot(app_env, aml_emula
     instances = []
     for _ in range(3):
         runtime = build_runtime(settings)
-        runtime.engine._runs = CrashingRuns(runtime.runs, rng, lock, 0.15)
-        runtime.engine._aml = CrashingAml(runtime.aml, rng, lock, 0.15)
-        instances.append(runtime)
+        instances.append(Engine(runtime.schedules, CrashingRuns(runtime.runs, rng, lock, 0.15),
+                                CrashingAml(runtime.aml, rng, lock, 0.15), leases=runtime.engine.leases))
     clean = build_runtime(settings)
 
     start = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
     triggers = {sid: make_schedule(clean, sid, "*/10 * * * * *", start, start) for sid in ("crash-a", "crash-b")}
     crashes = Counter()
 
-    def tick(runtime, now):
+    def tick(engine, now):
         try:
-            runtime.engine.tick(now)
+            engine.tick(now)
         except SimulatedCrash as crash:
             crashes[str(crash)] += 1
 
@@ -125,7 +124,7 @@ def test_crashes_at_every_step_never_duplicate_or_lose_a_slot(app_env, aml_emula
     assert set(crashes) == {"after the claim", "after the AML submit", "before the status write"}, crashes
 
     # The survivors (no more crashes) take over stale claims once their lease has run out.
-    end = now + LEASE + timedelta(seconds=1)
+    end = now + clean.engine.leases.lease + timedelta(seconds=1)
     clean.engine.tick(end)
     clean.engine.tick(end + timedelta(seconds=1))
 
@@ -165,13 +164,12 @@ class CountingStore:
 def test_downtime_is_settled_by_policy_with_bounded_writes(app_env, aml_emulator, misfire, outage):
     runtime = build_runtime(load_settings(app_env))
     writes = Counter()
-    runtime.engine._runs = CountingStore(runtime.runs, writes)
-    runtime.engine._schedules = CountingStore(runtime.schedules, writes)
+    engine = Engine(CountingStore(runtime.schedules, writes), CountingStore(runtime.runs, writes), runtime.aml)
     start = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
     trigger = make_schedule(runtime, "outage", "* * * * *", start, start,
                             {"misfire": misfire, "misfireGraceSeconds": 1800, "maxCatchup": 5})
     now = start + outage
-    report = runtime.engine.tick(now)
+    report = engine.tick(now)
 
     records = runtime.runs.list_runs("outage", limit=1000).items
     submitted = sorted(r.slot for r in records if r.aml_run_id)
@@ -193,26 +191,28 @@ def test_downtime_is_settled_by_policy_with_bounded_writes(app_env, aml_emulator
 
 def test_throttling_is_retried_then_fails_and_the_next_slot_still_fires(app_env, aml_emulator):
     runtime = build_runtime(load_settings({**app_env, "AML_MAX_RETRIES": "1"}))
+    # Time stands still inside each tick, so the back-off times below are exact.
+    engine = Engine(runtime.schedules, runtime.runs, runtime.aml, leases=runtime.engine.leases, elapsed=lambda: 0.0)
     start = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
     make_schedule(runtime, "throttled", "0 * * * *", start, start,
                   {"retry": {"maxAttempts": 3, "backoffSeconds": 10}})
     # A 429 with a short Retry-After is absorbed inside one attempt by the transport.
     aml_emulator.add_fault(method="POST", path_contains="PipelineSubmit", status=429, times=1, retry_after=0.2)
-    runtime.engine.tick(start + timedelta(seconds=1))
+    engine.tick(start + timedelta(seconds=1))
     first = runtime.runs.get("throttled", start)
     assert (first.status, first.attempts) == ("Submitted", 1)
 
     # Then AML answers 503 for a while: every attempt (and its in-transport retry) fails.
     aml_emulator.add_fault(method="POST", path_contains="PipelineSubmit", status=503, times=100)
     slot = start + timedelta(hours=1)
-    runtime.engine.tick(slot + timedelta(seconds=1))
+    engine.tick(slot + timedelta(seconds=1))
     run = runtime.runs.get("throttled", slot)
     assert (run.status, run.attempts, run.error_code) == ("Claimed", 1, "ServiceUnavailable")
     assert run.next_attempt_at == slot + timedelta(seconds=11)
-    runtime.engine.tick(slot + timedelta(seconds=12))
+    engine.tick(slot + timedelta(seconds=12))
     run = runtime.runs.get("throttled", slot)
     assert (run.attempts, run.next_attempt_at) == (2, slot + timedelta(seconds=32))  # back-off doubled
-    runtime.engine.tick(slot + timedelta(seconds=33))
+    engine.tick(slot + timedelta(seconds=33))
     run = runtime.runs.get("throttled", slot)
     assert (run.status, run.attempts) == ("SubmitFailed", 3)
     assert "unavailable" in run.reason
@@ -221,5 +221,5 @@ def test_throttling_is_retried_then_fails_and_the_next_slot_still_fires(app_env,
 
     aml_emulator.clear_faults()
     next_slot = start + timedelta(hours=2)
-    runtime.engine.tick(next_slot + timedelta(seconds=1))
+    engine.tick(next_slot + timedelta(seconds=1))
     assert runtime.runs.get("throttled", next_slot).status == "Submitted"

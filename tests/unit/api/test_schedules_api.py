@@ -171,11 +171,13 @@ def test_trigger_runs_now_with_overrides(api):
     status, body, _ = api("trigger", "POST", {"id": "nightly"}, body={"parameterAssignments": {"day": "2026-01-01"}})
     assert status == 201 and body["trigger"] == "manual" and body["status"] == "Submitted"
     assert api.aml.submissions[0]["parameter_assignments"] == {"day": "2026-01-01"}
-    assert api("trigger", "POST", {"id": "nightly"})[0] == 409  # same second
+    # The same instant again is a second run under Allow, in a slot of its own.
+    status, again, _ = api("trigger", "POST", {"id": "nightly"})
+    assert status == 201 and again["slotKey"] != body["slotKey"] and again["status"] == "Submitted"
     status, body, _ = api("trigger", "POST", {"id": "nightly"}, body={"parameterAssignments": {"d": "{{nope}}"}})
     assert status == 400 and body["error"]["details"][0]["field"] == "parameterAssignments.d"
     assert api("trigger", "POST", {"id": "nightly"}, body={"colour": 1})[0] == 400
-    assert len(api.aml.submissions) == 1
+    assert len(api.aml.submissions) == 2
 
 
 def test_trigger_refused_under_forbid_with_active_run(api):

@@ -27,7 +27,8 @@ def make(cron="* * * * *", policy=None, params=None):
     })
     first = definition.trigger.build().next_after(T0 - timedelta(seconds=1))
     schedules.create(ScheduleRecord(definition, first, None, T0, T0))
-    return Engine(schedules, runs, aml), schedules, runs, aml
+    # No time passes inside a tick here, so expected times are exact.
+    return Engine(schedules, runs, aml, elapsed=lambda: 0.0), schedules, runs, aml
 
 
 def statuses(runs):
@@ -201,8 +202,9 @@ def test_manual_run_has_its_own_key_and_overrides():
     assert aml.submissions[0]["parameter_assignments"]["n"] == 7
     engine.tick(T0 + timedelta(seconds=1))  # the scheduled 10:00 slot is separate
     assert len(aml.submissions) == 2
-    with pytest.raises(AlreadyExists):
-        engine.trigger_now(schedules.get("s1"), T0)
+    # The same instant again is another run (Allow), in the next millisecond's slot.
+    again = engine.trigger_now(schedules.get("s1"), T0)
+    assert again.slot_key == "20261122T100000.001Z-manual" and len(aml.submissions) == 3
 
 
 def test_manual_run_refused_while_forbid_has_an_active_run():

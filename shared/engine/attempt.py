@@ -1,0 +1,246 @@
+"""One attempt at a claimed slot: own the lease, reconcile, respect concurrency, submit, record.
+
+Every path that submits a slot goes through `SlotRunner.attempt`: a tick's fresh claim,
+a pending slot whose retry or lease time has come, a manual run. Before anything goes
+to AML the attempt makes sure that
+
+* its lease has at least `LeasePolicy.needed_to_start` left (renewed with If-Match
+  otherwise, so an attempt never starts on a claim another tick may take over);
+* the schedule still exists, is enabled and still holds the slot in its time window
+  (read fresh: a schedule deleted during a long tick gets no further submissions);
+* when an earlier attempt may have reached AML, no AML run carries this slot's run key:
+  if one does it is adopted instead of submitting the slot a second time.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from shared.aml.errors import AmlError
+from shared.engine.model import ATTEMPT_TAG, RUN_KEY_TAG, WAIT_FOR_ACTIVE, AmlPort, TickReport
+from shared.engine.timing import LeasePolicy, WorkClock
+from shared.scheduling.templating import SlotContext, render_parameters
+from shared.schedules import Target, iso
+from shared.store import MANUAL, NotFound, PreconditionFailed, RunRecord, RunStore, ScheduleRecord, ScheduleStore
+
+if TYPE_CHECKING:
+    from shared.aml.client import RunState, SubmittedRun
+
+log = logging.getLogger("shared.engine")
+
+
+class SlotRunner:
+    def __init__(self, schedules: ScheduleStore, runs: RunStore, aml: AmlPort, leases: LeasePolicy):
+        self.schedules = schedules
+        self.runs = runs
+        self.aml = aml
+        self.leases = leases
+
+    # -- claims ----------------------------------------------------------------------
+    def new_claim(self, record: ScheduleRecord, slot: datetime, now: datetime, kind: str,
+                  overrides: dict | None = None, *, next_attempt_at: datetime | None = None,
+                  reason: str | None = None) -> RunRecord:
+        """A Claimed record for `slot` whose lease runs from `now` (the moment of the claim)."""
+        target = record.definition.target
+        key_probe = RunRecord(record.id, slot, "Claimed", trigger=kind)
+        assignments = {**target.parameter_assignments, **(overrides or {})}
+        parameters = render_parameters(assignments, slot_context(record, slot, key_probe.run_key))
+        return RunRecord(schedule_id=record.id, slot=slot, status="Claimed", trigger=kind, reason=reason,
+                         experiment_name=target.experiment_name, claimed_at=now, updated_at=now,
+                         next_attempt_at=next_attempt_at or now + self.leases.lease, parameters=parameters)
+
+    def save(self, run: RunRecord) -> RunRecord | None:
+        try:
+            return self.runs.replace(run)
+        except PreconditionFailed:
+            log.info("run %s changed concurrently; keeping the other writer's update", run.run_key)
+            return None
+        except NotFound:
+            log.info("run %s was deleted concurrently", run.run_key)
+            return None
+
+    # -- the attempt -----------------------------------------------------------------
+    def attempt(self, run: RunRecord, clock: WorkClock, report: TickReport, *, recovering: bool,
+                record: ScheduleRecord | None = None) -> RunRecord | None:
+        """Take the slot one step further; returns the record as stored, or None if another writer has it.
+
+        `record` may be passed only when it was read moments ago (a tick's first fire of a
+        schedule); otherwise the schedule is read again here.
+        """
+        now = clock.now()
+        if record is None:
+            try:
+                record = self.schedules.get(run.schedule_id)
+            except NotFound:
+                report.skipped += 1
+                return self.save(run.evolve(status="Skipped", finished_at=now, updated_at=now, next_attempt_at=None,
+                                            reason="the schedule was deleted before this slot ran"))
+        if run.trigger != MANUAL and not _within_window(record, run.slot):
+            report.skipped += 1
+            return self.save(run.evolve(status="Skipped", finished_at=now, updated_at=now, next_attempt_at=None,
+                                        reason="outside start/end: the schedule's time window no longer holds this slot"))
+        if not record.definition.enabled and run.trigger != MANUAL:
+            report.waiting += 1
+            return self.save(run.evolve(next_attempt_at=now + self.leases.lease, updated_at=now,
+                                        reason="waiting: the schedule is disabled"))
+        run = self._own_lease(run, now)
+        if run is None:
+            report.lost_races += 1
+            return None
+        return self._attempt_owned(record, run, clock, report, recovering=recovering)
+
+    def _own_lease(self, run: RunRecord, now: datetime) -> RunRecord | None:
+        """The run with enough lease left to start an attempt, renewed with If-Match if needed."""
+        if run.next_attempt_at is not None and run.next_attempt_at - now >= self.leases.needed_to_start:
+            return run
+        try:
+            return self.runs.replace(run.evolve(claimed_at=now, next_attempt_at=now + self.leases.lease, updated_at=now))
+        except (PreconditionFailed, NotFound):
+            return None
+
+    def _attempt_owned(self, record: ScheduleRecord, run: RunRecord, clock: WorkClock, report: TickReport, *,
+                       recovering: bool) -> RunRecord | None:
+        policy = record.definition.policy
+        now = clock.now()
+        if recovering:
+            try:
+                found = self._find_lost_run(run)
+            except AmlError as exc:
+                # Without the answer we cannot tell a lost submit from a missing one; wait.
+                log.info("slot %s: run lookup failed (%s); retrying later", run.run_key, exc.code or exc.status)
+                delay = max(policy.retry.backoff_seconds, exc.retry_after or 0)
+                return self.save(run.evolve(next_attempt_at=now + timedelta(seconds=delay), updated_at=now))
+            if found:
+                adopted, adopted_attempt = found
+                report.recovered.append(run.run_key)
+                log.info("slot %s: adopted AML run %s found by its run key", run.run_key, adopted.run_id)
+                return self.save(run.evolve(
+                    status="Submitted", aml_run_id=adopted.run_id, aml_status=adopted.status,
+                    attempts=adopted_attempt, portal_url=self.aml.portal_url(adopted.run_id),
+                    submitted_at=run.submitted_at or now, updated_at=now, next_attempt_at=None,
+                    reason="recovered: AML had the run although its submission was never recorded"))
+            if run.attempts >= policy.retry.max_attempts:
+                report.failed.append(run.run_key)
+                return self.save(run.evolve(status="SubmitFailed", finished_at=now, updated_at=now,
+                                            next_attempt_at=None, reason=f"no AML run after {run.attempts} attempt(s)"))
+
+        if policy.concurrency != "Allow" and self.runs.has_active(record.id):
+            if policy.concurrency == "Forbid":
+                if run.trigger == "schedule" and not recovering:
+                    report.skipped += 1
+                    return self.save(run.evolve(status="Skipped", finished_at=now, updated_at=now, next_attempt_at=None,
+                                                reason="concurrency: a run of this schedule is still active"))
+                report.waiting += 1
+                return self.save(run.evolve(next_attempt_at=now + WAIT_FOR_ACTIVE, updated_at=now,
+                                            reason="waiting: a run of this schedule is active (concurrency Forbid)"))
+            self._cancel_active(record.id, run.slot, now)
+
+        attempt = run.attempts + 1
+        try:
+            submitted = self._submit(record, run, attempt)
+        except AmlError as exc:
+            return self._submit_failed(record, run, exc, attempt, clock.now(), report)
+        accepted_at = clock.now()  # when AML answered: the lag a user sees is accepted_at - slot
+        report.submitted.append(run.run_key)
+        log.info("slot %s: submitted AML run %s (attempt %d)", run.run_key, submitted.run_id, attempt)
+        earlier = f" after: {run.error_code} {run.error_message}"[:300] if run.error_code else ""
+        return self.save(run.evolve(
+            status="Submitted", aml_run_id=submitted.run_id, aml_status=submitted.status or "NotStarted",
+            attempts=attempt, portal_url=self.aml.portal_url(submitted.run_id), submitted_at=accepted_at,
+            updated_at=accepted_at, next_attempt_at=None, error_code=None, error_message=None,
+            reason=f"submitted on attempt {attempt}{earlier}" if attempt > 1 else None))
+
+    def _submit_failed(self, record: ScheduleRecord, run: RunRecord, exc: AmlError, attempt: int, now: datetime,
+                       report: TickReport) -> RunRecord | None:
+        retry = record.definition.policy.retry
+        errors = {"error_code": exc.code or (str(exc.status) if exc.status else type(exc).__name__),
+                  "error_message": exc.message}
+        log.warning("slot %s: attempt %d failed (%s %s): %s", run.run_key, attempt, exc.status, exc.code, exc.message)
+        if exc.retryable and attempt < retry.max_attempts or exc.uncertain:
+            delay = timedelta(seconds=max(retry.delay_after(attempt), exc.retry_after or 0))
+            if exc.uncertain:
+                # AML may still act on the request we gave up on: look for its run only once
+                # AML has had time to act and run history to show it, whatever the backoff.
+                delay = max(delay, self.leases.settle)
+            report.retrying.append(run.run_key)
+            what = "outcome unknown" if exc.uncertain else "failed"
+            return self.save(run.evolve(
+                attempts=attempt, next_attempt_at=now + delay, updated_at=now,
+                reason=f"attempt {attempt} of {retry.max_attempts} {what}; next at {iso(now + delay)}", **errors))
+        report.failed.append(run.run_key)
+        reason = ("AML refused the submission" if not exc.retryable
+                  else f"AML stayed unavailable through {attempt} attempt(s)")
+        return self.save(run.evolve(status="SubmitFailed", attempts=attempt, finished_at=now, updated_at=now,
+                                    next_attempt_at=None, reason=reason, **errors))
+
+    def _find_lost_run(self, run: RunRecord) -> "tuple[RunState, int] | None":
+        """The AML run a previous attempt of this slot started without it being recorded.
+
+        Candidates carry the slot's run key and an attempt number no lower than the last
+        recorded one: the recorded attempt if its outcome was unknown, the next one if the
+        process died between submitting and recording. Runs already known to have failed
+        (retryOnRunFailure) are not candidates.
+        """
+        known = set(run.previous_aml_run_ids or [])
+        best: "tuple[RunState, int] | None" = None
+        for state in self.aml.find_runs_by_tags(run.experiment_name, {RUN_KEY_TAG: run.run_key}):
+            try:
+                attempt = int(state.tags.get(ATTEMPT_TAG, "0"))
+            except (TypeError, ValueError):
+                continue
+            if state.run_id in known or attempt < max(run.attempts, 1):
+                continue
+            if best is None or attempt > best[1]:
+                best = (state, attempt)
+        return best
+
+    def _submit(self, record: ScheduleRecord, run: RunRecord, attempt: int) -> "SubmittedRun":
+        target: Target = record.definition.target
+        parameters, data_paths = run.parameters, {}
+        # Parameters were rendered when the slot was claimed; the slot context (which walks
+        # the trigger back to the previous fire time) is only rebuilt when something still
+        # needs it.
+        if parameters is None or target.data_path_assignments:
+            ctx = slot_context(record, run.slot, run.run_key)
+            if parameters is None:
+                parameters = render_parameters(target.parameter_assignments, ctx)
+            data_paths = {name: {**entry, "RelativePath": render_parameters({"p": entry["RelativePath"]}, ctx)["p"]}
+                          for name, entry in target.data_path_assignments.items()}
+        common = dict(
+            experiment_name=target.experiment_name,
+            parameter_assignments=parameters,
+            data_path_assignments=data_paths or None,
+            description=f"{run.trigger} run of {record.id} for slot {iso(run.slot)}",
+            tags={RUN_KEY_TAG: run.run_key, ATTEMPT_TAG: str(attempt), "scheduler_schedule_id": record.id,
+                  "scheduler_slot": iso(run.slot), "scheduler_trigger": run.trigger},
+        )
+        if target.kind == "pipelineEndpoint":
+            return self.aml.submit_pipeline_endpoint(target.target_id, pipeline_version=target.pipeline_version,
+                                                     **common)
+        return self.aml.submit_pipeline(target.target_id, **common)
+
+    def _cancel_active(self, schedule_id: str, slot: datetime, now: datetime) -> None:
+        """Concurrency Replace: ask AML to cancel the schedule's active runs first."""
+        for active in self.runs.active_runs():
+            if active.schedule_id != schedule_id or not active.aml_run_id:
+                continue
+            try:
+                self.aml.cancel_run(active.experiment_name, active.aml_run_id)
+            except AmlError as exc:
+                log.warning("could not cancel %s to replace it: %s", active.run_key, exc.message)
+                continue
+            self.save(active.evolve(reason=f"cancel requested: replaced by slot {iso(slot)}", updated_at=now))
+
+
+def slot_context(record: ScheduleRecord, slot: datetime, run_key: str) -> SlotContext:
+    trigger = record.definition.trigger.build()
+    return SlotContext(slot=slot, zone=trigger.zone, interval_start=trigger.previous_before(slot),
+                       schedule_id=record.id, run_key=run_key)
+
+
+def _within_window(record: ScheduleRecord, slot: datetime) -> bool:
+    """Whether a queued or retried slot still lies in the schedule's startTime..endTime."""
+    spec = record.definition.trigger
+    return (spec.start_time is None or slot >= spec.start_time) and (spec.end_time is None or slot <= spec.end_time)
