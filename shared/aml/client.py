@@ -73,9 +73,14 @@ class AmlClient:
                                  data_path_assignments: Mapping[str, Any] | None = None,
                                  description: str | None = None,
                                  tags: Mapping[str, str] | None = None) -> SubmittedRun:
-        url = self._data_plane("pipelines/v1.0", "PipelineRuns", "PipelineEndpointSubmit", "Id",
-                               names.segment("pipeline endpoint id", endpoint_id))
-        params = {"pipelineVersion": names.check("pipeline version", pipeline_version)} if pipeline_version else None
+        segments = ["PipelineRuns", "PipelineEndpointSubmit", "Id", names.segment("pipeline endpoint id", endpoint_id)]
+        params = None
+        if pipeline_version:
+            # Microsoft's own client (azureml-pipeline-core) names the version in the path
+            # and in the query; sending exactly that form is what makes a pinned version run.
+            segments.append(names.segment("pipeline version", pipeline_version))
+            params = {"pipelineVersion": pipeline_version}
+        url = self._data_plane("pipelines/v1.0", *segments)
         body = _submit_body(experiment_name, parameter_assignments, data_path_assignments, description, tags)
         response = self._t.request("POST", url, scope=self._s.aml_token_scope, params=params, json=body,
                                    idempotent=False)

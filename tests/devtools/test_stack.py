@@ -40,7 +40,7 @@ needs_azurite = pytest.mark.skipif(
     reason="Azurite is not installed (make setup)",
 )
 needs_emulators = pytest.mark.skipif(
-    not ((DEVTOOLS / "identity_emulator.py").exists() and (DEVTOOLS / "aml_emulator.py").exists()),
+    not ((DEVTOOLS / "identity_emulator.py").exists() and (DEVTOOLS / "aml_emulator" / "__init__.py").exists()),
     reason="the identity and AML emulators are not written yet",
 )
 

@@ -84,10 +84,11 @@ def test_unknown_pipeline_is_permanent_404(client, sleeps):
 
 
 def test_429_with_retry_after_then_success(client, aml_emulator, sleeps):
-    aml_emulator.add_fault(method="POST", path_contains="PipelineSubmit", status=429, times=2, retry_after=0.2)
+    # Retry-After is whole seconds on the wire, as from the real service.
+    aml_emulator.add_fault(method="POST", path_contains="PipelineSubmit", status=429, times=2, retry_after=1)
     submitted = client.submit_pipeline(PIPELINE_ID, experiment_name="exp")
     assert submitted.run_id
-    assert sleeps == [0.2, 0.2]
+    assert sleeps == [1.0, 1.0]
     assert len(aml_emulator.runs()) == 1
 
 

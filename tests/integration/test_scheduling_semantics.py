@@ -196,8 +196,8 @@ def test_throttling_is_retried_then_fails_and_the_next_slot_still_fires(app_env,
     start = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
     make_schedule(runtime, "throttled", "0 * * * *", start, start,
                   {"retry": {"maxAttempts": 3, "backoffSeconds": 10}})
-    # A 429 with a short Retry-After is absorbed inside one attempt by the transport.
-    aml_emulator.add_fault(method="POST", path_contains="PipelineSubmit", status=429, times=1, retry_after=0.2)
+    # A 429 with a short Retry-After (here 0 s) is absorbed inside one attempt by the transport.
+    aml_emulator.add_fault(method="POST", path_contains="PipelineSubmit", status=429, times=1, retry_after=0)
     engine.tick(start + timedelta(seconds=1))
     first = runtime.runs.get("throttled", start)
     assert (first.status, first.attempts) == ("Submitted", 1)

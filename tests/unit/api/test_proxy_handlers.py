@@ -45,7 +45,8 @@ class MintedTokens:
 
 @pytest.fixture(scope="module")
 def emulator():
-    with AmlEmulator(run_seconds=0.5, cancel_seconds=0.2, operation_seconds=0.05, retry_after_seconds=0.05) as running:
+    # Retry-After: 0 (whole seconds, as on the wire) lets operations be polled again at once.
+    with AmlEmulator(run_seconds=0.5, cancel_seconds=0.2, operation_seconds=0.05, retry_after_seconds=0) as running:
         yield running
 
 

@@ -1,41 +1,33 @@
-"""The AML emulator's ARM compute plane, script runs, run details and admin additions.
+"""The ARM compute plane and its long-running operations.
 
 Shapes follow the 2025-12-01 compute examples in Azure/azure-rest-api-specs
 (ComputeResource, AmlComputeNodesInformation, the 201/202 + Azure-AsyncOperation/Location
-long-running pattern) and the execution service's startrun/StartRunResult.
+long-running pattern).
 """
 
 from __future__ import annotations
 
-import io
-import json
 import time
-import zipfile
 
 import pytest
 import requests
 
 from devtools.aml_emulator import AmlEmulator
-from devtools.identity_emulator import encode_token
+from tests.devtools.aml_emulator.support import ARM, ML, minted_token
 
 API = {"api-version": "2025-09-01"}
 
 
-def token(audience):
-    return encode_token({"aud": audience, "exp": int(time.time()) + 600, "oid": "o", "tid": "t"})
-
-
 @pytest.fixture
 def aml():
-    with AmlEmulator(run_seconds=0.4, operation_seconds=0.3, compute_page_size=2, retry_after_seconds=0.1) as running:
-        running.register_pipeline("11111111-2222-3333-4444-555555555555")
+    with AmlEmulator(operation_seconds=0.3, compute_page_size=2) as running:
         yield running
 
 
 @pytest.fixture
 def arm(aml):
     session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {token('https://management.azure.com')}"
+    session.headers["Authorization"] = f"Bearer {minted_token(ARM)}"
     base = f"{aml.base_url}/{aml.workspace_path}/computes"
 
     def call(method, path="", **kwargs):
@@ -64,7 +56,7 @@ def wait_done(arm, url):
 
 def test_arm_routes_take_only_the_arm_audience_and_need_an_api_version(aml, arm):
     denied = requests.get(f"{aml.base_url}/{aml.workspace_path}/computes", params=API, timeout=5,
-                          headers={"Authorization": f"Bearer {token('https://ml.azure.com')}"})
+                          headers={"Authorization": f"Bearer {minted_token(ML)}"})
     assert denied.status_code == 401 and denied.json()["error"]["code"] == "InvalidAuthenticationTokenAudience"
     missing = arm("GET", params={})
     assert missing.status_code == 400 and missing.json()["error"]["code"] == "MissingApiVersionParameter"
@@ -154,52 +146,39 @@ def test_faults_apply_to_arm_routes(aml, arm):
     assert arm("GET", "/cpu").status_code == 200
 
 
-def test_admin_api_seeds_computes_and_changes_settings(aml):
-    seeded = requests.put(f"{aml.base_url}/_emulator/computes/ci-x", json={"computeType": "ComputeInstance",
-                                                                           "state": "Stopped"}, timeout=5)
-    assert seeded.status_code == 200 and seeded.json()["properties"]["properties"]["state"] == "Stopped"
-    assert requests.put(f"{aml.base_url}/_emulator/computes/ci-y", json={"colour": "red"}, timeout=5).status_code == 400
-    assert [c["name"] for c in requests.get(f"{aml.base_url}/_emulator/computes", timeout=5).json()] == ["ci-x"]
-    changed = requests.patch(f"{aml.base_url}/_emulator/settings", json={"operationSeconds": 2, "computePageSize": 9},
-                             timeout=5).json()
-    assert changed["operationSeconds"] == 2 and aml.compute_page_size == 9
-    assert requests.patch(f"{aml.base_url}/_emulator/settings", json={"computePageSize": 0}, timeout=5).status_code == 400
-    assert requests.delete(f"{aml.base_url}/_emulator/computes/ci-x", timeout=5).status_code == 200
-    assert aml.computes() == []
+class TestRetryAfter:
+    """Operations answer Retry-After in whole seconds, whatever retry_after_seconds holds."""
+
+    @pytest.mark.parametrize(("setting", "header"), [(0, "0"), (0.2, "1"), (1, "1"), (1.5, "2")])
+    def test_every_lro_answer_rounds_up(self, aml, arm, setting, header):
+        requests.patch(f"{aml.base_url}/_emulator/settings", json={"retryAfterSeconds": setting}, timeout=5)
+        aml.seed_compute("cpu")
+        aml.operation_seconds = 30  # still running when polled
+        patched = arm("PATCH", "/cpu", json={"properties": {"properties": {"scaleSettings": {"maxNodeCount": 3}}}})
+        status = arm("GET", url=patched.headers["Azure-AsyncOperation"], params=None)
+        assert status.json()["status"] == "InProgress"
+        aml.seed_compute("old")
+        deleted = arm("DELETE", "/old", params={**API, "underlyingResourceAction": "Delete"})
+        result = arm("GET", url=deleted.headers["Location"], params=None)
+        assert result.status_code == 202
+        assert [r.headers["Retry-After"] for r in (patched, status, deleted, result)] == [header] * 4
+
+    def test_the_setting_keeps_the_value_it_was_given(self, aml):
+        changed = requests.patch(f"{aml.base_url}/_emulator/settings", json={"retryAfterSeconds": 0.2}, timeout=5)
+        assert changed.json()["retryAfterSeconds"] == 0.2 and aml.retry_after_seconds == 0.2
 
 
-def _zip():
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("train.py", "print('hi')")
-    return buffer.getvalue()
-
-
-def test_startrun_takes_amls_multipart_upload_and_runs_advance(aml):
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {token('https://ml.azure.com')}"
-    base = f"{aml.base_url}/execution/v1.0/{aml.workspace_path}/experiments/train"
-    definition = json.dumps({"configuration": {"script": "train.py", "target": "cpu-cluster"}})
-    files = {"runDefinitionFile": ("definition.json", definition), "projectZipFile": ("project.zip", _zip())}
-    started = session.post(f"{base}/startrun", params={"runId": "train_1"}, files=files, timeout=5)
-    assert started.status_code == 200 and started.json() == {"runId": "train_1"}
-    assert session.post(f"{base}/startrun", params={"runId": "train_1"}, files=files, timeout=5).status_code == 409
-    assert session.post(f"{base}/startrun", json={}, timeout=5).status_code == 415
-    bad = {"runDefinitionFile": ("definition.json", definition), "projectZipFile": ("project.zip", b"nope")}
-    assert session.post(f"{base}/startrun", files=bad, timeout=5).status_code == 400
-    assert session.post(f"{base}/startrun", files={"runDefinitionFile": ("d.json", definition)},
-                        timeout=5).status_code == 400
-    history = f"{aml.base_url}/history/v1.0/{aml.workspace_path}/experiments/train/runs/train_1"
-    run = session.get(history, timeout=5).json()
-    assert run["runType"] == "azureml.scriptrun" and run["target"] == "cpu-cluster" and run["status"] == "NotStarted"
-    time.sleep(0.45)
-    details = session.get(f"{history}/details", timeout=5).json()
-    assert details["status"] == "Completed" and details["runDefinition"]["configuration"]["script"] == "train.py"
-    assert details["logFiles"] and details["computeDuration"]
-
-
-def test_published_pipelines_are_listed(aml):
-    listed = requests.get(f"{aml.base_url}/pipelines/v1.0/{aml.workspace_path}/pipelines", timeout=5,
-                          headers={"Authorization": f"Bearer {token('https://management.azure.com')}"}).json()
-    assert [p["Id"] for p in listed] == ["11111111-2222-3333-4444-555555555555"]
-    assert listed[0]["Url"].endswith("/PipelineRuns/PipelineSubmit/11111111-2222-3333-4444-555555555555")
+def test_arm_paths_match_in_any_case(aml, arm):
+    aml.seed_compute("ci-dev", "ComputeInstance")
+    shouted = (f"{aml.base_url}/SUBSCRIPTIONS/{aml.subscription_id}/RESOURCEGROUPS/{aml.resource_group}"
+               f"/PROVIDERS/microsoft.machinelearningservices/WORKSPACES/{aml.workspace}/Computes")
+    assert [c["name"] for c in arm("GET", url=shouted).json()["value"]] == ["ci-dev"]
+    assert arm("GET", url=f"{shouted}/ci-dev").json()["name"] == "ci-dev"
+    stopped = arm("POST", url=f"{shouted}/ci-dev/Stop")
+    assert stopped.status_code == 202
+    assert arm("GET", "/ci-dev").json()["properties"]["properties"]["state"] == "Stopping"
+    status_url = stopped.headers["Azure-AsyncOperation"].replace("/computeOperationsStatus/",
+                                                                 "/COMPUTEOPERATIONSSTATUS/")
+    assert wait_done(arm, status_url)["status"] == "Succeeded"
+    # The compute name is a value, not a literal segment: it keeps its case.
+    assert arm("GET", "/CI-DEV").status_code == 404

@@ -1,0 +1,54 @@
+"""What every area of the emulator shares.
+
+``AmlEmulator`` is composed of one mixin per area (serving, faults, runs, pipelines,
+computes, operations, admin). They all read the workspace's identity, the timing
+settings and the state tables declared here; ``AmlEmulator.__init__`` sets them.
+Every state table is guarded by ``_lock``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Any
+
+
+class EmulatorBase:
+    # The emulated workspace; ARM and data-plane paths must name it.
+    subscription_id: str
+    resource_group: str
+    workspace: str
+    location: str
+
+    # Settings the admin API may change while the emulator runs.
+    run_seconds: float
+    cancel_seconds: float
+    query_page_size: int
+    compute_page_size: int
+    operation_seconds: float
+    retry_after_seconds: float
+
+    accepted_data_plane_audiences: tuple[str, ...]
+    arm_audience: str
+
+    # ``http://host:port`` of the running server (a property of the serving mixin);
+    # areas use it for absolute links such as nextLink.
+    base_url: str
+
+    _lock: threading.Lock
+    _stopping: threading.Event
+    _pipelines: dict[str, dict[str, Any]]
+    _experiments: dict[str, dict[str, Any]]
+    _runs: dict[str, dict[str, Any]]
+    _run_counter: int
+    _faults: list[dict[str, Any]]
+    _requests: deque[dict[str, Any]]
+    _computes: dict[str, dict[str, Any]]
+    _operations: dict[str, dict[str, Any]]
+
+    @property
+    def workspace_path(self) -> str:
+        return (
+            f"subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.MachineLearningServices/workspaces/{self.workspace}"
+        )
