@@ -5,9 +5,12 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import uuid
+
 import pytest
 
 from devtools.stack import LocalStack
+from tests.e2e.support import EmulatorAdmin
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PIPELINE_ID = "11111111-2222-3333-4444-555555555555"
@@ -51,3 +54,19 @@ def stack(tmp_path_factory):
 @pytest.fixture
 def api(stack):
     return Client(stack.dev_host_url)
+
+
+@pytest.fixture
+def emulator_admin(stack):
+    return EmulatorAdmin(stack.aml_url)
+
+
+@pytest.fixture
+def proxy(stack, http_client):
+    """The app through the stack's dev host: (status, JSON, headers) per call."""
+    return http_client(stack.dev_host_url)
+
+
+@pytest.fixture
+def tag():
+    return uuid.uuid4().hex[:6]

@@ -15,48 +15,21 @@ import zipfile
 import pytest
 import requests
 
+from tests.e2e.support import SSH_KEY, EmulatorAdmin
+
 pytestmark = pytest.mark.e2e
 
-SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl ops@contoso"
-
-
-class Admin:
-    """The AML emulator's admin API in the stack."""
-
-    def __init__(self, base: str):
-        self.base = f"{base}/_emulator"
-
-    def __call__(self, method, path, body=None):
-        response = requests.request(method, f"{self.base}/{path}", json=body, timeout=10)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def fault(self, **fault):
-        return self("POST", "faults", fault)
-
-    def requests_for(self, marker):
-        return [r for r in self("GET", "requests") if marker in r["path"]]
 
 
 @pytest.fixture(scope="module")
 def admin(stack):
-    admin = Admin(stack.aml_url)
+    admin = EmulatorAdmin(stack.aml_url)
     before = admin("GET", "settings")
     # Retry-After: 0 (whole seconds, as on the wire) lets the app poll operations again at once.
     admin("PATCH", "settings", {"operationSeconds": 0.3, "computePageSize": 2, "retryAfterSeconds": 0})
     yield admin
     admin("PATCH", "settings", {key: before[key] for key in ("operationSeconds", "computePageSize",
                                                               "retryAfterSeconds")})
-
-
-@pytest.fixture
-def proxy(stack, http_client):
-    return http_client(stack.dev_host_url)
-
-
-@pytest.fixture
-def tag():
-    return uuid.uuid4().hex[:6]
 
 
 def poll_operation(proxy, href, timeout=10):

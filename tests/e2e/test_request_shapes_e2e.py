@@ -8,35 +8,18 @@ import time
 import uuid
 
 import pytest
-import requests
+
+from tests.e2e.support import SSH_KEY
 
 pytestmark = pytest.mark.e2e
 
-SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl ops@contoso"
 SUBNET = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-net/providers/"
           "Microsoft.Network/virtualNetworks/vnet-ml/subnets/compute")
 
 
 @pytest.fixture
-def proxy(stack, http_client):
-    return http_client(stack.dev_host_url)
-
-
-@pytest.fixture
-def emulator(stack):
-    base = f"{stack.aml_url}/_emulator"
-
-    def call(method, path, body=None):
-        response = requests.request(method, f"{base}/{path}", json=body, timeout=10)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    return call
-
-
-@pytest.fixture
-def tag():
-    return uuid.uuid4().hex[:6]
+def emulator(emulator_admin):
+    return emulator_admin
 
 
 def wait_until_provisioned(proxy, name, timeout=10):
