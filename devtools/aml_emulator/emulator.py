@@ -86,6 +86,8 @@ class AmlEmulator(ServingMixin, PipelinesMixin, ScriptRunsMixin, ComputesMixin, 
         self._computes = {}
         self._operations = {}
 
+        self._in_flight_lock = threading.Lock()
+        self._in_flight_count = 0
         self._stopping = threading.Event()
         self._server: HttpServer | None = None
         self._thread: threading.Thread | None = None

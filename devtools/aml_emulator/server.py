@@ -141,7 +141,25 @@ class ServingMixin(FaultsMixin):
 
     # -- request pipeline ------------------------------------------------------------
 
+    def in_flight(self) -> int:
+        """AML and ARM requests being handled right now (a delayed or hung one included),
+        whether or not their client is still waiting: what the service may yet act on."""
+        with self._in_flight_lock:
+            return self._in_flight_count
+
     def _serve(self, handler: RequestHandler) -> None:
+        counted = not handler.path.startswith("/_emulator/")
+        if counted:
+            with self._in_flight_lock:
+                self._in_flight_count += 1
+        try:
+            self._serve_counted(handler)
+        finally:
+            if counted:
+                with self._in_flight_lock:
+                    self._in_flight_count -= 1
+
+    def _serve_counted(self, handler: RequestHandler) -> None:
         split = urllib.parse.urlsplit(handler.path)
         path, query = split.path, split.query
         started = time.time()

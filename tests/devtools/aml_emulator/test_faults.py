@@ -81,3 +81,28 @@ class TestRetryAfter:
     def test_no_retry_after_unless_asked(self, aml, client):
         aml.add_fault(status=503)
         assert "Retry-After" not in client.submit().headers
+
+
+def test_in_flight_counts_a_delayed_submit_until_the_service_has_acted(aml, client):
+    import threading
+
+    aml.add_fault(method="POST", path_contains="PipelineSubmit", delaySeconds=0.5)
+    # The client gives up long before the emulator acts on the request.
+    caller = threading.Thread(target=lambda: _ignore_timeout(client))
+    caller.start()
+    deadline = time.monotonic() + 5
+    while aml.in_flight() == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert aml.in_flight() == 1 and aml.runs() == []
+    while aml.in_flight() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    caller.join(5)
+    assert aml.in_flight() == 0 and len(aml.runs()) == 1  # acted on although nobody waited
+
+
+def _ignore_timeout(client):
+    try:
+        client.session.post(client.url("pipelines", "PipelineRuns/PipelineSubmit/score-pipeline"),
+                            json={"ExperimentName": "batch_scoring"}, timeout=0.1)
+    except requests.Timeout:
+        pass
