@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEMO_SECONDS ?= 0
 
-.PHONY: run test setup clean bench
+.PHONY: run test setup clean bench bench-devhost
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -27,6 +27,9 @@ test: setup
 
 bench: setup
 	$(PY) bench/cold_import.py
+
+bench-devhost: setup
+	$(PY) bench/devhost_load.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .hypothesis

@@ -55,6 +55,12 @@ def boom(req: func.HttpRequest) -> func.HttpResponse:
     raise RuntimeError("fixture secret detail")
 
 
+@app.route(route="bad-header", methods=["GET"])
+def bad_header(req: func.HttpRequest) -> func.HttpResponse:
+    # HTTP/1.1 heads are ISO-8859-1; this value cannot be written into one.
+    return func.HttpResponse("unsendable", headers={"X-Mark": "check \u2713"})
+
+
 @app.timer_trigger(schedule="%FIXTURE_TIMER%", arg_name="timer", run_on_startup=False)
 def tick(timer: func.TimerRequest) -> None:
     path = os.environ.get("FIXTURE_TICK_FILE")
