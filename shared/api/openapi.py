@@ -63,7 +63,9 @@ _SCHEMAS: dict[str, dict] = {
         }, ("field", "message"))},
     }, ("code", "message", "details"))}, ("error",)),
     "Trigger": _object({
-        "cron": _string("5 fields, or 6 with seconds first (NCRONTAB)"),
+        "cron": _string("5 fields (classic cron: a day matching either day field fires), or 6 with seconds "
+                        "first (NCRONTAB: a day must match both); month and weekday names in any case, "
+                        "returned as 3-letter upper-case names"),
         "timeZone": _string("IANA name, default UTC"),
         "startTime": _nullable(_string(format="date-time")),
         "endTime": _nullable(_string(format="date-time")),

@@ -223,3 +223,19 @@ def test_recurrence_schedule_with_windows_zone_previews_in_local_time(api):
     bad = schedule_doc("weekly2", trigger={"recurrence": {"frequency": "Week", "interval": 1, "hours": [25]}})
     status, body, _ = api("create", "POST", body=bad)
     assert status == 400 and body["error"]["details"][0]["field"].startswith("trigger.recurrence.hours")
+
+
+def test_six_field_cron_with_both_day_fields_previews_only_days_matching_both(api):
+    # An Azure Functions timer schedule copied as is: noon on Friday the 13th (NCRONTAB).
+    doc = schedule_doc("friday13", trigger={"cron": "0 0 12 13 * Friday", "timeZone": "UTC"})
+    status, body, _ = api("create", "POST", body=doc)
+    assert status == 201, body
+    assert body["trigger"]["cron"] == "0 0 12 13 * FRI"  # names are stored abbreviated
+    status, body, _ = api("preview", "GET", {"id": "friday13"}, params={"count": "3", "from": "2026-01-01T00:00:00Z"})
+    fires = [datetime.fromisoformat(f["utc"].replace("Z", "+00:00")) for f in body["value"]]
+    assert len(fires) == 3 and all(f.day == 13 and f.strftime("%A") == "Friday" for f in fires)
+    # The 5-field form is classic cron: every 13th and every Friday.
+    doc = schedule_doc("either", trigger={"cron": "0 12 13 * Friday", "timeZone": "UTC"})
+    assert api("create", "POST", body=doc)[0] == 201
+    status, body, _ = api("preview", "GET", {"id": "either"}, params={"count": "3", "from": "2026-01-01T00:00:00Z"})
+    assert [f["utc"] for f in body["value"]] == ["2026-01-02T12:00:00Z", "2026-01-09T12:00:00Z", "2026-01-13T12:00:00Z"]

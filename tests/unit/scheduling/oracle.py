@@ -1,14 +1,16 @@
 """An independent reference for the DST rule, used by the scheduling tests as an oracle.
 
 Built from zoneinfo and from cronsim on naive local times only: none of the mapping code
-in shared.scheduling is used, so a bug there cannot hide by agreeing with itself.
+in shared.scheduling is used, so a bug there cannot hide by agreeing with itself. The
+NCRONTAB day rule (6 fields: a day must match both day fields) is rebuilt here too, by
+filtering cronsim's matches day by day rather than by the leapfrog walk the app uses.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
-from typing import Iterable
+from typing import Iterable, Iterator
 from zoneinfo import ZoneInfo
 
 from cronsim import CronSim
@@ -68,10 +70,39 @@ def wall_clock_instant(wall: datetime, zone_name: str) -> datetime:
     return found[0] if found else gap_end(wall, zone_name)
 
 
+def weekday_field_allows(day_of_week: str, day: date) -> bool:
+    """Whether cronsim's reading of a day-of-week field allows `day`."""
+    midnight = datetime.combine(day, time())
+    return next(CronSim(f"0 0 * * {day_of_week}", midnight - timedelta(seconds=1))) == midnight
+
+
+def matching_times(expr: str, start: datetime) -> Iterator[datetime]:
+    """Times strictly after `start` (naive, or aware as cronsim allows) matching `expr`.
+
+    5 fields: cronsim as it is. 6 fields: a time must also fall on a day the day-of-week
+    field allows, whatever the day-of-month field says (NCRONTAB), so walk the matches of
+    the expression with its weekday field set to `*` and drop the days the field refuses.
+    """
+    fields = expr.split()
+    if len(fields) == 5:
+        yield from CronSim(expr, start)
+        return
+    by_day_of_month = " ".join(fields[:5] + ["*"])
+    while True:
+        for moment in CronSim(by_day_of_month, start):
+            if weekday_field_allows(fields[5], moment.date()):
+                yield moment
+                continue
+            start = datetime.combine(moment.date(), time(23, 59, 59), tzinfo=moment.tzinfo)
+            break
+        else:
+            return
+
+
 def cron_walls(expr: str, low: datetime, high: datetime) -> list[datetime]:
-    """Naive local times in (low, high] matching a cron expression, by cronsim."""
+    """Naive local times in (low, high] matching a cron expression."""
     out = []
-    for wall in CronSim(expr, low):
+    for wall in matching_times(expr, low):
         if wall > high:
             return out
         out.append(wall)
