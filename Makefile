@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEMO_SECONDS ?= 0
 
-.PHONY: run test setup clean bench bench-devhost
+.PHONY: run test setup clean bench bench-devhost chaos
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -24,6 +24,10 @@ run: setup
 
 test: setup
 	$(PY) -m pytest
+
+# Bigger than CI's round: CHAOS_TRIALS=10000 make chaos (fired slots; about 45 minutes).
+chaos: setup
+	$(PY) -m devtools.chaos
 
 bench: setup
 	$(PY) bench/cold_import.py

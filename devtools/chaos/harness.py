@@ -260,24 +260,26 @@ class Chaos:
             time.sleep(0.02)
 
     def _recover(self, now: datetime) -> None:
-        """No more faults or kills: move the clock until every lease and retry came due, and poll."""
+        """No more faults or kills: move the clock to each next retry or lease expiry, tick and poll."""
         self.aml.clear_faults()
         self.proxy.up()
-        leases = self.runtime.engine.leases
-        for _ in range(12):
+        worker = self.instances[0]
+        for _ in range(40):
             self._wait_until_aml_has_acted()
-            now += leases.lease + leases.settle
+            waiting = [r.next_attempt_at for r in self._pending() if r.next_attempt_at]
+            now = max(now + STEP, min(waiting, default=now) + timedelta(seconds=1))
             for op in ("tick", "poll"):
-                self.instances[0].send(op, now.isoformat())
-                if self.instances[0].answer(STEP_TIMEOUT) is None:
+                worker.send(op, now.isoformat())
+                if worker.answer(STEP_TIMEOUT) is None:
                     raise RuntimeError("a chaos instance died during recovery; see its log")
             time.sleep(self.aml.run_seconds + 0.1)  # AML finishes what was submitted
-            now += STEP
-            self.instances[0].send("poll", now.isoformat())
-            self.instances[0].answer(STEP_TIMEOUT)
+            worker.send("poll", now.isoformat())
+            worker.answer(STEP_TIMEOUT)
             if self._settled():
                 return
 
+    def _pending(self) -> list:
+        return self.runtime.runs.pending_runs(datetime.max.replace(tzinfo=UTC), limit=1000)
+
     def _settled(self) -> bool:
-        runs = self.runtime.runs
-        return not list(runs.active_runs()) and not runs.pending_runs(datetime.max.replace(tzinfo=UTC), limit=1)
+        return not next(iter(self.runtime.runs.active_runs()), None) and not self._pending()

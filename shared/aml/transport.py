@@ -149,29 +149,18 @@ class AmlTransport:
         while True:
             attempt += 1
             try:
-                headers = {
-                    "Authorization": f"Bearer {self._tokens.token(scope)}",
-                    "User-Agent": USER_AGENT,
-                    "Accept": "application/json",
-                }
-                response = self._session.request(
-                    method, url, params=params, json=json, files=files, headers=headers,
-                    timeout=self._timeout, allow_redirects=False,
-                )
-            except requests.ConnectionError as exc:
-                # A refused or reset connection before the request was written is safe to
-                # repeat; requests reports both as ConnectionError, so only a connect
-                # timeout/refusal counts as "not executed" for a POST.
-                not_sent = isinstance(exc, requests.ConnectTimeout) or _is_connect_refused(exc)
-                error: AmlError = AmlTransientError(
-                    f"connection to AML failed: {type(exc).__name__}", uncertain=not not_sent)
-                if isinstance(exc, requests.ConnectTimeout):
-                    error = AmlTimeoutError("connecting to AML timed out", uncertain=False)
-            except requests.Timeout:
-                error = AmlTimeoutError("AML did not answer in time", uncertain=True)
-            except requests.RequestException as exc:
-                raise AmlPermanentError(f"request to AML could not be sent: {type(exc).__name__}") from None
+                token = self._tokens.token(scope)
+            except Exception as exc:  # noqa: BLE001 - every credential failure becomes one AML error
+                # Nothing was sent, so it is safe to repeat; only the exception's type is
+                # kept, since credential messages can quote settings.
+                error = AmlTransientError(f"no token for {scope}: {type(exc).__name__}", code="TokenUnavailable",
+                                          uncertain=False)
+                response = None
             else:
+                response = self._send(method, url, token=token, params=params, json=json, files=files)
+            if isinstance(response, AmlError):
+                error = response
+            elif response is not None:
                 if response.status_code < 400:
                     log.debug("AML %s %s -> %s", method, path_for_log, response.status_code)
                     return response
@@ -187,6 +176,28 @@ class AmlTransport:
             log.info("retrying AML %s %s in %.1fs (attempt %d): %s", method, path_for_log, delay,
                      attempt + 1, error.code or error.status or type(error).__name__)
             self._sleep(delay)
+
+    def _send(self, method: str, url: str, *, token: str, params: Any, json: Any,
+              files: Any) -> "requests.Response | AmlError":
+        """One HTTP exchange: the response, or the AML error its failure maps to."""
+        headers = {"Authorization": f"Bearer {token}", "User-Agent": USER_AGENT, "Accept": "application/json"}
+        try:
+            return self._session.request(
+                method, url, params=params, json=json, files=files, headers=headers,
+                timeout=self._timeout, allow_redirects=False,
+            )
+        except requests.ConnectionError as exc:
+            # A refused or reset connection before the request was written is safe to
+            # repeat; requests reports both as ConnectionError, so only a connect
+            # timeout/refusal counts as "not executed" for a POST.
+            if isinstance(exc, requests.ConnectTimeout):
+                return AmlTimeoutError("connecting to AML timed out", uncertain=False)
+            not_sent = _is_connect_refused(exc)
+            return AmlTransientError(f"connection to AML failed: {type(exc).__name__}", uncertain=not not_sent)
+        except requests.Timeout:
+            return AmlTimeoutError("AML did not answer in time", uncertain=True)
+        except requests.RequestException as exc:
+            raise AmlPermanentError(f"request to AML could not be sent: {type(exc).__name__}") from None
 
     def _delay(self, attempt: int, retry_after: float | None) -> float | None:
         if retry_after is not None:

@@ -223,8 +223,8 @@ class SlotRunner:
 
     def _cancel_active(self, schedule_id: str, slot: datetime, now: datetime) -> None:
         """Concurrency Replace: ask AML to cancel the schedule's active runs first."""
-        for active in self.runs.active_runs():
-            if active.schedule_id != schedule_id or not active.aml_run_id:
+        for active in self.runs.active_runs_of(schedule_id):
+            if not active.aml_run_id:
                 continue
             try:
                 self.aml.cancel_run(active.experiment_name, active.aml_run_id)

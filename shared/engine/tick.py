@@ -32,6 +32,10 @@ class Ticker:
 
     def tick(self, clock: WorkClock) -> TickReport:
         report = TickReport()
+        # Older slots first: a retry or backfill waiting behind a Forbid policy would
+        # otherwise lose the schedule's one concurrent run to each new on-time slot and
+        # never run at all.
+        self._drain_pending(clock, report)
         now = clock.start
         for record in self._schedules.due(now + EARLY_LEEWAY):
             report.schedules += 1
@@ -42,7 +46,6 @@ class Ticker:
                 # the cursor did not move, so the next tick retries this schedule.
                 log.warning("schedule %s not settled this tick: %s", record.id, exc)
                 report.errors.append(f"{record.id}: {type(exc).__name__}")
-        self._drain_pending(clock, report)
         return report
 
     def _settle(self, record: ScheduleRecord, now: datetime, clock: WorkClock, report: TickReport) -> None:

@@ -134,6 +134,9 @@ class MemoryRunStore:
             rows = [copy.deepcopy(r) for _, r in sorted(self._rows.items()) if r.status in ACTIVE_STATUSES]
         return iter(rows)
 
+    def active_runs_of(self, schedule_id: str) -> list[RunRecord]:
+        return [r for r in self.active_runs() if r.schedule_id == schedule_id]
+
     def has_active(self, schedule_id: str) -> bool:
         with self._lock:
             return any(sid == schedule_id and r.status in ACTIVE_STATUSES for (sid, _), r in self._rows.items())

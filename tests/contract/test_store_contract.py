@@ -156,6 +156,7 @@ class TestRunStore:
         runs.replace(a.evolve(status="Running"))
         assert [r.schedule_id for r in runs.active_runs()] == ["s1"]
         assert runs.has_active("s1") and not runs.has_active("s2")
+        assert [r.slot for r in runs.active_runs_of("s1")] == [a.slot] and runs.active_runs_of("s2") == []
 
     def test_active_runs_yields_every_active_run_past_any_page_size(self, stores):
         # 1,200 active runs: more than one page of the table service (1,000 entities)

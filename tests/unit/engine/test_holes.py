@@ -153,3 +153,21 @@ def test_no_attempt_starts_on_a_claim_whose_lease_is_too_short_without_renewing_
     assert run.status == "Submitted" and len(aml.submissions) == 1
     # The owner that took it over renewed the lease before submitting.
     assert run.claimed_at == short + timedelta(seconds=1)
+
+
+def test_a_retry_waiting_behind_forbid_is_not_starved_by_new_on_time_slots():
+    from shared.store import RunRecord
+
+    schedules, runs, aml = MemoryScheduleStore(), MemoryRunStore(), RecordingAml()
+    add_schedule(schedules, policy={"concurrency": "Forbid"})
+    engine = Engine(schedules, runs, aml, elapsed=lambda: 0.0)
+    # An older slot waiting for its next attempt, due now.
+    earlier = T0 - timedelta(hours=1)
+    runs.claim(RunRecord("s1", earlier, "Claimed", attempts=1, claimed_at=earlier, next_attempt_at=T0,
+                         experiment_name="exp"))
+    for minute in range(3):
+        engine.tick(T0 + timedelta(minutes=minute, seconds=1))
+        for run_id in list(aml.status):
+            aml.status[run_id] = "Completed"
+        engine.poll(T0 + timedelta(minutes=minute, seconds=30))
+    assert runs.get("s1", earlier).status in ("Submitted", "Completed")
