@@ -201,7 +201,8 @@ def parse_trigger(doc: Any) -> TriggerSpec:
     if (doc.get("cron") is None) == (doc.get("recurrence") is None):
         raise ScheduleError("trigger", "give exactly one of cron or recurrence"
                             " (to switch with PATCH, set the other one to null)")
-    zone_name = doc.get("timeZone") or "UTC"
+    # Only an absent or null zone means UTC: "" or [] is a mistake, not a choice of UTC.
+    zone_name = "UTC" if doc.get("timeZone") is None else doc["timeZone"]
     zone = resolve_zone(zone_name)
     start = parse_instant("trigger.startTime", doc["startTime"], zone) if doc.get("startTime") else None
     end = parse_instant("trigger.endTime", doc["endTime"], zone) if doc.get("endTime") else None

@@ -9,7 +9,6 @@ pass.
 from __future__ import annotations
 
 import io
-import json
 import stat
 import zipfile
 from typing import Any
@@ -19,7 +18,7 @@ import azure.functions as func
 from shared.aml import names
 from shared.aml.client import AmlClient
 from shared.aml.runs import RUN_STATUSES, RunsClient
-from shared.api.http import ApiError, bad_request, json_response
+from shared.api.http import ApiError, bad_request, json_response, parse_json
 from shared.api.proxy import aml_error_view, guard_destructive, query_flag, reject_passwords, route_value, wants_raw, with_raw
 from shared.config import Settings
 
@@ -142,10 +141,7 @@ class RunHandlers:
         definition = parts["runDefinitionFile"]
         if len(definition) > MAX_DEFINITION_BYTES:
             raise ApiError(413, "PayloadTooLarge", f"runDefinitionFile exceeds {MAX_DEFINITION_BYTES} bytes")
-        try:
-            parsed = json.loads(definition.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise bad_request("runDefinitionFile", "must be a JSON document (the run definition)") from None
+        parsed = parse_json(definition, "runDefinitionFile")
         if not isinstance(parsed, dict):
             raise bad_request("runDefinitionFile", "must be a JSON object (the run definition)")
         reject_passwords(parsed, "runDefinitionFile")

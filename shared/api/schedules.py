@@ -92,10 +92,18 @@ class ScheduleHandlers:
 
     def delete(self, req: func.HttpRequest) -> func.HttpResponse:
         schedule_id = _id(req)
+        if_match = _if_match(req)
+        current = self._get(schedule_id)
+        # Compared here first: only an ETag the store issued is handed to it, so a malformed
+        # one is the 412 it deserves rather than a refusal of the Table service.
+        if if_match is not None and if_match != current.etag:
+            raise _stale()
         try:
-            self._schedules.delete(schedule_id, etag=_if_match(req))
+            self._schedules.delete(schedule_id, etag=if_match)
         except NotFound:
             raise _not_found(schedule_id) from None
+        except PreconditionFailed:
+            raise _stale() from None
         return no_content()
 
     # -- enable, disable, run now, backfill ----------------------------------------------
@@ -230,6 +238,10 @@ def _if_match(req: func.HttpRequest) -> str | None:
 
 def _token(req: func.HttpRequest) -> str | None:
     return req.params.get("continuationToken") or None
+
+
+def _stale() -> ApiError:
+    return ApiError(412, "PreconditionFailed", "the schedule changed since it was read (ETag mismatch)")
 
 
 def _not_found(schedule_id: str) -> ApiError:
