@@ -142,6 +142,12 @@ class ComputeHandlers:
     def _power(self, req: func.HttpRequest, action: str) -> func.HttpResponse:
         name = route_value(req, "name", "compute name")
         options = self._options(req)
+        # ARM refuses power actions on anything but a compute instance with a 400 of its own;
+        # looking first lets the caller hear why, and nothing is sent that ARM must refuse.
+        compute_type = compute_view(self._computes.get(name))["computeType"]
+        if compute_type != "ComputeInstance":
+            raise bad_request("name", f"{action} applies to compute instances only; {name} is a "
+                                      f"{compute_type or 'compute of unknown type'}")
         result = self._computes.power(name, action)
         return self._finish(result, name, options)
 

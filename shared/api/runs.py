@@ -8,7 +8,10 @@ pass.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
+import re
 import stat
 import zipfile
 from typing import Any
@@ -27,6 +30,10 @@ MAX_ZIP_ENTRIES = 10_000
 # Bounds the work of checking CRCs: zipfile stops at each entry's declared size.
 MAX_UNCOMPRESSED_BYTES = 1024 * 1024 * 1024
 UPLOAD_FIELDS = ("runDefinitionFile", "projectZipFile")
+MAX_AML_TOKEN_CHARS = 4096
+TOKEN_PREFIX = "r"
+# base64url of at most MAX_AML_TOKEN_CHARS bytes, unpadded, after the prefix.
+_OUR_TOKEN = re.compile(r"r[A-Za-z0-9_-]{2,5462}")
 
 
 class RunHandlers:
@@ -76,14 +83,13 @@ class RunHandlers:
         if status is not None and status not in RUN_STATUSES:
             raise bad_request("status", "must be one of " + ", ".join(RUN_STATUSES))
         token = req.params.get("continuationToken") or None
-        if token is not None and (len(token) > 4096 or not token.isascii() or not token.isprintable()):
-            raise bad_request("continuationToken", "malformed")
-        page = self._runs.query_runs(experiment, status=status, continuation_token=token)
+        aml_token = amls_token(token) if token is not None else None
+        page = self._runs.query_runs(experiment, status=status, continuation_token=aml_token)
         runs = [r for r in (page.get("value") or []) if isinstance(r, dict)]
         next_token = page.get("continuationToken")
         return json_response({
             "value": [with_raw(self._run_view(experiment, r), r, raw) for r in runs],
-            "continuationToken": next_token if isinstance(next_token, str) and next_token else None,
+            "continuationToken": our_token(next_token) if isinstance(next_token, str) and next_token else None,
         })
 
     def get(self, req: func.HttpRequest) -> func.HttpResponse:
@@ -105,6 +111,12 @@ class RunHandlers:
         run_id = route_value(req, "runId", "run id")
         raw = wants_raw(req)
         guard_destructive(req, self._settings.allow_destructive, "run cancel", f"run {run_id} of {experiment}")
+        state = self._aml.get_run(experiment, run_id)
+        if state.terminal:
+            # AML would accept the cancel and change nothing: say so instead of "requested".
+            raise ApiError(409, "RunAlreadyFinished", f"run {run_id} already ended {state.status}; nothing to cancel",
+                           details=[{"field": "runId", "message": f"the run ended {state.status}",
+                                     "status": state.status}])
         answer = self._aml.cancel_run(experiment, run_id)
         view = {"runId": run_id, "experimentName": experiment, "cancelRequested": True}
         return json_response(with_raw(view, answer, raw), 202)
@@ -147,6 +159,24 @@ class RunHandlers:
         reject_passwords(parsed, "runDefinitionFile")
         check_project_zip(parts["projectZipFile"])
         return definition, parts["projectZipFile"]
+
+
+def our_token(aml_token: str) -> str:
+    """AML's continuation token wrapped in this API's own shape, so what comes back can be checked."""
+    return TOKEN_PREFIX + base64.urlsafe_b64encode(aml_token.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def amls_token(token: str) -> str:
+    """The AML token inside one of `our_token`'s tokens; a 400 for anything this API did not issue."""
+    if not _OUR_TOKEN.fullmatch(token):
+        raise bad_request("continuationToken", "is not a token from a previous page of this list")
+    try:
+        inner = base64.urlsafe_b64decode(token[1:] + "=" * (-len(token[1:]) % 4)).decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise bad_request("continuationToken", "is not a token from a previous page of this list") from None
+    if not inner or len(inner) > MAX_AML_TOKEN_CHARS or not inner.isprintable():
+        raise bad_request("continuationToken", "is not a token from a previous page of this list")
+    return inner
 
 
 def check_project_zip(data: bytes) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Callable
@@ -32,6 +34,10 @@ from shared.store import (
 
 RUN_STATUSES = sorted(ACTIVE_STATUSES | TERMINAL_STATUSES | {"Claimed"})
 MAX_PREVIEW = 100
+# Rounds of read, change, conditional write for an edit without If-Match. The timer writes a
+# schedule at most a few times a minute, so losing this many rounds in a row means a runaway writer.
+UPDATE_ATTEMPTS = 8
+MAX_RETRY_PAUSE_SECONDS = 0.25
 
 
 class ScheduleHandlers:
@@ -66,29 +72,33 @@ class ScheduleHandlers:
         schedule_id = _id(req)
         definition = parse_schedule(read_json(req), schedule_id=schedule_id)
         if_match = _if_match(req)
-        now = self._clock()
-        try:
-            current = self._schedules.get(schedule_id)
-        except NotFound:
-            if if_match is not None:
-                raise ApiError(412, "PreconditionFailed", "If-Match given but the schedule does not exist") from None
-            record = ScheduleRecord(definition, _first_fire(definition, now), None, now, now)
+        for attempt in range(UPDATE_ATTEMPTS):
+            now = self._clock()
             try:
-                return _schedule_response(self._schedules.create(record), 201,
-                                          location=f"/api/schedules/{schedule_id}")
-            except AlreadyExists:
-                raise ApiError(412, "PreconditionFailed", "the schedule was created concurrently") from None
-        return self._store_update(current, definition, if_match, now)
+                current = self._schedules.get(schedule_id)
+            except NotFound:
+                if if_match is not None:
+                    raise ApiError(412, "PreconditionFailed", "If-Match given but the schedule does not exist") from None
+                record = ScheduleRecord(definition, _first_fire(definition, now), None, now, now)
+                try:
+                    return _schedule_response(self._schedules.create(record), 201,
+                                              location=f"/api/schedules/{schedule_id}")
+                except AlreadyExists:
+                    continue  # created meanwhile: replace it on the next round
+            try:
+                return self._store_update(current, definition, if_match, now)
+            except _Contended:
+                _pause_before_retry(attempt)
+        raise _kept_changing()
 
     def patch(self, req: func.HttpRequest) -> func.HttpResponse:
         schedule_id = _id(req)
         patch = read_json(req, allowed_types=("application/json", "application/merge-patch+json"))
         if not isinstance(patch, dict):
             raise bad_request("body", "a merge patch must be a JSON object")
-        current = self._get(schedule_id)
-        merged = merge_patch(current.definition.to_dict(), patch)
-        definition = parse_schedule(merged, schedule_id=schedule_id)
-        return self._store_update(current, definition, _if_match(req), self._clock())
+        return self._read_modify_write(
+            schedule_id, _if_match(req),
+            lambda current: parse_schedule(merge_patch(current.definition.to_dict(), patch), schedule_id=schedule_id))
 
     def delete(self, req: func.HttpRequest) -> func.HttpResponse:
         schedule_id = _id(req)
@@ -114,9 +124,10 @@ class ScheduleHandlers:
         return self._set_enabled(req, False)
 
     def _set_enabled(self, req: func.HttpRequest, enabled: bool) -> func.HttpResponse:
-        current = self._get(_id(req))
-        definition = parse_schedule({**current.definition.to_dict(), "enabled": enabled}, schedule_id=current.id)
-        return self._store_update(current, definition, _if_match(req), self._clock())
+        return self._read_modify_write(
+            _id(req), _if_match(req),
+            lambda current: parse_schedule({**current.definition.to_dict(), "enabled": enabled},
+                                           schedule_id=current.id))
 
     def trigger(self, req: func.HttpRequest) -> func.HttpResponse:
         from shared.engine import ConcurrencyConflict
@@ -189,10 +200,26 @@ class ScheduleHandlers:
         except NotFound:
             raise _not_found(schedule_id) from None
 
+    def _read_modify_write(self, schedule_id: str, if_match: str | None,
+                           change: Callable[[ScheduleRecord], ScheduleDefinition]) -> func.HttpResponse:
+        """Apply `change` to the stored schedule and write it back conditionally.
+
+        The timer moves a schedule's cursor between our read and our write now and then. A
+        caller who sent If-Match gets the 412 they asked for; one who did not asked for no
+        precondition, so the change is applied again to a fresh read.
+        """
+        for attempt in range(UPDATE_ATTEMPTS):
+            current = self._get(schedule_id)
+            try:
+                return self._store_update(current, change(current), if_match, self._clock())
+            except _Contended:
+                _pause_before_retry(attempt)
+        raise _kept_changing()
+
     def _store_update(self, current: ScheduleRecord, definition: ScheduleDefinition, if_match: str | None,
                       now: datetime) -> func.HttpResponse:
         if if_match is not None and if_match != current.etag:
-            raise ApiError(412, "PreconditionFailed", "the schedule changed since it was read (ETag mismatch)")
+            raise _stale()
         next_fire = current.next_fire_time
         if _fire_times_changed(definition, current.definition):
             # A new trigger starts from now: slots of the old trigger are not owed.
@@ -207,9 +234,25 @@ class ScheduleHandlers:
         try:
             stored = self._schedules.replace(updated)
         except PreconditionFailed:
-            raise ApiError(412, "PreconditionFailed",
-                           "the schedule changed while this request was processed; read it again") from None
+            if if_match is not None:
+                raise ApiError(412, "PreconditionFailed",
+                               "the schedule changed while this request was processed; read it again") from None
+            raise _Contended() from None
         return _schedule_response(stored)
+
+
+class _Contended(Exception):
+    """Someone else wrote the schedule between our read and our conditional write."""
+
+
+def _pause_before_retry(attempt: int) -> None:
+    """A short random pause, growing per lost round, so racing editors stop colliding in lockstep."""
+    time.sleep(random.uniform(0, min(MAX_RETRY_PAUSE_SECONDS, 0.005 * 2 ** attempt)))
+
+
+def _kept_changing() -> ApiError:
+    return ApiError(409, "Conflict", f"the schedule changed {UPDATE_ATTEMPTS} times while this request was "
+                                     "applied; nothing was written, send it again")
 
 
 def _fire_times_changed(new: ScheduleDefinition, old: ScheduleDefinition) -> bool:
