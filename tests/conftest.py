@@ -191,7 +191,7 @@ AML_READ_ONLY_POSTS = ("/runs:query", "/listNodes")
 
 
 def written_state(host) -> dict:
-    """Every entity of the app's two tables (keys and ETags) and every AML write so far.
+    """Every entity of the app's two tables (keys and ETags) and every AML write that may have acted.
 
     Two snapshots taken around a request are equal exactly when it wrote nothing.
     """
@@ -207,8 +207,11 @@ def written_state(host) -> dict:
                                      for e in client.list_entities(select=["PartitionKey", "RowKey"]))
         except ResourceNotFoundError:  # created on the app's first write
             tables[setting] = []
+    # A write AML refused with a 4xx changed nothing there; one it accepted, or whose answer was
+    # lost or a 5xx, may have.
     aml_writes = [(r["method"], r["path"], r["query"]) for r in host.aml.requests_log()
-                  if r["method"] != "GET" and not r["path"].endswith(AML_READ_ONLY_POSTS)]
+                  if r["method"] != "GET" and not r["path"].endswith(AML_READ_ONLY_POSTS)
+                  and not (r["status"] is not None and 400 <= r["status"] < 500)]
     return {"tables": tables, "amlWrites": aml_writes}
 
 
@@ -281,7 +284,13 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+# Lines a test module wants at the end of the run (the contract run's figures), in order.
+RUN_SUMMARY: list[str] = []
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    for line in RUN_SUMMARY:
+        terminalreporter.write_line(line)
     findings = _LOG_SCAN["findings"]
     if findings:
         terminalreporter.section("credentials found in logs", sep="=", red=True)

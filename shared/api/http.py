@@ -22,6 +22,7 @@ DEFAULT_MAX_BODY_BYTES = 64 * 1024
 MAX_JSON_DEPTH = 64
 # The characters that decide nesting: brackets outside strings, and what opens, closes or
 # escapes a string.
+_WHOLE_NUMBER = re.compile(r"-?[0-9]{1,9}")
 _JSON_STRUCTURE = re.compile(r'[\\"\[\]{}]')
 
 
@@ -129,12 +130,11 @@ def nesting_exceeds(text: str, limit: int) -> bool:
 
 def query_int(req: func.HttpRequest, name: str, default: int, low: int, high: int) -> int:
     raw = req.params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise bad_request(name, "must be a whole number") from None
+    if not _WHOLE_NUMBER.fullmatch(raw):
+        raise bad_request(name, "must be a whole number")
+    value = int(raw)
     if not low <= value <= high:
         raise bad_request(name, f"must be between {low} and {high}")
     return value

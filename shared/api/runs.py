@@ -20,6 +20,7 @@ import azure.functions as func
 
 from shared.aml import names
 from shared.aml.client import AmlClient
+from shared.aml.errors import AmlPermanentError
 from shared.aml.runs import RUN_STATUSES, RunsClient
 from shared.api.http import ApiError, bad_request, json_response, parse_json
 from shared.api.proxy import aml_error_view, guard_destructive, query_flag, reject_passwords, route_value, wants_raw, with_raw
@@ -61,7 +62,7 @@ class RunHandlers:
     def submit(self, req: func.HttpRequest) -> func.HttpResponse:
         experiment = route_value(req, "name", "experiment name")
         raw = wants_raw(req)
-        run_id = req.params.get("runId") or None
+        run_id = req.params.get("runId")
         if run_id is not None and not names.is_valid("run id", run_id):
             raise bad_request("runId", "must be 1-255 letters, digits, '-' or '_', starting with a letter or digit")
         definition, project_zip = self._read_upload(req)
@@ -79,12 +80,20 @@ class RunHandlers:
     def list(self, req: func.HttpRequest) -> func.HttpResponse:
         experiment = route_value(req, "name", "experiment name")
         raw = wants_raw(req)
-        status = req.params.get("status") or None
+        status = req.params.get("status")
         if status is not None and status not in RUN_STATUSES:
             raise bad_request("status", "must be one of " + ", ".join(RUN_STATUSES))
         token = req.params.get("continuationToken") or None
         aml_token = amls_token(token) if token is not None else None
-        page = self._runs.query_runs(experiment, status=status, continuation_token=aml_token)
+        try:
+            page = self._runs.query_runs(experiment, status=status, continuation_token=aml_token)
+        except AmlPermanentError as exc:
+            if aml_token is None or exc.status != 400:
+                raise
+            # The token has the shape this API issues, yet AML refused it: it was made up or is stale.
+            raise ApiError(400, "ValidationFailed", f"continuationToken: AML did not accept it ({exc.message})",
+                           details=[{"field": "continuationToken", "message": "AML did not accept this token",
+                                     "amlStatus": exc.status, "amlCode": exc.code}]) from None
         runs = [r for r in (page.get("value") or []) if isinstance(r, dict)]
         next_token = page.get("continuationToken")
         return json_response({

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import random
+import re
 import time
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import azure.functions as func
 
@@ -34,10 +35,14 @@ from shared.store import (
 
 RUN_STATUSES = sorted(ACTIVE_STATUSES | TERMINAL_STATUSES | {"Claimed"})
 MAX_PREVIEW = 100
-# Rounds of read, change, conditional write for an edit without If-Match. The timer writes a
-# schedule at most a few times a minute, so losing this many rounds in a row means a runaway writer.
-UPDATE_ATTEMPTS = 8
-MAX_RETRY_PAUSE_SECONDS = 0.25
+# An edit without If-Match is read, changed and written back conditionally until it lands.
+# The timer writes a schedule at most a few times a minute, so the first retry lands; other
+# editors racing for the same schedule are spread apart by random pauses. Past this budget
+# the schedule is changing faster than anyone can edit it: a 409, nothing written.
+UPDATE_BUDGET_SECONDS = 5.0
+MAX_RETRY_PAUSE_SECONDS = 0.1
+# What the stores issue: unpadded URL-safe base64, at most 2048 characters (shared.store.encode_token).
+_STORE_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,2048}")
 
 
 class ScheduleHandlers:
@@ -72,7 +77,7 @@ class ScheduleHandlers:
         schedule_id = _id(req)
         definition = parse_schedule(read_json(req), schedule_id=schedule_id)
         if_match = _if_match(req)
-        for attempt in range(UPDATE_ATTEMPTS):
+        for attempt in _update_rounds():
             now = self._clock()
             try:
                 current = self._schedules.get(schedule_id)
@@ -173,7 +178,7 @@ class ScheduleHandlers:
     # -- runs and preview ------------------------------------------------------------
     def runs(self, req: func.HttpRequest) -> func.HttpResponse:
         schedule_id = _id(req)
-        status = req.params.get("status") or None
+        status = req.params.get("status")
         if status is not None and status not in RUN_STATUSES:
             raise bad_request("status", "must be one of " + ", ".join(RUN_STATUSES))
         limit = query_int(req, "limit", 50, 1, 500)
@@ -186,7 +191,7 @@ class ScheduleHandlers:
     def preview(self, req: func.HttpRequest) -> func.HttpResponse:
         record = self._get(_id(req))
         count = query_int(req, "count", 10, 1, MAX_PREVIEW)
-        start = parse_instant("from", req.params["from"]) if req.params.get("from") else self._clock()
+        start = parse_instant("from", req.params["from"]) if "from" in req.params else self._clock()
         trigger = record.definition.trigger.build()
         fires = [{"utc": iso(t), "local": t.astimezone(trigger.zone).isoformat()}
                  for t in trigger.fire_times(start, limit=count)]
@@ -208,7 +213,7 @@ class ScheduleHandlers:
         caller who sent If-Match gets the 412 they asked for; one who did not asked for no
         precondition, so the change is applied again to a fresh read.
         """
-        for attempt in range(UPDATE_ATTEMPTS):
+        for attempt in _update_rounds():
             current = self._get(schedule_id)
             try:
                 return self._store_update(current, change(current), if_match, self._clock())
@@ -245,14 +250,23 @@ class _Contended(Exception):
     """Someone else wrote the schedule between our read and our conditional write."""
 
 
+def _update_rounds() -> Iterator[int]:
+    """Round numbers for a read-modify-write, until the time budget is spent."""
+    deadline = time.monotonic() + UPDATE_BUDGET_SECONDS
+    attempt = 0
+    while attempt == 0 or time.monotonic() < deadline:
+        yield attempt
+        attempt += 1
+
+
 def _pause_before_retry(attempt: int) -> None:
     """A short random pause, growing per lost round, so racing editors stop colliding in lockstep."""
     time.sleep(random.uniform(0, min(MAX_RETRY_PAUSE_SECONDS, 0.005 * 2 ** attempt)))
 
 
 def _kept_changing() -> ApiError:
-    return ApiError(409, "Conflict", f"the schedule changed {UPDATE_ATTEMPTS} times while this request was "
-                                     "applied; nothing was written, send it again")
+    return ApiError(409, "Conflict", "the schedule kept changing while this request was applied; nothing was "
+                                     "written, send it again")
 
 
 def _fire_times_changed(new: ScheduleDefinition, old: ScheduleDefinition) -> bool:
@@ -280,7 +294,11 @@ def _if_match(req: func.HttpRequest) -> str | None:
 
 
 def _token(req: func.HttpRequest) -> str | None:
-    return req.params.get("continuationToken") or None
+    """The page token, checked for the shape the stores issue (an empty one asks for the first page)."""
+    token = req.params.get("continuationToken") or None
+    if token is not None and not _STORE_TOKEN.fullmatch(token):
+        raise bad_request("continuationToken", "is not a token from a previous page of this list")
+    return token
 
 
 def _stale() -> ApiError:

@@ -27,9 +27,9 @@ pytestmark = pytest.mark.azurite
 
 UTC = timezone.utc
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
-PATCHERS = 4
-PATCHES_EACH = 12
-WRITER_PAUSE_SECONDS = 0.01
+PATCHERS = 3
+PATCHES_EACH = 10
+WRITER_PAUSE_SECONDS = 0.02
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ def patch(handlers: ScheduleHandlers, body: dict, headers: dict | None = None) -
 def advance_cursor_until(done: threading.Event, schedules: TableScheduleStore, cursors: list) -> None:
     """What the timer does to a schedule: read it, move its cursor, write it back with If-Match.
 
-    A hundred times a second rather than once a minute, so that edits keep colliding with it.
+    Every few tens of milliseconds rather than once a minute, so that edits keep colliding with it.
     """
     while not done.wait(WRITER_PAUSE_SECONDS):
         current = schedules.get("contended")

@@ -58,3 +58,13 @@ def test_an_empty_body_without_content_type_is_the_missing_body_400():
 @pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8"])
 def test_json_with_its_content_type_is_parsed(content_type):
     assert read_json(request(b'{"a": [1]}', content_type)) == {"a": [1]}
+
+
+@pytest.mark.parametrize("raw", ["", " 5", "5.0", "+5", "1e3", "٥"])
+def test_a_query_number_is_plain_digits(raw):
+    from shared.api.http import query_int
+
+    req = func.HttpRequest("GET", "http://localhost/api/x", params={"limit": raw}, body=b"")
+    with pytest.raises(ApiError) as caught:
+        query_int(req, "limit", 50, 1, 500)
+    assert caught.value.details[0]["field"] == "limit"

@@ -331,7 +331,7 @@ def test_a_failed_operation_under_wait_is_a_502_with_amls_code(proxy, aml):
     assert payload["error"]["details"][0]["amlCode"] == "ComputeOperationFailed"
 
 
-@pytest.mark.parametrize("params", [{"raw": "yes"}, {"wait": "1"}])
+@pytest.mark.parametrize("params", [{"raw": "yes"}, {"wait": "1"}, {"raw": ""}, {"wait": "True"}])
 def test_flags_are_strict(proxy, aml, params):
     assert proxy("compute", "start", "POST", route={"name": "ci-dev"}, params=params)[0] == 400
     assert aml.requests_log() == []

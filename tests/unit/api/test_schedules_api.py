@@ -221,3 +221,13 @@ def test_recurrence_schedule_with_windows_zone_previews_in_local_time(api):
     bad = schedule_doc("weekly2", trigger={"recurrence": {"frequency": "Week", "interval": 1, "hours": [25]}})
     status, body, _ = api("create", "POST", body=bad)
     assert status == 400 and body["error"]["details"][0]["field"].startswith("trigger.recurrence.hours")
+
+
+def test_whole_numbers_written_as_decimals_are_integers_as_json_schema_says(api):
+    doc = schedule_doc(trigger={"recurrence": {"frequency": "Day", "interval": 2.0, "hours": [6.0]}},
+                       policy={"maxCatchup": 5.0})
+    status, body, _ = api("create", "POST", body=doc)
+    assert status == 201, body
+    assert body["trigger"]["recurrence"] == {"frequency": "Day", "interval": 2, "hours": [6]}
+    assert body["policy"]["maxCatchup"] == 5
+    assert api("create", "POST", body=schedule_doc("other", policy={"maxCatchup": 5.5}))[0] == 400
