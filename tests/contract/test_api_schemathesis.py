@@ -31,9 +31,9 @@ pytestmark = pytest.mark.azurite
 SEED = 20261122
 # Fuzzed cases per operation and mode, on top of the deterministic examples and coverage cases.
 FUZZ_EXAMPLES = 8
-# Whatever the app is asked, these answers are about the state of a resource, not about the
-# shape of the request: a request the schema allows may meet them.
-STATE_ANSWERS = {404, 409, 412}
+# Answers that refuse a request for its content. 404, 409 and 412 are about the state of a
+# resource (none with that id, a run already over, a stale ETag), which a request the
+# schema allows may well meet.
 REFUSALS = {400, 413, 415}
 
 STATS: Counter = Counter()
@@ -98,6 +98,8 @@ def positive_data_accepted(ctx: CheckContext, response, case) -> bool | None:
 def config() -> schemathesis.Config:
     return schemathesis.Config.from_dict({
         "seed": SEED,
+        # Hypothesis' health checks judge generation speed and filtering, which the document's
+        # patterns and oneOf branches trip without anything being wrong with the app.
         "suppress-health-check": ["all"],
         "generation": {"mode": "all", "max-examples": FUZZ_EXAMPLES, "deterministic": True, "database": "none",
                        "no-shrink": True},
@@ -133,6 +135,8 @@ def test_the_app_keeps_its_documented_contract(case, proxy_host):
     # The state after a refused request is the state before the next one: nothing else writes
     # (the host runs no timers), so a snapshot is taken again only after an accepted request.
     before = LAST_STATE.pop("state", None) or written_state(proxy_host)
+    # A fresh connection per case: the dev host answers kept-alive connections only after the
+    # client's delayed ACK (see tests/conftest.py).
     response = case.call(headers={"Connection": "close"})
     try:
         case.validate_response(response, additional_checks=[positive_data_accepted])
