@@ -155,7 +155,10 @@ def parse_instant(field_name: str, value: Any, zone: tzinfo | None = None) -> da
         raise ScheduleError(field_name, "must be an ISO-8601 date-time such as 2026-11-22T02:30:00Z") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone or UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is a valid date-time before year 1 in UTC
+        raise ScheduleError(field_name, "must lie between the years 1 and 9999 in UTC") from None
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -181,8 +184,28 @@ def _object(doc: Any, field_name: str, allowed: set[str]) -> dict:
     return doc
 
 
+def whole_number(value: Any) -> Any:
+    """2.0 as 2: JSON Schema counts it an integer, so the API does too; anything else unchanged."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _whole_numbers_in(recurrence: Any) -> Any:
+    """The recurrence with its numbers (interval, hours, minutes, monthDays) as ints where they are whole."""
+    if not isinstance(recurrence, dict):
+        return recurrence
+    doc = dict(recurrence)
+    for key in ("interval", "hours", "minutes", "monthDays"):
+        value = doc.get(key)
+        doc[key] = [whole_number(v) for v in value] if isinstance(value, list) else whole_number(value)
+        if recurrence.get(key) is None and key not in recurrence:
+            del doc[key]
+    return doc
+
+
 def _int(doc: dict, key: str, field_name: str, default: int, low: int, high: int) -> int:
-    value = doc.get(key, default)
+    value = whole_number(doc.get(key, default))
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ScheduleError(field_name, f"must be a whole number from {low} to {high}")
     return value
@@ -201,16 +224,17 @@ def parse_trigger(doc: Any) -> TriggerSpec:
     if (doc.get("cron") is None) == (doc.get("recurrence") is None):
         raise ScheduleError("trigger", "give exactly one of cron or recurrence"
                             " (to switch with PATCH, set the other one to null)")
-    zone_name = doc.get("timeZone") or "UTC"
+    # Only an absent or null zone means UTC: "" or [] is a mistake, not a choice of UTC.
+    zone_name = "UTC" if doc.get("timeZone") is None else doc["timeZone"]
     zone = resolve_zone(zone_name)
-    start = parse_instant("trigger.startTime", doc["startTime"], zone) if doc.get("startTime") else None
-    end = parse_instant("trigger.endTime", doc["endTime"], zone) if doc.get("endTime") else None
+    start = parse_instant("trigger.startTime", doc["startTime"], zone) if doc.get("startTime") is not None else None
+    end = parse_instant("trigger.endTime", doc["endTime"], zone) if doc.get("endTime") is not None else None
     if start and end and end <= start:
         raise ScheduleError("trigger.endTime", "must be after startTime")
     jitter = _int(doc, "jitterSeconds", "trigger.jitterSeconds", 0, 0, MAX_JITTER_SECONDS)
     if doc.get("cron") is not None:
         return TriggerSpec(CronExpression(doc["cron"]).text, zone_name, start, end, jitter_seconds=jitter)
-    recurrence = Recurrence.parse(doc["recurrence"])
+    recurrence = Recurrence.parse(_whole_numbers_in(doc["recurrence"]))
     # Only a Month pattern can miss forever (day 31 every 12 months from April); say so
     # now rather than leave a schedule that silently never runs.
     probe = start - timedelta(microseconds=1) if start else datetime(1969, 12, 30, tzinfo=UTC)

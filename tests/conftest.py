@@ -184,6 +184,37 @@ def proxy_host(identity_emulator, azurite):
             forget_singletons()
 
 
+# -- what a request wrote: tables and AML --------------------------------------------------------
+
+# AML answers these POSTs without changing anything (run queries, node lists), so they are reads.
+AML_READ_ONLY_POSTS = ("/runs:query", "/listNodes")
+
+
+def written_state(host) -> dict:
+    """Every entity of the app's two tables (keys and ETags) and every AML write that may have acted.
+
+    Two snapshots taken around a request are equal exactly when it wrote nothing.
+    """
+    from azure.core.exceptions import ResourceNotFoundError
+    from azure.data.tables import TableServiceClient
+
+    service = TableServiceClient.from_connection_string(host.settings["TABLES_CONNECTION_STRING"])
+    tables = {}
+    for setting in ("SCHEDULES_TABLE", "RUNS_TABLE"):
+        client = service.get_table_client(host.settings[setting])
+        try:
+            tables[setting] = sorted((e["PartitionKey"], e["RowKey"], e.metadata["etag"])
+                                     for e in client.list_entities(select=["PartitionKey", "RowKey"]))
+        except ResourceNotFoundError:  # created on the app's first write
+            tables[setting] = []
+    # A write AML refused with a 4xx changed nothing there; one it accepted, or whose answer was
+    # lost or a 5xx, may have.
+    aml_writes = [(r["method"], r["path"], r["query"]) for r in host.aml.requests_log()
+                  if r["method"] != "GET" and not r["path"].endswith(AML_READ_ONLY_POSTS)
+                  and not (r["status"] is not None and 400 <= r["status"] < 500)]
+    return {"tables": tables, "amlWrites": aml_writes}
+
+
 # -- no credential in any log the suite produces --------------------------------------------
 #
 # Every log record of the test process goes to a file, the stacks' process logs are found
@@ -253,7 +284,13 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+# Lines a test module wants at the end of the run (the contract run's figures), in order.
+RUN_SUMMARY: list[str] = []
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    for line in RUN_SUMMARY:
+        terminalreporter.write_line(line)
     findings = _LOG_SCAN["findings"]
     if findings:
         terminalreporter.section("credentials found in logs", sep="=", red=True)

@@ -204,7 +204,9 @@ class Chaos:
             timer.join()
         replaced = []
         for index, instance in enumerate(self.instances):
-            if instance.answer(STEP_TIMEOUT) is None:  # killed (or stuck, and killed now)
+            answered = instance.answer(STEP_TIMEOUT) is not None
+            # A kill can also land just after the answer: such an instance is gone too.
+            if not answered or not instance.alive():
                 instance.kill()
                 instance.close()
                 self.instances[index] = self._spawn(index)

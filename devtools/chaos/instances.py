@@ -54,6 +54,9 @@ class Instance:
         self.busy = False
         return answer
 
+    def alive(self) -> bool:
+        return self._proc.poll() is None
+
     def kill(self) -> None:
         if self._proc.poll() is None:
             os.kill(self._proc.pid, signal.SIGKILL)

@@ -34,21 +34,39 @@ from shared.config import Settings
 
 COMPUTE_TYPES = ("AmlCompute", "ComputeInstance")
 MAX_NODES = 10_000
-_DURATION = re.compile(r"P(?!$)(?:[0-9]{1,4}D)?(?:T(?=[0-9])(?:[0-9]{1,4}H)?(?:[0-9]{1,5}M)?(?:[0-9]{1,6}S)?)?")
-_VM_SIZE = re.compile(r"[A-Za-z0-9_]{2,64}")
-_SUBNET_ID = re.compile(
-    r"/subscriptions/[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}/resourceGroups/[-\w.()]{1,90}"
-    r"/providers/Microsoft\.Network/virtualNetworks/[A-Za-z0-9][A-Za-z0-9._-]{1,63}"
-    r"/subnets/[A-Za-z0-9][A-Za-z0-9._-]{0,79}",
-    re.IGNORECASE,
+
+
+def _any_case(word: str) -> str:
+    """A regex for `word` in any letter case, without flags (the OpenAPI document has none)."""
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in word)
+
+
+# Each rule is one pattern string, anchored, used here and published in the OpenAPI document,
+# so what the document allows and what is accepted cannot differ. No lookarounds and no \w:
+# the document's readers use ECMA regular expressions.
+_T_PART = r"T(?:[0-9]{1,4}H(?:[0-9]{1,5}M)?(?:[0-9]{1,6}S)?|[0-9]{1,5}M(?:[0-9]{1,6}S)?|[0-9]{1,6}S)"
+DURATION = rf"^P(?:[0-9]{{1,4}}D(?:{_T_PART})?|{_T_PART})$"
+VM_SIZE = r"^[A-Za-z0-9_]{2,64}$"
+REGION = r"^[a-z0-9]{2,40}$"
+SUBNET_ID = (
+    rf"^/{_any_case('subscriptions')}/[0-9a-fA-F]{{8}}-(?:[0-9a-fA-F]{{4}}-){{3}}[0-9a-fA-F]{{12}}"
+    rf"/{_any_case('resourceGroups')}/[-A-Za-z0-9_.()]{{1,90}}"
+    rf"/{_any_case('providers')}/{_any_case('Microsoft')}\.{_any_case('Network')}"
+    rf"/{_any_case('virtualNetworks')}/[A-Za-z0-9][A-Za-z0-9._-]{{1,63}}"
+    rf"/{_any_case('subnets')}/[A-Za-z0-9][A-Za-z0-9._-]{{0,79}}$"
 )
-_SSH_KEY = re.compile(
-    r"(?:ssh-rsa|ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521) "
-    r"[A-Za-z0-9+/]{20,16384}={0,3}(?: [\x21-\x7e]{1,200})?"
-)
-_ADMIN_USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
-_GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
-_TAG_KEY = re.compile(r"[^<>%&\\?/\x00-\x1f]{1,512}")
+SSH_KEY = (r"^[ \t\r\n]*(?:ssh-rsa|ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521) "
+           r"[A-Za-z0-9+/]{20,16384}={0,3}(?: [\x21-\x7e]{1,200})?[ \t\r\n]*$")
+ADMIN_USER = r"^[a-z_][a-z0-9_-]{0,31}$"
+GUID = r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$"
+TAG_KEY = r"^[^<>%&\\?/\x00-\x1f]{1,512}$"
+_DURATION = re.compile(DURATION)
+_VM_SIZE = re.compile(VM_SIZE)
+_SUBNET_ID = re.compile(SUBNET_ID)
+_SSH_KEY = re.compile(SSH_KEY)
+_ADMIN_USER = re.compile(ADMIN_USER)
+_GUID = re.compile(GUID)
+_TAG_KEY = re.compile(TAG_KEY)
 
 _COMMON_FIELDS = {"computeType", "location", "description", "vmSize", "subnetId", "enableNodePublicIp", "tags"}
 _CLUSTER_FIELDS = _COMMON_FIELDS | {"vmPriority", "scaleSettings", "remoteLoginPortPublicAccess", "adminUserName",
@@ -142,6 +160,12 @@ class ComputeHandlers:
     def _power(self, req: func.HttpRequest, action: str) -> func.HttpResponse:
         name = route_value(req, "name", "compute name")
         options = self._options(req)
+        # ARM refuses power actions on anything but a compute instance with a 400 of its own;
+        # looking first lets the caller hear why, and nothing is sent that ARM must refuse.
+        compute_type = compute_view(self._computes.get(name))["computeType"]
+        if compute_type != "ComputeInstance":
+            raise bad_request("name", f"{action} applies to compute instances only; {name} is a "
+                                      f"{compute_type or 'compute of unknown type'}")
         result = self._computes.power(name, action)
         return self._finish(result, name, options)
 
@@ -249,7 +273,7 @@ def parse_compute(body: dict, name: str) -> dict:
             key = body.get("adminUserSshPublicKey")
             if not isinstance(user, str) or not _ADMIN_USER.fullmatch(user):
                 raise bad_request("adminUserName", "must be a Linux user name (1-32 of a-z 0-9 _ -)")
-            if not isinstance(key, str) or not _SSH_KEY.fullmatch(key.strip()):
+            if not isinstance(key, str) or not _SSH_KEY.fullmatch(key):
                 raise bad_request("adminUserSshPublicKey", "must be an SSH public key (ssh-rsa, ssh-ed25519 or ecdsa)")
             props["userAccountCredentials"] = {"adminUserName": user, "adminUserSshPublicKey": key.strip()}
     else:
@@ -258,7 +282,7 @@ def parse_compute(body: dict, name: str) -> dict:
             ssh["sshPublicAccess"] = _choice(body, "sshPublicAccess", ("Enabled", "Disabled"), None)
         if "sshPublicKey" in body:
             key = body["sshPublicKey"]
-            if not isinstance(key, str) or not _SSH_KEY.fullmatch(key.strip()):
+            if not isinstance(key, str) or not _SSH_KEY.fullmatch(key):
                 raise bad_request("sshPublicKey", "must be an SSH public key (ssh-rsa, ssh-ed25519 or ecdsa)")
             ssh["adminPublicKey"] = key.strip()
         if ssh:
@@ -292,10 +316,10 @@ def parse_scale_settings(value: Any) -> dict:
                                            "nodeIdleTimeBeforeScaleDown")
     reject_unknown(value, {"minNodeCount", "maxNodeCount", "nodeIdleTimeBeforeScaleDown"}, "scaleSettings.")
     scale: dict[str, Any] = {}
-    maximum = value.get("maxNodeCount")
+    maximum = _whole(value.get("maxNodeCount"))
     if not _is_int(maximum) or not 1 <= maximum <= MAX_NODES:
         raise bad_request("scaleSettings.maxNodeCount", f"is required: a whole number from 1 to {MAX_NODES}")
-    minimum = value.get("minNodeCount", 0)
+    minimum = _whole(value.get("minNodeCount", 0))
     if not _is_int(minimum) or not 0 <= minimum <= maximum:
         raise bad_request("scaleSettings.minNodeCount", "must be a whole number from 0 to maxNodeCount")
     scale.update(minNodeCount=minimum, maxNodeCount=maximum)
@@ -306,6 +330,11 @@ def parse_scale_settings(value: Any) -> dict:
                               "must be an ISO-8601 duration such as PT120S or PT5M")
         scale["nodeIdleTimeBeforeScaleDown"] = idle
     return scale
+
+
+def _whole(value: Any) -> Any:
+    """2.0 as 2: JSON Schema counts it an integer, so the API does too."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _is_int(value: Any) -> bool:

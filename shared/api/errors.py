@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from shared.aml.errors import AmlError, AmlNotFoundError, AmlTimeoutError, InvalidAmlName
+from shared.aml.errors import (
+    AmlAuthError,
+    AmlError,
+    AmlNotFoundError,
+    AmlPermanentError,
+    AmlTimeoutError,
+    InvalidAmlName,
+)
 from shared.api.http import ApiError
 from shared.config import ConfigError
 from shared.scheduling import ScheduleError
@@ -38,8 +45,18 @@ def to_api_error(exc: Exception) -> ApiError | None:
     return None
 
 
+# AML refusing what the caller asked for: the caller's to fix, so a 4xx of this API. The
+# app builds every request from validated input, so these mean the input's content (a
+# parameter AML does not know, a compute in the wrong state), not a bug of the app.
+_CALLERS_FAULT = {400: (400, "AmlRejectedRequest"), 422: (400, "AmlRejectedRequest"), 409: (409, "AmlConflict")}
+
+
 def aml_error(exc: AmlError) -> ApiError:
-    """AML's refusal keeps AML's status and code; a 404 stays a 404, a timeout is a 504."""
+    """AML's refusal keeps AML's status and code in the details.
+
+    A 404 stays a 404, a refusal of the caller's input is a 400 or 409, a timeout is a 504;
+    everything else is AML (or the app's access to it) failing: a 502.
+    """
     details = [{"field": "aml", "message": exc.message, "amlStatus": exc.status, "amlCode": exc.code}]
     if exc.uncertain:
         # A write whose answer was lost may still have happened: say so, so callers look before repeating it.
@@ -51,5 +68,14 @@ def aml_error(exc: AmlError) -> ApiError:
         return ApiError(404, "NotFound", f"AML: {exc.message}", details=details)
     if isinstance(exc, AmlTimeoutError):
         return ApiError(504, "AmlTimeout", "AML did not answer in time", details=details)
+    if isinstance(exc, AmlPermanentError) and exc.status in _CALLERS_FAULT:
+        status, code = _CALLERS_FAULT[exc.status]
+        return ApiError(status, code, f"AML refused the request ({exc.status}): {exc.message}", details=details)
+    if isinstance(exc, AmlAuthError):
+        # Not the caller's 401/403: the app's own managed identity lacks access.
+        log.error("AML refused the app's identity (%s %s): %s", exc.status, exc.code or "", exc.message)
+        return ApiError(502, "AmlAccessDenied",
+                        f"AML refused the app's managed identity ({exc.status}): check its role assignments on "
+                        "the workspace (see README, Roles the app's identity needs)", details=details)
     return ApiError(502, "AmlError", f"AML answered {exc.status or 'with an error'}: {exc.message}", details=details,
                     headers=headers)

@@ -20,13 +20,20 @@ from shared.aml.runs import RunsClient
 from shared.api.http import ApiError, bad_request, json_response, read_json, renamed_fields
 from shared.api.proxy import object_body, reject_passwords, reject_unknown, route_value, wants_raw, with_raw
 
-_PARAM_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,127}")
+# Published in the OpenAPI document as they are (see shared.api.openapi_schemas).
+PARAM_NAME = r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$"
+DATASTORE_NAME = r"^[A-Za-z0-9_]{1,255}$"
+# No control characters (nor line separators): the path is logged and shown as given.
+RELATIVE_PATH = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]{1,1024}$"
+_PARAM_NAME = re.compile(PARAM_NAME)
+_DATASTORE_NAME = re.compile(DATASTORE_NAME)
+_RELATIVE_PATH = re.compile(RELATIVE_PATH)
 MAX_PARAMETERS = 100
 MAX_VALUE_CHARS = 4096
 _SUBMIT_FIELDS = {"experimentName", "parameterAssignments", "dataPathAssignments", "description", "tags"}
 # AML's PipelineSubmit body spells these in PascalCase; RunSource is what AML's own
 # clients add ("API" from REST, "SDK" from the SDK) and is not ours to choose.
-_PASCAL_CASE = {"ExperimentName": "experimentName", "ParameterAssignments": "parameterAssignments",
+PASCAL_CASE = {"ExperimentName": "experimentName", "ParameterAssignments": "parameterAssignments",
                 "DataPathAssignments": "dataPathAssignments", "Description": "description", "Tags": "tags"}
 _IGNORED_AML_FIELDS = {"RunSource"}
 
@@ -96,7 +103,7 @@ def _camel_case(body: dict) -> _Spelling:
             if not isinstance(value, str):
                 raise bad_request(key, "must be a string")
             continue
-        camel = _PASCAL_CASE.get(key, key)
+        camel = PASCAL_CASE.get(key, key)
         if camel in converted:
             raise bad_request(key, f"given twice, as {camel} and {key}; keep one spelling")
         if camel != key:
@@ -156,10 +163,11 @@ def _data_paths(value: Any) -> dict:
         if not isinstance(item, dict) or set(item) != {"DataStoreName", "RelativePath"}:
             raise bad_request(field, "must be {\"DataStoreName\": ..., \"RelativePath\": ...}")
         store, path = item["DataStoreName"], item["RelativePath"]
-        if not isinstance(store, str) or not re.fullmatch(r"[A-Za-z0-9_]{1,255}", store):
+        if not isinstance(store, str) or not _DATASTORE_NAME.fullmatch(store):
             raise bad_request(f"{field}.DataStoreName", "must be a datastore name (letters, digits, '_')")
-        if not isinstance(path, str) or not path or len(path) > 1024 or not path.isprintable():
-            raise bad_request(f"{field}.RelativePath", "must be a printable path of 1-1024 characters")
+        if not isinstance(path, str) or not _RELATIVE_PATH.fullmatch(path):
+            raise bad_request(f"{field}.RelativePath", "must be a path of 1-1024 characters without control "
+                                                       "characters")
         result[key] = {"DataStoreName": store, "RelativePath": path}
     return result
 

@@ -37,12 +37,12 @@ def route_value(req: func.HttpRequest, param: str, kind: str) -> str:
 
 def query_flag(req: func.HttpRequest, name: str, default: bool = False) -> bool:
     raw = req.params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
-    lowered = raw.lower()
-    if lowered not in ("true", "false"):
+    # Exactly the two values the OpenAPI document names; "" or "yes" is a mistake, not a default.
+    if raw not in ("true", "false"):
         raise bad_request(name, "must be true or false")
-    return lowered == "true"
+    return raw == "true"
 
 
 def wants_raw(req: func.HttpRequest) -> bool:

@@ -8,8 +8,10 @@ pass.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
-import json
+import re
 import stat
 import zipfile
 from typing import Any
@@ -18,8 +20,9 @@ import azure.functions as func
 
 from shared.aml import names
 from shared.aml.client import AmlClient
+from shared.aml.errors import AmlPermanentError
 from shared.aml.runs import RUN_STATUSES, RunsClient
-from shared.api.http import ApiError, bad_request, json_response
+from shared.api.http import ApiError, bad_request, json_response, parse_json
 from shared.api.proxy import aml_error_view, guard_destructive, query_flag, reject_passwords, route_value, wants_raw, with_raw
 from shared.config import Settings
 
@@ -28,6 +31,10 @@ MAX_ZIP_ENTRIES = 10_000
 # Bounds the work of checking CRCs: zipfile stops at each entry's declared size.
 MAX_UNCOMPRESSED_BYTES = 1024 * 1024 * 1024
 UPLOAD_FIELDS = ("runDefinitionFile", "projectZipFile")
+MAX_AML_TOKEN_CHARS = 4096
+TOKEN_PREFIX = "r"
+# base64url of at most MAX_AML_TOKEN_CHARS bytes, unpadded, after the prefix.
+_OUR_TOKEN = re.compile(r"r[A-Za-z0-9_-]{2,5462}")
 
 
 class RunHandlers:
@@ -55,7 +62,7 @@ class RunHandlers:
     def submit(self, req: func.HttpRequest) -> func.HttpResponse:
         experiment = route_value(req, "name", "experiment name")
         raw = wants_raw(req)
-        run_id = req.params.get("runId") or None
+        run_id = req.params.get("runId")
         if run_id is not None and not names.is_valid("run id", run_id):
             raise bad_request("runId", "must be 1-255 letters, digits, '-' or '_', starting with a letter or digit")
         definition, project_zip = self._read_upload(req)
@@ -73,18 +80,25 @@ class RunHandlers:
     def list(self, req: func.HttpRequest) -> func.HttpResponse:
         experiment = route_value(req, "name", "experiment name")
         raw = wants_raw(req)
-        status = req.params.get("status") or None
+        status = req.params.get("status")
         if status is not None and status not in RUN_STATUSES:
             raise bad_request("status", "must be one of " + ", ".join(RUN_STATUSES))
         token = req.params.get("continuationToken") or None
-        if token is not None and (len(token) > 4096 or not token.isascii() or not token.isprintable()):
-            raise bad_request("continuationToken", "malformed")
-        page = self._runs.query_runs(experiment, status=status, continuation_token=token)
+        aml_token = amls_token(token) if token is not None else None
+        try:
+            page = self._runs.query_runs(experiment, status=status, continuation_token=aml_token)
+        except AmlPermanentError as exc:
+            if aml_token is None or exc.status != 400:
+                raise
+            # The token has the shape this API issues, yet AML refused it: it was made up or is stale.
+            raise ApiError(400, "ValidationFailed", f"continuationToken: AML did not accept it ({exc.message})",
+                           details=[{"field": "continuationToken", "message": "AML did not accept this token",
+                                     "amlStatus": exc.status, "amlCode": exc.code}]) from None
         runs = [r for r in (page.get("value") or []) if isinstance(r, dict)]
         next_token = page.get("continuationToken")
         return json_response({
             "value": [with_raw(self._run_view(experiment, r), r, raw) for r in runs],
-            "continuationToken": next_token if isinstance(next_token, str) and next_token else None,
+            "continuationToken": our_token(next_token) if isinstance(next_token, str) and next_token else None,
         })
 
     def get(self, req: func.HttpRequest) -> func.HttpResponse:
@@ -106,6 +120,12 @@ class RunHandlers:
         run_id = route_value(req, "runId", "run id")
         raw = wants_raw(req)
         guard_destructive(req, self._settings.allow_destructive, "run cancel", f"run {run_id} of {experiment}")
+        state = self._aml.get_run(experiment, run_id)
+        if state.terminal:
+            # AML would accept the cancel and change nothing: say so instead of "requested".
+            raise ApiError(409, "RunAlreadyFinished", f"run {run_id} already ended {state.status}; nothing to cancel",
+                           details=[{"field": "runId", "message": f"the run ended {state.status}",
+                                     "status": state.status}])
         answer = self._aml.cancel_run(experiment, run_id)
         view = {"runId": run_id, "experimentName": experiment, "cancelRequested": True}
         return json_response(with_raw(view, answer, raw), 202)
@@ -142,15 +162,30 @@ class RunHandlers:
         definition = parts["runDefinitionFile"]
         if len(definition) > MAX_DEFINITION_BYTES:
             raise ApiError(413, "PayloadTooLarge", f"runDefinitionFile exceeds {MAX_DEFINITION_BYTES} bytes")
-        try:
-            parsed = json.loads(definition.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise bad_request("runDefinitionFile", "must be a JSON document (the run definition)") from None
+        parsed = parse_json(definition, "runDefinitionFile")
         if not isinstance(parsed, dict):
             raise bad_request("runDefinitionFile", "must be a JSON object (the run definition)")
         reject_passwords(parsed, "runDefinitionFile")
         check_project_zip(parts["projectZipFile"])
         return definition, parts["projectZipFile"]
+
+
+def our_token(aml_token: str) -> str:
+    """AML's continuation token wrapped in this API's own shape, so what comes back can be checked."""
+    return TOKEN_PREFIX + base64.urlsafe_b64encode(aml_token.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def amls_token(token: str) -> str:
+    """The AML token inside one of `our_token`'s tokens; a 400 for anything this API did not issue."""
+    if not _OUR_TOKEN.fullmatch(token):
+        raise bad_request("continuationToken", "is not a token from a previous page of this list")
+    try:
+        inner = base64.urlsafe_b64decode(token[1:] + "=" * (-len(token[1:]) % 4)).decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise bad_request("continuationToken", "is not a token from a previous page of this list") from None
+    if not inner or len(inner) > MAX_AML_TOKEN_CHARS or not inner.isprintable():
+        raise bad_request("continuationToken", "is not a token from a previous page of this list")
+    return inner
 
 
 def check_project_zip(data: bytes) -> None:

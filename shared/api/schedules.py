@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import random
+import re
+import time
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import azure.functions as func
 
@@ -32,6 +35,14 @@ from shared.store import (
 
 RUN_STATUSES = sorted(ACTIVE_STATUSES | TERMINAL_STATUSES | {"Claimed"})
 MAX_PREVIEW = 100
+# An edit without If-Match is read, changed and written back conditionally until it lands.
+# The timer writes a schedule at most a few times a minute, so the first retry lands; other
+# editors racing for the same schedule are spread apart by random pauses. Past this budget
+# the schedule is changing faster than anyone can edit it: a 409, nothing written.
+UPDATE_BUDGET_SECONDS = 5.0
+MAX_RETRY_PAUSE_SECONDS = 0.1
+# What the stores issue: unpadded URL-safe base64, at most 2048 characters (shared.store.encode_token).
+_STORE_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,2048}")
 
 
 class ScheduleHandlers:
@@ -66,36 +77,48 @@ class ScheduleHandlers:
         schedule_id = _id(req)
         definition = parse_schedule(read_json(req), schedule_id=schedule_id)
         if_match = _if_match(req)
-        now = self._clock()
-        try:
-            current = self._schedules.get(schedule_id)
-        except NotFound:
-            if if_match is not None:
-                raise ApiError(412, "PreconditionFailed", "If-Match given but the schedule does not exist") from None
-            record = ScheduleRecord(definition, _first_fire(definition, now), None, now, now)
+        for attempt in _update_rounds():
+            now = self._clock()
             try:
-                return _schedule_response(self._schedules.create(record), 201,
-                                          location=f"/api/schedules/{schedule_id}")
-            except AlreadyExists:
-                raise ApiError(412, "PreconditionFailed", "the schedule was created concurrently") from None
-        return self._store_update(current, definition, if_match, now)
+                current = self._schedules.get(schedule_id)
+            except NotFound:
+                if if_match is not None:
+                    raise ApiError(412, "PreconditionFailed", "If-Match given but the schedule does not exist") from None
+                record = ScheduleRecord(definition, _first_fire(definition, now), None, now, now)
+                try:
+                    return _schedule_response(self._schedules.create(record), 201,
+                                              location=f"/api/schedules/{schedule_id}")
+                except AlreadyExists:
+                    continue  # created meanwhile: replace it on the next round
+            try:
+                return self._store_update(current, definition, if_match, now)
+            except _Contended:
+                _pause_before_retry(attempt)
+        raise _kept_changing()
 
     def patch(self, req: func.HttpRequest) -> func.HttpResponse:
         schedule_id = _id(req)
         patch = read_json(req, allowed_types=("application/json", "application/merge-patch+json"))
         if not isinstance(patch, dict):
             raise bad_request("body", "a merge patch must be a JSON object")
-        current = self._get(schedule_id)
-        merged = merge_patch(current.definition.to_dict(), patch)
-        definition = parse_schedule(merged, schedule_id=schedule_id)
-        return self._store_update(current, definition, _if_match(req), self._clock())
+        return self._read_modify_write(
+            schedule_id, _if_match(req),
+            lambda current: parse_schedule(merge_patch(current.definition.to_dict(), patch), schedule_id=schedule_id))
 
     def delete(self, req: func.HttpRequest) -> func.HttpResponse:
         schedule_id = _id(req)
+        if_match = _if_match(req)
+        current = self._get(schedule_id)
+        # Compared here first: only an ETag the store issued is handed to it, so a malformed
+        # one is the 412 it deserves rather than a refusal of the Table service.
+        if if_match is not None and if_match != current.etag:
+            raise _stale()
         try:
-            self._schedules.delete(schedule_id, etag=_if_match(req))
+            self._schedules.delete(schedule_id, etag=if_match)
         except NotFound:
             raise _not_found(schedule_id) from None
+        except PreconditionFailed:
+            raise _stale() from None
         return no_content()
 
     # -- enable, disable, run now, backfill ----------------------------------------------
@@ -106,9 +129,10 @@ class ScheduleHandlers:
         return self._set_enabled(req, False)
 
     def _set_enabled(self, req: func.HttpRequest, enabled: bool) -> func.HttpResponse:
-        current = self._get(_id(req))
-        definition = parse_schedule({**current.definition.to_dict(), "enabled": enabled}, schedule_id=current.id)
-        return self._store_update(current, definition, _if_match(req), self._clock())
+        return self._read_modify_write(
+            _id(req), _if_match(req),
+            lambda current: parse_schedule({**current.definition.to_dict(), "enabled": enabled},
+                                           schedule_id=current.id))
 
     def trigger(self, req: func.HttpRequest) -> func.HttpResponse:
         from shared.engine import ConcurrencyConflict
@@ -154,7 +178,7 @@ class ScheduleHandlers:
     # -- runs and preview ------------------------------------------------------------
     def runs(self, req: func.HttpRequest) -> func.HttpResponse:
         schedule_id = _id(req)
-        status = req.params.get("status") or None
+        status = req.params.get("status")
         if status is not None and status not in RUN_STATUSES:
             raise bad_request("status", "must be one of " + ", ".join(RUN_STATUSES))
         limit = query_int(req, "limit", 50, 1, 500)
@@ -167,7 +191,7 @@ class ScheduleHandlers:
     def preview(self, req: func.HttpRequest) -> func.HttpResponse:
         record = self._get(_id(req))
         count = query_int(req, "count", 10, 1, MAX_PREVIEW)
-        start = parse_instant("from", req.params["from"]) if req.params.get("from") else self._clock()
+        start = parse_instant("from", req.params["from"]) if "from" in req.params else self._clock()
         trigger = record.definition.trigger.build()
         fires = [{"utc": iso(t), "local": t.astimezone(trigger.zone).isoformat()}
                  for t in trigger.fire_times(start, limit=count)]
@@ -181,10 +205,26 @@ class ScheduleHandlers:
         except NotFound:
             raise _not_found(schedule_id) from None
 
+    def _read_modify_write(self, schedule_id: str, if_match: str | None,
+                           change: Callable[[ScheduleRecord], ScheduleDefinition]) -> func.HttpResponse:
+        """Apply `change` to the stored schedule and write it back conditionally.
+
+        The timer moves a schedule's cursor between our read and our write now and then. A
+        caller who sent If-Match gets the 412 they asked for; one who did not asked for no
+        precondition, so the change is applied again to a fresh read.
+        """
+        for attempt in _update_rounds():
+            current = self._get(schedule_id)
+            try:
+                return self._store_update(current, change(current), if_match, self._clock())
+            except _Contended:
+                _pause_before_retry(attempt)
+        raise _kept_changing()
+
     def _store_update(self, current: ScheduleRecord, definition: ScheduleDefinition, if_match: str | None,
                       now: datetime) -> func.HttpResponse:
         if if_match is not None and if_match != current.etag:
-            raise ApiError(412, "PreconditionFailed", "the schedule changed since it was read (ETag mismatch)")
+            raise _stale()
         next_fire = current.next_fire_time
         if _fire_times_changed(definition, current.definition):
             # A new trigger starts from now: slots of the old trigger are not owed.
@@ -199,9 +239,34 @@ class ScheduleHandlers:
         try:
             stored = self._schedules.replace(updated)
         except PreconditionFailed:
-            raise ApiError(412, "PreconditionFailed",
-                           "the schedule changed while this request was processed; read it again") from None
+            if if_match is not None:
+                raise ApiError(412, "PreconditionFailed",
+                               "the schedule changed while this request was processed; read it again") from None
+            raise _Contended() from None
         return _schedule_response(stored)
+
+
+class _Contended(Exception):
+    """Someone else wrote the schedule between our read and our conditional write."""
+
+
+def _update_rounds() -> Iterator[int]:
+    """Round numbers for a read-modify-write, until the time budget is spent."""
+    deadline = time.monotonic() + UPDATE_BUDGET_SECONDS
+    attempt = 0
+    while attempt == 0 or time.monotonic() < deadline:
+        yield attempt
+        attempt += 1
+
+
+def _pause_before_retry(attempt: int) -> None:
+    """A short random pause, growing per lost round, so racing editors stop colliding in lockstep."""
+    time.sleep(random.uniform(0, min(MAX_RETRY_PAUSE_SECONDS, 0.005 * 2 ** attempt)))
+
+
+def _kept_changing() -> ApiError:
+    return ApiError(409, "Conflict", "the schedule kept changing while this request was applied; nothing was "
+                                     "written, send it again")
 
 
 def _fire_times_changed(new: ScheduleDefinition, old: ScheduleDefinition) -> bool:
@@ -229,7 +294,15 @@ def _if_match(req: func.HttpRequest) -> str | None:
 
 
 def _token(req: func.HttpRequest) -> str | None:
-    return req.params.get("continuationToken") or None
+    """The page token, checked for the shape the stores issue (an empty one asks for the first page)."""
+    token = req.params.get("continuationToken") or None
+    if token is not None and not _STORE_TOKEN.fullmatch(token):
+        raise bad_request("continuationToken", "is not a token from a previous page of this list")
+    return token
+
+
+def _stale() -> ApiError:
+    return ApiError(412, "PreconditionFailed", "the schedule changed since it was read (ETag mismatch)")
 
 
 def _not_found(schedule_id: str) -> ApiError:

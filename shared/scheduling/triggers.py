@@ -16,8 +16,10 @@ from shared.scheduling.cron import CronExpression
 
 UTC = timezone.utc
 ONE_MICROSECOND = timedelta(microseconds=1)
-# How far back `previous_before` looks before giving up: covers `0 0 29 2 *`.
-_MAX_LOOKBACK = timedelta(days=366 * 9)
+# How far back `previous_before` looks before giving up. NCRONTAB needs a day to match
+# both day fields, and the same day, month and weekday can be 40 years apart (29 February
+# on a Monday across 2100), so this is the span after which the cron parser gives up.
+_MAX_LOOKBACK = timedelta(days=366 * 50)
 
 
 class Trigger(Protocol):
@@ -81,7 +83,8 @@ class CronTrigger(FireTimes):
         """Last fire time strictly before `instant`: the start of the slot's interval."""
         # cronsim only walks forward, so look back in growing windows and walk forward.
         window = timedelta(minutes=1)
-        while window <= _MAX_LOOKBACK:
+        while True:
+            window = min(window, _MAX_LOOKBACK)
             low = instant - window
             last = None
             fire = self.next_after(low - ONE_MICROSECOND)
@@ -90,7 +93,6 @@ class CronTrigger(FireTimes):
                 fire = self.next_after(fire)
             if last is not None:
                 return last
-            if self.start is not None and low <= self.start:
+            if self.start is not None and low <= self.start or window == _MAX_LOOKBACK:
                 return None
             window *= 4
-        return None

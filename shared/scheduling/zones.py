@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import tzinfo
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.scheduling import ScheduleError
@@ -19,11 +20,16 @@ FIELD = "trigger.timeZone"
 _HINT = "use an IANA name such as Europe/Berlin or a Windows name such as W. Europe Standard Time"
 
 
-@lru_cache(maxsize=512)
-def resolve_zone(name: str) -> tzinfo:
+def resolve_zone(name: Any) -> tzinfo:
     """IANA or Windows zone name to ZoneInfo; raise ScheduleError for anything else."""
+    # Checked before the cache: a list or object from a request body cannot be a cache key.
     if not isinstance(name, str) or not name or len(name) > 64 or name.startswith(("/", ".")) or ".." in name:
         raise ScheduleError(FIELD, f"must be a time zone name: {_HINT}")
+    return _resolve_name(name)
+
+
+@lru_cache(maxsize=512)
+def _resolve_name(name: str) -> tzinfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):

@@ -117,7 +117,7 @@ def test_aml_404_and_409_keep_amls_status_and_code(proxy, admin, tag):
     assert status == 404 and body["error"]["details"][0]["amlStatus"] == 404
     admin("PUT", f"computes/ci-{tag}y", {"computeType": "ComputeInstance"})
     status, body, _ = proxy("POST", f"computes/ci-{tag}y/start")  # it is already running
-    assert status == 502 and body["error"]["code"] == "AmlError"
+    assert status == 409 and body["error"]["code"] == "AmlConflict"
     assert (body["error"]["details"][0]["amlStatus"], body["error"]["details"][0]["amlCode"]) == (409, "Conflict")
 
 

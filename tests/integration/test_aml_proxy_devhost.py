@@ -73,7 +73,7 @@ def test_run_lists_page_with_continuation_tokens(host):
     listed = [r["runId"] for r in first["value"] + second["value"]]
     assert sorted(listed) == sorted(submitted) and listed[0] == submitted[-1]  # newest first
     status, body, _ = host.client("GET", f"experiments/{experiment}/runs", params={"continuationToken": "junk"})
-    assert status == 502 and body["error"]["details"][0]["amlStatus"] == 400
+    assert status == 400 and body["error"]["details"][0]["field"] == "continuationToken"
 
 
 def test_tokens_come_from_the_managed_identity_with_the_right_audience(host):

@@ -79,3 +79,46 @@ def test_served_document_matches():
 
     response = openapi.serve(func.HttpRequest("GET", "http://localhost/api/openapi.json", body=b""))
     assert response.status_code == 200 and json.loads(response.get_body()) == document()
+
+
+# -- the schemas say what the handlers accept and answer ----------------------------------
+
+def validator(schema_name: str):
+    import jsonschema_rs
+
+    root = {"$ref": f"#/components/schemas/{schema_name}", "components": document()["components"]}
+    return jsonschema_rs.Draft202012Validator(root)
+
+
+CRON_SCHEDULE = {"id": "nightly", "trigger": {"cron": "0 30 2 * * *", "timeZone": "Europe/Berlin", "jitterSeconds": 30},
+                 "target": {"kind": "pipeline", "pipelineId": "11111111-2222-3333-4444-555555555555",
+                            "experimentName": "batch_scoring", "parameterAssignments": {"day": "{{slot}}"}}}
+RECURRENCE_SCHEDULE = {**CRON_SCHEDULE, "trigger": {
+    "recurrence": {"frequency": "Week", "interval": 1, "weekDays": ["Monday"], "hours": [6], "minutes": 0},
+    "timeZone": "Pacific Standard Time"}}
+
+
+@pytest.mark.parametrize("doc", [CRON_SCHEDULE, RECURRENCE_SCHEDULE], ids=["cron", "recurrence"])
+def test_schedule_answers_match_the_schedule_schema(doc):
+    from tests.unit.api.test_schedules_api import Api
+
+    api = Api()
+    status, created, _ = api("create", "POST", body=doc)
+    assert status == 201, created
+    assert validator("ScheduleCreate").is_valid(doc)
+    errors = [e.message for e in validator("Schedule").iter_errors(created)]
+    assert errors == []
+
+
+@pytest.mark.parametrize("trigger", [
+    {"cron": "* * * * *", "recurrence": {"frequency": "Day", "interval": 1}},  # both
+    {"timeZone": "UTC"},                                                        # neither
+    {"recurrence": {"frequency": "Hour", "interval": 1, "hours": [1]}},         # hours are for Day, Week, Month
+    {"cron": "* * * * *", "jitterSeconds": 3601},
+])
+def test_the_trigger_schema_refuses_what_the_app_refuses(trigger):
+    from tests.unit.api.test_schedules_api import Api
+
+    doc = {**CRON_SCHEDULE, "trigger": trigger}
+    assert not validator("ScheduleCreate").is_valid(doc)
+    assert Api()("create", "POST", body=doc)[0] == 400

@@ -234,11 +234,95 @@ def test_aml_errors_keep_amls_status_and_code(proxy, aml):
     assert status == 404 and payload["error"]["details"][0]["amlCode"] == "ResourceNotFound"
     aml.seed_compute("ci-dev", "ComputeInstance")
     status, payload, _ = proxy("compute", "start", "POST", {"name": "ci-dev"})
-    assert status == 502 and payload["error"]["details"][0]["amlStatus"] == 409
+    assert status == 409 and payload["error"]["details"][0]["amlStatus"] == 409
     # A Retry-After beyond the transport's patience is handed back to the caller at once.
     aml.add_fault(method="GET", path_contains="/computes/ci-dev", status=429, retry_after=45, times=5)
     status, payload, headers = proxy("compute", "get", route={"name": "ci-dev"})
     assert status == 502 and payload["error"]["details"][0]["amlStatus"] == 429 and headers["Retry-After"] == "45"
+
+
+def aml_posts(aml):
+    return [r["path"] for r in aml.requests_log() if r["method"] == "POST"]
+
+
+@pytest.mark.parametrize("action", ["start", "stop", "restart"])
+def test_power_actions_on_a_cluster_are_a_400_before_any_aml_write(proxy, aml, action):
+    aml.seed_compute("cpu-cluster", "AmlCompute")
+    status, payload, _ = proxy("compute", action, "POST", {"name": "cpu-cluster"})
+    assert status == 400 and payload["error"]["details"][0]["field"] == "name"
+    assert "compute instances only" in payload["error"]["message"]
+    assert aml_posts(aml) == []
+
+
+def test_amls_refusal_of_the_callers_input_is_a_400_with_amls_status_and_code(proxy, aml):
+    aml.seed_compute("ci-dev", "ComputeInstance")
+    status, payload, _ = proxy("compute", "nodes", route={"name": "ci-dev"})
+    assert status == 400 and payload["error"]["code"] == "AmlRejectedRequest"
+    assert payload["error"]["details"][0]["amlStatus"] == 400
+
+
+@pytest.mark.parametrize("aml_status", [401, 403])
+def test_aml_refusing_the_apps_own_identity_stays_a_502_naming_the_role(proxy, aml, aml_status):
+    aml.add_fault(method="GET", path_contains="/computes/ci-dev", status=aml_status, code="AuthorizationFailed")
+    status, payload, _ = proxy("compute", "get", route={"name": "ci-dev"})
+    assert status == 502 and payload["error"]["code"] == "AmlAccessDenied"
+    assert "role" in payload["error"]["message"] and payload["error"]["details"][0]["amlStatus"] == aml_status
+
+
+@pytest.mark.parametrize("token", ["junk!", "r" + "A" * 6000, "x" + "QUJD", "r", "r%%%"])
+def test_a_continuation_token_this_api_did_not_issue_is_a_400_before_aml(proxy, aml, token):
+    status, payload, _ = proxy("runs", "list", route={"name": "exp"}, params={"continuationToken": token})
+    assert status == 400 and payload["error"]["details"][0]["field"] == "continuationToken"
+    assert aml.requests_log() == []
+
+
+@pytest.fixture
+def small_pages(aml):
+    aml.query_page_size = 3
+    yield aml
+    aml.query_page_size = 100
+
+
+def test_run_pages_follow_the_tokens_this_api_issues(proxy, small_pages):
+    started = {submit(proxy, *multipart())[1]["runId"] for _ in range(7)}
+    seen, token = [], None
+    for _ in range(10):
+        params = {"continuationToken": token} if token else {}
+        status, page, _ = proxy("runs", "list", route={"name": "exp"}, params=params)
+        assert status == 200
+        seen += [r["runId"] for r in page["value"]]
+        token = page["continuationToken"]
+        if token is None:
+            break
+    assert set(seen) == started and len(seen) == len(started)
+    assert len([r for r in small_pages.requests_log() if r["path"].endswith("/runs:query")]) == 3
+
+
+def test_a_token_of_ours_that_aml_refuses_is_a_400_with_amls_status(proxy, aml):
+    import base64
+
+    forged = "r" + base64.urlsafe_b64encode(b"not-amls-token").decode().rstrip("=")
+    status, payload, _ = proxy("runs", "list", route={"name": "exp"}, params={"continuationToken": forged})
+    assert status == 400 and payload["error"]["details"][0]["amlStatus"] == 400
+
+
+def finished_run(proxy, aml):
+    run_id = submit(proxy, *multipart())[1]["runId"]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        status, run, _ = proxy("runs", "get", route={"name": "exp", "runId": run_id})
+        if run["status"] in ("Completed", "Failed", "Canceled"):
+            return run
+        time.sleep(0.05)
+    raise AssertionError(f"run {run_id} never finished")
+
+
+def test_cancelling_a_finished_run_is_a_409_with_its_final_status_and_no_cancel_sent(proxy, aml):
+    run = finished_run(proxy, aml)
+    status, payload, _ = proxy("runs", "cancel", "POST", {"name": "exp", "runId": run["runId"]})
+    assert status == 409 and payload["error"]["code"] == "RunAlreadyFinished"
+    assert payload["error"]["details"][0]["status"] == run["status"]
+    assert not [p for p in aml_posts(aml) if p.endswith("/cancel")]
 
 
 def test_a_failed_operation_under_wait_is_a_502_with_amls_code(proxy, aml):
@@ -248,7 +332,7 @@ def test_a_failed_operation_under_wait_is_a_502_with_amls_code(proxy, aml):
     assert payload["error"]["details"][0]["amlCode"] == "ComputeOperationFailed"
 
 
-@pytest.mark.parametrize("params", [{"raw": "yes"}, {"wait": "1"}])
+@pytest.mark.parametrize("params", [{"raw": "yes"}, {"wait": "1"}, {"raw": ""}, {"wait": "True"}])
 def test_flags_are_strict(proxy, aml, params):
     assert proxy("compute", "start", "POST", route={"name": "ci-dev"}, params=params)[0] == 400
     assert aml.requests_log() == []

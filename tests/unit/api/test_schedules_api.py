@@ -239,3 +239,13 @@ def test_six_field_cron_with_both_day_fields_previews_only_days_matching_both(ap
     assert api("create", "POST", body=doc)[0] == 201
     status, body, _ = api("preview", "GET", {"id": "either"}, params={"count": "3", "from": "2026-01-01T00:00:00Z"})
     assert [f["utc"] for f in body["value"]] == ["2026-01-02T12:00:00Z", "2026-01-09T12:00:00Z", "2026-01-13T12:00:00Z"]
+
+
+def test_whole_numbers_written_as_decimals_are_integers_as_json_schema_says(api):
+    doc = schedule_doc(trigger={"recurrence": {"frequency": "Day", "interval": 2.0, "hours": [6.0]}},
+                       policy={"maxCatchup": 5.0})
+    status, body, _ = api("create", "POST", body=doc)
+    assert status == 201, body
+    assert body["trigger"]["recurrence"] == {"frequency": "Day", "interval": 2, "hours": [6]}
+    assert body["policy"]["maxCatchup"] == 5
+    assert api("create", "POST", body=schedule_doc("other", policy={"maxCatchup": 5.5}))[0] == 400

@@ -49,3 +49,17 @@ def test_previous_before_rare_expression_and_before_start():
     assert leap.previous_before(slot) == datetime(2024, 2, 29, tzinfo=UTC)
     started = trigger("0 * * * *", start=datetime(2026, 1, 1, 5, tzinfo=UTC))
     assert started.previous_before(datetime(2026, 1, 1, 5, tzinfo=UTC)) is None
+
+
+def test_previous_fire_is_found_across_a_decade_long_gap():
+    # NCRONTAB: 24 December must also be a Saturday; after 2022 that happens again in 2033.
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    from shared.scheduling.cron import CronExpression
+    from shared.scheduling.triggers import CronTrigger
+
+    trigger = CronTrigger(CronExpression("0 0 */4 24 12 6"), ZoneInfo("Europe/Berlin"), None, None)
+    first_2033 = trigger.next_after(datetime(2023, 1, 1, tzinfo=timezone.utc))
+    assert first_2033 == datetime(2033, 12, 23, 23, 0, tzinfo=timezone.utc)  # 00:00 Berlin on the 24th
+    assert trigger.previous_before(first_2033) == datetime(2022, 12, 24, 19, 0, tzinfo=timezone.utc)

@@ -43,3 +43,11 @@ def test_windows_names_are_exact(name):
     with pytest.raises(ScheduleError) as err:
         resolve_zone(name)
     assert err.value.field == "trigger.timeZone" and "Windows name" in err.value.message
+
+
+@pytest.mark.parametrize("name", [["Europe/Berlin"], {"name": "UTC"}, 3, None, ""])
+def test_a_zone_that_is_not_a_name_is_a_schedule_error_not_a_crash(name):
+    # Lists and objects reach this from request bodies; they cannot be cache keys.
+    with pytest.raises(ScheduleError) as caught:
+        resolve_zone(name)
+    assert caught.value.field == "trigger.timeZone"

@@ -1,0 +1,402 @@
+"""The component schemas of the OpenAPI document: every body the API accepts and answers.
+
+Request schemas say exactly what the handlers accept: the same patterns (imported from
+the code that validates, where one exists), ranges, enums, and `oneOf` where a field
+decides which others apply (cron or recurrence, pipeline or pipeline endpoint, cluster or
+instance). What JSON Schema cannot say is named in two places: the custom formats `cron`
+and `time-zone`, and each operation's `x-semantic-rules` (see `shared.api.openapi`).
+Response schemas are closed (`additionalProperties: false`), so a field added to an
+answer without being documented fails the contract test.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.api import compute as compute_rules
+from shared.api import pipelines as submit_rules
+from shared.aml.runs import RUN_STATUSES as AML_RUN_STATUSES
+from shared.schedules import CONCURRENCY, MISFIRE, SCHEDULE_ID
+from shared.scheduling.jitter import MAX_JITTER_SECONDS
+from shared.scheduling.recurrence import FREQUENCIES, MAX_INTERVAL, WEEK_DAYS
+from shared.store import ACTIVE_STATUSES, TERMINAL_STATUSES
+
+GUID = r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$"
+AML_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$"
+PIPELINE_VERSION = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+SCHEDULE_RUN_STATUSES = sorted(ACTIVE_STATUSES | TERMINAL_STATUSES | {"Claimed"})
+
+
+def ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def string(description: str = "", **extra: Any) -> dict:
+    return {"type": "string", **({"description": description} if description else {}), **extra}
+
+
+def integer(low: int | None = None, high: int | None = None, description: str = "") -> dict:
+    schema: dict[str, Any] = {"type": "integer"}
+    if low is not None:
+        schema["minimum"] = low
+    if high is not None:
+        schema["maximum"] = high
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def nullable(schema: dict) -> dict:
+    if isinstance(schema.get("type"), str):
+        return {**schema, "type": [schema["type"], "null"]}
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def closed(properties: dict, required: tuple[str, ...] = (), *, description: str = "", **extra: Any) -> dict:
+    schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False, **extra}
+    if required:
+        schema["required"] = list(required)
+    if description:
+        schema["description"] = description
+    return schema
+
+
+ANY_OBJECT = {"type": "object"}
+NULL_ONLY = {"type": "null"}
+DATE_TIME = string("ISO-8601 / RFC 3339 date-time; without an offset it is read in the schedule's time zone",
+                   format="date-time", maxLength=40)
+INSTANT = string(format="date-time")
+_RAW = {"raw": {"description": "AML's own answer as it came (null when AML sent no body), with ?raw=true"}}
+_AML_ERROR = nullable(closed({"code": nullable(string()), "message": nullable(string())}))
+
+
+def _placeholder_value(description: str) -> dict:
+    return {"anyOf": [string(description, maxLength=4096), {"type": "number"}, {"type": "boolean"}]}
+
+
+# -- schedules --------------------------------------------------------------------------
+
+_SCHEDULE_PARAMETERS = {
+    "type": "object",
+    "description": "parameter values: strings (with placeholders such as {{slot}}), numbers or booleans",
+    "propertyNames": {"minLength": 1, "maxLength": 256},
+    "additionalProperties": _placeholder_value("may hold placeholders, filled per slot"),
+}
+
+
+def _pattern_list(low: int, high: int) -> dict:
+    number = integer(low, high)
+    return nullable({"oneOf": [number, {"type": "array", "items": number, "minItems": 1, "uniqueItems": True}]})
+
+
+_WEEK_DAY = string(enum=list(WEEK_DAYS))
+_PATTERN_FIELDS = {
+    "hours": _pattern_list(0, 23),
+    "minutes": _pattern_list(0, 59),
+    "weekDays": nullable({"oneOf": [_WEEK_DAY, {"type": "array", "items": _WEEK_DAY, "minItems": 1,
+                                                "uniqueItems": True}]}),
+    "monthDays": _pattern_list(1, 31),
+}
+
+
+def _recurrence(frequencies: tuple[str, ...], *pattern: str) -> dict:
+    properties = {"frequency": string(enum=list(frequencies)), "interval": integer(1, MAX_INTERVAL)}
+    # A pattern list that does not apply to the frequency may only be left out or null.
+    properties.update({key: _PATTERN_FIELDS[key] if key in pattern else NULL_ONLY for key in _PATTERN_FIELDS})
+    return closed(properties, ("frequency", "interval"))
+
+
+def _schedule_input(*, create: bool) -> dict:
+    """POST needs the id in the body; PUT takes it from the URL (a body id, if any, must match it)."""
+    schedule_id = string("1-63 of a-z 0-9 -, starting with a letter or digit", pattern=SCHEDULE_ID.pattern)
+    return closed({
+        "id": schedule_id if create else nullable(schedule_id),
+        "description": string(maxLength=1024),
+        "enabled": {"type": "boolean"},
+        "trigger": ref("Trigger"),
+        "target": ref("Target"),
+        "policy": ref("Policy"),
+        # Read-only fields of an answer may be sent back as they came; they are ignored.
+        **{name: {"description": "read-only: ignored when sent"}
+           for name in ("nextFireTime", "lastSlot", "createdAt", "updatedAt", "etag")},
+    }, ("id", "trigger", "target") if create else ("trigger", "target"))
+
+
+SCHEDULE_SCHEMAS: dict[str, dict] = {
+    "Trigger": closed({
+        "cron": nullable(string("5 fields (classic cron: a day matching either day field fires), or 6 with "
+                                "seconds first (NCRONTAB: a day must match both); month and weekday names in any "
+                                "case, returned as 3-letter upper-case names", format="cron", maxLength=200)),
+        "recurrence": nullable(ref("Recurrence")),
+        "timeZone": nullable(string("IANA or Windows name; null or absent means UTC", format="time-zone",
+                                    minLength=1, maxLength=64)),
+        "startTime": nullable(DATE_TIME),
+        "endTime": nullable(DATE_TIME),
+        "jitterSeconds": integer(0, MAX_JITTER_SECONDS, "fixed per-schedule delay of each submission"),
+    }, description="exactly one of cron and recurrence (null counts as absent)",
+        oneOf=[{"required": ["cron"], "properties": {"cron": {"type": "string"}}},
+               {"required": ["recurrence"], "properties": {"recurrence": {"type": "object"}}}]),
+    "Recurrence": {"description": "AML-style recurrence; hours and minutes apply to Day, Week and Month, "
+                                  "weekDays to Week, monthDays to Month; a single value or a list",
+                   "oneOf": [_recurrence(("Minute", "Hour")), _recurrence(("Day",), "hours", "minutes"),
+                             _recurrence(("Week",), "hours", "minutes", "weekDays"),
+                             _recurrence(("Month",), "hours", "minutes", "monthDays")]},
+    "Target": {"oneOf": [
+        closed({"kind": string(enum=["pipeline"]), "pipelineId": string(pattern=GUID),
+                "pipelineVersion": NULL_ONLY, "experimentName": string(pattern=AML_NAME),
+                "parameterAssignments": _SCHEDULE_PARAMETERS,
+                "dataPathAssignments": {"type": "object", "additionalProperties": ref("ScheduleDataPath")}},
+               ("kind", "pipelineId", "experimentName")),
+        closed({"kind": string(enum=["pipelineEndpoint"]), "pipelineEndpointId": string(pattern=GUID),
+                "pipelineVersion": nullable(string(pattern=PIPELINE_VERSION)),
+                "experimentName": string(pattern=AML_NAME), "parameterAssignments": _SCHEDULE_PARAMETERS,
+                "dataPathAssignments": {"type": "object", "additionalProperties": ref("ScheduleDataPath")}},
+               ("kind", "pipelineEndpointId", "experimentName")),
+    ]},
+    "ScheduleDataPath": closed({"DataStoreName": string(minLength=1),
+                                "RelativePath": string("may hold placeholders", minLength=1)},
+                               ("DataStoreName", "RelativePath")),
+    "Policy": closed({
+        "concurrency": string(enum=list(CONCURRENCY)),
+        "misfire": string(enum=list(MISFIRE)),
+        "misfireGraceSeconds": integer(0, 31 * 86400),
+        "maxCatchup": integer(1, 1000),
+        "retry": closed({"maxAttempts": integer(1, 10), "backoffSeconds": integer(1, 3600),
+                         "retryOnRunFailure": {"type": "boolean"}}),
+        "runTimeoutMinutes": nullable(integer(1, 7 * 24 * 60)),
+    }),
+    "ScheduleCreate": _schedule_input(create=True),
+    "ScheduleInput": _schedule_input(create=False),
+    "Schedule": closed({
+        "id": string(pattern=SCHEDULE_ID.pattern), "description": string(), "enabled": {"type": "boolean"},
+        "trigger": ref("Trigger"), "target": ref("Target"), "policy": ref("Policy"),
+        "nextFireTime": nullable(INSTANT), "lastSlot": nullable(INSTANT), "createdAt": INSTANT,
+        "updatedAt": INSTANT, "etag": string(),
+    }, ("id", "description", "enabled", "trigger", "target", "policy", "nextFireTime", "lastSlot", "createdAt",
+        "updatedAt", "etag")),
+    "SchedulePage": closed({"value": {"type": "array", "items": ref("Schedule")},
+                            "continuationToken": nullable(string())}, ("value", "continuationToken")),
+    "RunRecord": closed({
+        "scheduleId": string(), "slot": INSTANT, "slotKey": string(), "runKey": string(),
+        "status": string(enum=SCHEDULE_RUN_STATUSES), "reason": nullable(string()),
+        "trigger": string(enum=["schedule", "manual", "backfill", "retry"]), "attempts": integer(0),
+        "experimentName": nullable(string()), "amlRunId": nullable(string()), "amlStatus": nullable(string()),
+        "portalUrl": nullable(string()), "claimedAt": nullable(INSTANT), "submittedAt": nullable(INSTANT),
+        "finishedAt": nullable(INSTANT), "error": _AML_ERROR, "parameters": nullable(ANY_OBJECT),
+        "nextAttemptAt": nullable(INSTANT), "previousAmlRunIds": {"type": "array", "items": string()},
+        "skippedCount": integer(2), "lastSkippedSlot": nullable(INSTANT),
+    }, ("scheduleId", "slot", "slotKey", "runKey", "status", "trigger", "attempts"),
+        description="one schedule slot's outcome"),
+    "RunRecordPage": closed({"value": {"type": "array", "items": ref("RunRecord")},
+                             "continuationToken": nullable(string())}, ("value", "continuationToken")),
+    "Preview": closed({
+        "scheduleId": string(), "timeZone": string(), "from": INSTANT,
+        "value": {"type": "array", "items": closed({"utc": INSTANT, "local": INSTANT}, ("utc", "local"))},
+    }, ("scheduleId", "timeZone", "from", "value")),
+    "TriggerRequest": closed({"parameterAssignments": _SCHEDULE_PARAMETERS}),
+    "BackfillRequest": closed({"from": DATE_TIME, "to": DATE_TIME}, ("from", "to")),
+    "BackfillResult": closed({
+        "scheduleId": string(), "from": INSTANT, "to": INSTANT,
+        "queued": {"type": "array", "items": string("slot key")},
+        "existing": {"type": "array", "items": string("slot key")},
+        "count": integer(0),
+    }, ("scheduleId", "from", "to", "queued", "existing", "count")),
+}
+
+# -- computes ---------------------------------------------------------------------------
+
+_TAGS = {"type": "object", "maxProperties": 50, "propertyNames": {"pattern": compute_rules.TAG_KEY},
+         "additionalProperties": string(maxLength=256)}
+_SSH_KEY = string("ssh-rsa, ssh-ed25519 or ecdsa public key", pattern=compute_rules.SSH_KEY)
+_COMMON_COMPUTE = {
+    "location": string("the workspace's region, e.g. westeurope", pattern=compute_rules.REGION),
+    "description": string(maxLength=1000),
+    "vmSize": string("e.g. STANDARD_DS3_V2", pattern=compute_rules.VM_SIZE),
+    "subnetId": string("subnet resource id", pattern=compute_rules.SUBNET_ID),
+    "enableNodePublicIp": {"type": "boolean"},
+    "tags": _TAGS,
+}
+_CLUSTER = {
+    "vmPriority": string(enum=["Dedicated", "LowPriority"]),
+    "scaleSettings": {"$ref": "#/components/schemas/ScaleSettings"},
+    "remoteLoginPortPublicAccess": string(enum=["Enabled", "Disabled", "NotSpecified"]),
+    "adminUserName": string("Linux user name; with adminUserSshPublicKey", pattern=compute_rules.ADMIN_USER),
+    "adminUserSshPublicKey": {**_SSH_KEY, "description": "passwords are refused; with adminUserName"},
+}
+_INSTANCE = {
+    "sshPublicAccess": string(enum=["Enabled", "Disabled"]),
+    "sshPublicKey": _SSH_KEY,
+    "applicationSharingPolicy": string(enum=["Personal", "Shared"]),
+    "assignedUserObjectId": string("with assignedUserTenantId", pattern=GUID),
+    "assignedUserTenantId": string("with assignedUserObjectId", pattern=GUID),
+}
+_ARM_INNER = closed({
+    **{key: value for key, value in _CLUSTER.items() if not key.startswith("admin")},
+    "vmSize": _COMMON_COMPUTE["vmSize"], "enableNodePublicIp": {"type": "boolean"},
+    "applicationSharingPolicy": _INSTANCE["applicationSharingPolicy"],
+    "subnet": closed({"id": _COMMON_COMPUTE["subnetId"]}),
+    "userAccountCredentials": ref("ArmCredentials"),
+    "sshSettings": closed({"sshPublicAccess": _INSTANCE["sshPublicAccess"], "adminPublicKey": _SSH_KEY,
+                           "adminUserName": string(), "sshPort": integer()}),
+    "personalComputeInstanceSettings": closed({"assignedUser": closed(
+        {"objectId": string(pattern=GUID), "tenantId": string(pattern=GUID)}, ("objectId", "tenantId"))},
+        ("assignedUser",)),
+    "computeInstanceAuthorizationType": string(enum=["personal"]),
+})
+
+COMPUTE_SCHEMAS: dict[str, dict] = {
+    "ScaleSettings": closed({
+        "minNodeCount": integer(0, compute_rules.MAX_NODES, "at most maxNodeCount; default 0"),
+        "maxNodeCount": integer(1, compute_rules.MAX_NODES),
+        "nodeIdleTimeBeforeScaleDown": string("ISO-8601 duration, e.g. PT5M", pattern=compute_rules.DURATION),
+    }, ("maxNodeCount",)),
+    "ComputeInput": {"oneOf": [ref("ClusterInput"), ref("InstanceInput"), ref("ArmComputeInput")]},
+    "ClusterInput": closed({"computeType": string(enum=["AmlCompute"]), **_COMMON_COMPUTE, **_CLUSTER},
+                           ("computeType", "location", "vmSize", "scaleSettings"),
+                           dependentRequired={"adminUserName": ["adminUserSshPublicKey"],
+                                              "adminUserSshPublicKey": ["adminUserName"]}),
+    "InstanceInput": closed({"computeType": string(enum=["ComputeInstance"]), **_COMMON_COMPUTE, **_INSTANCE},
+                            ("computeType", "location", "vmSize"),
+                            dependentRequired={"assignedUserObjectId": ["assignedUserTenantId"],
+                                               "assignedUserTenantId": ["assignedUserObjectId"]}),
+    "ArmCredentials": closed({"adminUserName": _CLUSTER["adminUserName"],
+                              "adminUserSshPublicKey": _CLUSTER["adminUserSshPublicKey"]},
+                             ("adminUserName", "adminUserSshPublicKey")),
+    "ArmComputeInput": closed({
+        "location": _COMMON_COMPUTE["location"], "tags": _TAGS,
+        "subnet": closed({"id": _COMMON_COMPUTE["subnetId"]}), "userAccountCredentials": ref("ArmCredentials"),
+        "properties": closed({"computeType": string(enum=["AmlCompute", "ComputeInstance"]),
+                              "description": _COMMON_COMPUTE["description"], "properties": _ARM_INNER},
+                             ("computeType",)),
+    }, ("location", "properties"), description="ARM's own ComputeResource body, as AML's REST docs send it"),
+    "ComputePatch": closed({"scaleSettings": ref("ScaleSettings")}, ("scaleSettings",)),
+    "Compute": closed({
+        "name": nullable(string()), "id": nullable(string()), "location": nullable(string()),
+        "computeType": nullable(string()), "provisioningState": nullable(string()),
+        "description": nullable(string()), "createdOn": nullable(string()), "modifiedOn": nullable(string()),
+        "isAttached": nullable({"type": "boolean"}), "vmSize": nullable(string()),
+        "vmPriority": nullable(string()), "subnetId": nullable(string()),
+        "enableNodePublicIp": nullable({"type": "boolean"}),
+        "scaleSettings": nullable(closed({"minNodeCount": nullable(integer()), "maxNodeCount": nullable(integer()),
+                                          "nodeIdleTimeBeforeScaleDown": nullable(string())})),
+        "remoteLoginPortPublicAccess": nullable(string()), "allocationState": nullable(string()),
+        "currentNodeCount": nullable(integer()), "targetNodeCount": nullable(integer()),
+        "nodeStateCounts": nullable({"type": "object", "additionalProperties": nullable(integer())}),
+        "state": nullable(string("ComputeInstance state, e.g. Running, Stopped")),
+        "sshPublicAccess": nullable(string()), "sshAdminUserName": nullable(string()),
+        "sshPort": nullable(integer()),
+        "lastOperation": nullable(closed({"name": nullable(string()), "status": nullable(string()),
+                                          "time": nullable(string())})),
+        "errors": {"type": "array", "items": _AML_ERROR},
+        "tags": ANY_OBJECT,
+        **_RAW,
+    }),
+    "ComputeList": closed({"value": {"type": "array", "items": ref("Compute")}}, ("value",)),
+    "Accepted": closed({
+        "status": string(enum=["Accepted"]),
+        "operation": nullable(closed({"id": string(), "status": string(), "href": string()})),
+        "compute": nullable(ref("Compute")),
+        **_RAW,
+    }, ("status", "operation")),
+    "Operation": closed({
+        "id": string(), "status": string(enum=["InProgress", "Succeeded", "Failed", "Canceled"]),
+        "error": _AML_ERROR, **_RAW,
+    }, ("id", "status")),
+    "NodeList": closed({"computeName": string(), "value": {"type": "array", "items": closed({
+        "nodeId": nullable(string()), "privateIpAddress": nullable(string()), "publicIpAddress": nullable(string()),
+        "port": nullable({"type": "number"}), "nodeState": nullable(string()), "runId": nullable(string()),
+        **_RAW})}}, ("computeName", "value")),
+}
+
+# -- experiments, runs, pipelines -----------------------------------------------------------
+
+_SUBMIT_PARAMETERS = {"type": "object", "maxProperties": submit_rules.MAX_PARAMETERS,
+                      "propertyNames": {"pattern": submit_rules.PARAM_NAME},
+                      "additionalProperties": _placeholder_value("sent as given")}
+_SUBMIT_DATA_PATHS = {"type": "object", "maxProperties": submit_rules.MAX_PARAMETERS,
+                      "propertyNames": {"pattern": submit_rules.PARAM_NAME},
+                      "additionalProperties": ref("SubmitDataPath")}
+_SUBMIT_TAGS = {"type": "object", "maxProperties": 50, "propertyNames": {"minLength": 1, "maxLength": 100},
+                "additionalProperties": string(maxLength=1000)}
+_SUBMIT_FIELDS = {
+    "experimentName": string(pattern=AML_NAME), "parameterAssignments": _SUBMIT_PARAMETERS,
+    "dataPathAssignments": _SUBMIT_DATA_PATHS, "description": string(maxLength=5000), "tags": _SUBMIT_TAGS,
+}
+
+
+def _submit_request(with_version: bool) -> dict:
+    properties = dict(_SUBMIT_FIELDS)
+    # AML's own PascalCase spelling of each field is accepted too; RunSource is AML's, ignored.
+    properties.update({pascal: _SUBMIT_FIELDS[camel] for pascal, camel in submit_rules.PASCAL_CASE.items()})
+    properties["RunSource"] = string("ignored")
+    if with_version:
+        properties["pipelineVersion"] = nullable(string(pattern=PIPELINE_VERSION))
+    return closed(properties, description="camelCase, or AML's PascalCase; each field in one spelling only",
+                  anyOf=[{"required": ["experimentName"]}, {"required": ["ExperimentName"]}],
+                  allOf=[{"not": {"required": [camel, pascal]}}
+                         for pascal, camel in submit_rules.PASCAL_CASE.items()])
+
+
+RUN_SCHEMAS: dict[str, dict] = {
+    "Experiment": closed({
+        "experimentId": nullable(string()), "name": nullable(string()), "description": nullable(string()),
+        "createdAt": nullable(string()), "archived": {"type": "boolean"}, "tags": ANY_OBJECT, **_RAW,
+    }),
+    "Run": closed({
+        "runId": nullable(string()), "experimentName": string(), "experimentId": nullable(string()),
+        "runNumber": nullable(integer()), "status": nullable(string()), "runType": nullable(string()),
+        "displayName": nullable(string()), "description": nullable(string()), "target": nullable(string()),
+        "parentRunId": nullable(string()), "createdAt": nullable(string()), "startedAt": nullable(string()),
+        "endedAt": nullable(string()), "duration": nullable(string()), "error": _AML_ERROR,
+        "tags": ANY_OBJECT, "properties": ANY_OBJECT, "portalUrl": nullable(string()),
+        "details": closed({
+            "target": nullable(string()), "status": nullable(string()), "computeDuration": nullable(string()),
+            "effectiveStartedAt": nullable(string()), "logFiles": {"type": "array", "items": string()},
+            "warnings": {"type": "array", "items": nullable(string())}, "error": _AML_ERROR,
+        }, description="present with ?details=true"),
+        **_RAW,
+    }),
+    "RunPage": closed({"value": {"type": "array", "items": ref("Run")}, "continuationToken": nullable(string())},
+                      ("value", "continuationToken")),
+    "RunStarted": closed({
+        "runId": string(), "experimentName": string(), "status": nullable(string()), "portalUrl": string(),
+        "pipelineId": string(), "pipelineEndpointId": string(), "pipelineVersion": nullable(string()), **_RAW,
+    }, ("runId", "experimentName", "portalUrl")),
+    "CancelAccepted": closed({"runId": string(), "experimentName": string(),
+                              "cancelRequested": {"type": "boolean"}, **_RAW}),
+    "SubmitDataPath": closed({"DataStoreName": string(pattern=submit_rules.DATASTORE_NAME),
+                              "RelativePath": string(pattern=submit_rules.RELATIVE_PATH)},
+                             ("DataStoreName", "RelativePath")),
+    "SubmitRequest": _submit_request(with_version=False),
+    "EndpointSubmitRequest": _submit_request(with_version=True),
+    "PublishedPipeline": closed({
+        "id": nullable(string()), "name": nullable(string()), "description": nullable(string()),
+        "version": nullable(string()), "status": {}, "endpoint": nullable(string()),
+        "createdAt": nullable(string()), **_RAW,
+    }),
+    "PublishedPipelineList": closed({"value": {"type": "array", "items": ref("PublishedPipeline")}}, ("value",)),
+}
+
+SCHEMAS: dict[str, dict] = {
+    "Error": closed({"error": closed({
+        "code": string("stable error code, e.g. ValidationFailed, NotFound, AmlError, AmlTimeout"),
+        "message": string(),
+        "details": {"type": "array", "description": "absent only in the Functions host's own answers",
+                    "items": closed({
+                        "field": string("request field, or 'aml' for AML's own answer"),
+                        "message": string(),
+                        "amlStatus": nullable(integer(description="AML's HTTP status")),
+                        "amlCode": nullable(string("AML's error code")),
+                        "mayHaveExecuted": {"type": "boolean",
+                                            "description": "a write whose answer was lost may have happened"},
+                        "status": string("a run's final status (RunAlreadyFinished)"),
+                    }, ("field", "message"))},
+    }, ("code", "message"))}, ("error",)),
+    "Health": closed({"status": string(enum=["healthy", "unhealthy"]), "checks": ANY_OBJECT}),
+    **SCHEDULE_SCHEMAS,
+    **COMPUTE_SCHEMAS,
+    **RUN_SCHEMAS,
+}
+
+__all__ = ["AML_NAME", "AML_RUN_STATUSES", "FREQUENCIES", "GUID", "SCHEDULE_RUN_STATUSES", "SCHEMAS", "nullable",
+           "ref", "string", "integer", "closed", "ANY_OBJECT", "DATE_TIME"]
