@@ -50,6 +50,11 @@ SETTING_NAMES = (
     "RUNS_RETENTION_DAYS",
     "TICK_SCHEDULE",
     "POLL_SCHEDULE",
+    "SLOT_QUEUE",
+    "QUEUES_CONNECTION_STRING",
+    "QUEUES_ENDPOINT",
+    "TICK_CONCURRENCY",
+    "POLL_CONCURRENCY",
 )
 
 DEFAULT_ARM_BASE_URL = "https://management.azure.com"
@@ -68,6 +73,9 @@ _WORKSPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,32}$")
 _REGION = re.compile(r"^[a-z0-9]{2,40}$")
 _TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
 _API_VERSION = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$")
+# Storage queue names: 3-63 lowercase letters, digits and single hyphens, not at either end.
+_QUEUE_NAME = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
+DEFAULT_SLOT_QUEUE = "scheduler-slots"
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,11 @@ class Settings:
     schedules_table: str
     runs_table: str
     runs_retention_days: int
+    slot_queue: str = DEFAULT_SLOT_QUEUE
+    queues_connection_string: str | None = None
+    queues_endpoint: str | None = None
+    tick_concurrency: int = 16
+    poll_concurrency: int = 32
 
     @property
     def workspace_path(self) -> str:
@@ -217,6 +230,20 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if tables["SCHEDULES_TABLE"].lower() == tables["RUNS_TABLE"].lower():
         problems["RUNS_TABLE"] = "must differ from SCHEDULES_TABLE"
 
+    slot_queue = get("SLOT_QUEUE") or DEFAULT_SLOT_QUEUE
+    if not _QUEUE_NAME.match(slot_queue):
+        problems["SLOT_QUEUE"] = "must be a queue name (3-63 lowercase letters, digits and single hyphens)"
+    queues_connection_string = get("QUEUES_CONNECTION_STRING") or None
+    queues_endpoint = get("QUEUES_ENDPOINT") or None
+    if queues_connection_string is None and queues_endpoint is None:
+        problems["QUEUES_CONNECTION_STRING"] = "or QUEUES_ENDPOINT is required"
+    if queues_endpoint:
+        queues_endpoint = _base_url("QUEUES_ENDPOINT", queues_endpoint, problems)
+    # Threads waiting on table and queue calls; Python runs one at a time, so more than a
+    # few dozen only adds contention.
+    tick_concurrency = int(_number(env, "TICK_CONCURRENCY", 16, 1, 64, problems, integer=True))
+    poll_concurrency = int(_number(env, "POLL_CONCURRENCY", 32, 1, 64, problems, integer=True))
+
     if problems:
         raise ConfigError(problems)
     return Settings(
@@ -240,4 +267,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         schedules_table=tables["SCHEDULES_TABLE"],
         runs_table=tables["RUNS_TABLE"],
         runs_retention_days=retention,
+        slot_queue=slot_queue,
+        queues_connection_string=queues_connection_string,
+        queues_endpoint=queues_endpoint,
+        tick_concurrency=tick_concurrency,
+        poll_concurrency=poll_concurrency,
     )

@@ -59,6 +59,7 @@ def build_runtime(settings: "Settings | None" = None) -> Runtime:
     from shared.config import load_settings
     from shared.engine import Engine, LeasePolicy
     from shared.identity import CredentialTokenSource, process_credential
+    from shared.queue.storage import StorageSlotQueue, queue_service
     from shared.store.table import TableRunStore, TableScheduleStore, service_client
 
     quiet_sdk_loggers()
@@ -73,7 +74,12 @@ def build_runtime(settings: "Settings | None" = None) -> Runtime:
     aml = AmlClient(transport, settings)
     leases = LeasePolicy.for_transport(read_timeout_seconds=transport.read_timeout_seconds,
                                        worst_case_seconds=transport.worst_case_seconds())
-    engine = Engine(schedules, runs, aml, retention=timedelta(days=settings.runs_retention_days), leases=leases)
+    queue = StorageSlotQueue(queue_service(connection_string=settings.queues_connection_string,
+                                           endpoint=settings.queues_endpoint, credential=credential),
+                             settings.slot_queue)
+    engine = Engine(schedules, runs, aml, queue, retention=timedelta(days=settings.runs_retention_days),
+                    leases=leases, tick_concurrency=settings.tick_concurrency,
+                    poll_concurrency=settings.poll_concurrency)
     from shared.aml.compute import ComputeClient
     from shared.aml.runs import RunsClient
 

@@ -12,9 +12,10 @@ def run_tick(past_due: bool = False) -> None:
 
     runtime = get_runtime()
     report = runtime.engine.tick(runtime.clock())
-    log.info("tick: %d due schedule(s), %d submitted, %d skipped, %d failed, %d already taken, %d error(s)%s",
-             report.schedules, len(report.submitted), report.skipped, len(report.failed), report.lost_races,
-             len(report.errors), " (timer was past due)" if past_due else "")
+    log.info("tick: %d due schedule(s), %d slot(s) claimed, %d queued, %d skipped, %d already taken, "
+             "%d queue failure(s), %d error(s)%s", report.schedules, len(report.claimed), report.enqueued,
+             report.skipped, report.lost_races, report.queue_failures, len(report.errors),
+             " (timer was past due)" if past_due else "")
 
 
 def run_poll() -> None:
@@ -22,6 +23,7 @@ def run_poll() -> None:
 
     runtime = get_runtime()
     report = runtime.engine.poll(runtime.clock())
-    if report.checked:
-        log.info("poll: %d active run(s) checked, %d changed, %d finished, %d error(s)",
-                 report.checked, report.changed, report.finished, len(report.errors))
+    if report.schedules:
+        log.info("poll: %d schedule(s) in flight, %d active run(s) checked, %d changed, %d finished, "
+                 "%d slot(s) sent again, %d attempted here, %d error(s)", report.schedules, report.checked,
+                 report.changed, report.finished, report.requeued, report.attempted_inline, len(report.errors))

@@ -1,15 +1,18 @@
-"""The scheduler's engine: tick and poll, written against ports, with time passed in.
+"""The scheduler's engine, written against ports (stores, AML, queue), with time passed in.
 
-* `tick` (tick.py) settles due schedules: plans their owed slots, claims each by
-  inserting its run record, attempts it, records skips, advances the cursor;
-* every submit goes through one attempt (attempt.py): lease, reconciliation by run
-  key, concurrency policy, submit, record;
-* `poll` (poll.py) brings active runs up to date and prunes history;
+* `tick` (tick.py) finds due schedules through the due index, claims their owed slots
+  (one inserted run record each), records skips, puts one queue message per claim, and
+  moves the cursors;
+* `work` (work.py) is what a queue worker does with one message: one attempt;
+* every submit goes through one attempt (attempt.py): lease, reconciliation by run key,
+  concurrency policy, submit, record;
+* `poll` (poll.py) goes through every run in flight: outcomes from AML, timeouts, the
+  sweep of pending slots whose time has come, and a round of history pruning;
 * manual runs and backfill (manual.py).
 
 Claims are owned for a lease (timing.py) derived from how long a submit can take; a
-claim not finished when its lease runs out is taken up by a later tick, which first
-asks AML for a run carrying the slot's run key before it submits anything.
+claim not finished when its lease runs out is taken up again by the sweep, and whoever
+takes it first asks AML for a run carrying the slot's run key before submitting anything.
 """
 
 from __future__ import annotations
@@ -32,25 +35,33 @@ from shared.engine.model import (
     TickReport,
     status_from_aml,
 )
-from shared.engine.poll import Poller
+from shared.engine.poll import Poller, process_owner
 from shared.engine.tick import Ticker
 from shared.engine.timing import DEFAULT_LEASES, LeasePolicy, WorkClock
+from shared.engine.work import give_up, work
+from shared.queue import SlotMessage, SlotQueue
 from shared.store import RunRecord, RunStore, ScheduleRecord, ScheduleStore
 
 # The default lease, for callers and tests that think in one number.
 LEASE = DEFAULT_LEASES.lease
+DEFAULT_TICK_CONCURRENCY = 16
+DEFAULT_POLL_CONCURRENCY = 32
 
 __all__ = ["ATTEMPT_TAG", "BACKFILL", "LEASE", "RUN_KEY_TAG", "BackfillError", "BackfillResult",
            "ConcurrencyConflict", "Engine", "LeasePolicy", "PollReport", "TickReport", "status_from_aml"]
 
 
 class Engine:
-    def __init__(self, schedules: ScheduleStore, runs: RunStore, aml: AmlPort, *,
+    def __init__(self, schedules: ScheduleStore, runs: RunStore, aml: AmlPort, queue: SlotQueue, *,
                  retention: timedelta | None = None, leases: LeasePolicy = DEFAULT_LEASES,
-                 elapsed: Callable[[], float] = time.monotonic):
+                 elapsed: Callable[[], float] = time.monotonic, owner: str | None = None,
+                 tick_concurrency: int = DEFAULT_TICK_CONCURRENCY,
+                 poll_concurrency: int = DEFAULT_POLL_CONCURRENCY):
+        self.owner = owner or process_owner()
         self._runner = SlotRunner(schedules, runs, aml, leases)
-        self._ticker = Ticker(self._runner)
-        self._poller = Poller(self._runner, retention)
+        self._queue = queue
+        self._ticker = Ticker(self._runner, queue, tick_concurrency)
+        self._poller = Poller(self._runner, queue, self.owner, retention=retention, concurrency=poll_concurrency)
         self._elapsed = elapsed
 
     @property
@@ -60,11 +71,17 @@ class Engine:
     def tick(self, now: datetime) -> TickReport:
         return self._ticker.tick(WorkClock(now, self._elapsed))
 
+    def work(self, message: SlotMessage, now: datetime) -> TickReport:
+        return work(self._runner, message, WorkClock(now, self._elapsed), self.owner)
+
+    def give_up(self, message: SlotMessage, now: datetime) -> str:
+        return give_up(self._runner, message, now)
+
     def poll(self, now: datetime) -> PollReport:
-        return self._poller.poll(now)
+        return self._poller.poll(WorkClock(now, self._elapsed))
 
     def trigger_now(self, record: ScheduleRecord, now: datetime, overrides: dict | None = None) -> RunRecord:
-        return manual.trigger_now(self._runner, record, WorkClock(now, self._elapsed), overrides)
+        return manual.trigger_now(self._runner, record, WorkClock(now, self._elapsed), self.owner, overrides)
 
     def backfill(self, record: ScheduleRecord, start: datetime, end: datetime, now: datetime) -> BackfillResult:
-        return manual.backfill(self._runner, record, start, end, now)
+        return manual.backfill(self._runner, self._queue, record, start, end, now)

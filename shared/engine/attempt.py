@@ -1,11 +1,12 @@
 """One attempt at a claimed slot: own the lease, reconcile, respect concurrency, submit, record.
 
-Every path that submits a slot goes through `SlotRunner.attempt`: a tick's fresh claim,
-a pending slot whose retry or lease time has come, a manual run. Before anything goes
+Every path that submits a slot goes through `SlotRunner.attempt`: a queue worker taking
+a message, the poll's sweep when the queue is down, a manual run. Before anything goes
 to AML the attempt makes sure that
 
-* its lease has at least `LeasePolicy.needed_to_start` left (renewed with If-Match
-  otherwise, so an attempt never starts on a claim another tick may take over);
+* it holds the lease, with at least `LeasePolicy.needed_to_start` left: taken (or
+  renewed) with If-Match, so two workers handed the same slot never both submit it and
+  an attempt never starts on a claim another process may take over;
 * the schedule still exists, is enabled and still holds the slot in its time window
   (read fresh: a schedule deleted during a long tick gets no further submissions);
 * when an earlier attempt may have reached AML, no AML run carries this slot's run key:
@@ -23,7 +24,7 @@ from shared.engine.model import ATTEMPT_TAG, RUN_KEY_TAG, WAIT_FOR_ACTIVE, AmlPo
 from shared.engine.timing import LeasePolicy, WorkClock
 from shared.scheduling.templating import SlotContext, render_parameters
 from shared.schedules import Target, iso
-from shared.store import MANUAL, NotFound, PreconditionFailed, RunRecord, RunStore, ScheduleRecord, ScheduleStore
+from shared.store import MANUAL, QUEUED, NotFound, PreconditionFailed, RunRecord, RunStore, ScheduleRecord, ScheduleStore
 
 if TYPE_CHECKING:
     from shared.aml.client import RunState, SubmittedRun
@@ -40,16 +41,19 @@ class SlotRunner:
 
     # -- claims ----------------------------------------------------------------------
     def new_claim(self, record: ScheduleRecord, slot: datetime, now: datetime, kind: str,
-                  overrides: dict | None = None, *, next_attempt_at: datetime | None = None,
-                  reason: str | None = None) -> RunRecord:
-        """A Claimed record for `slot` whose lease runs from `now` (the moment of the claim)."""
-        target = record.definition.target
+                  overrides: dict | None = None, *, owner: str = QUEUED, reason: str | None = None) -> RunRecord:
+        """A Claimed record for `slot` whose lease runs from `now` (the moment of the claim).
+
+        It carries what the poll needs of the schedule's policy, so the poll reads no schedules.
+        """
+        target, policy = record.definition.target, record.definition.policy
         key_probe = RunRecord(record.id, slot, "Claimed", trigger=kind)
         assignments = {**target.parameter_assignments, **(overrides or {})}
         parameters = render_parameters(assignments, slot_context(record, slot, key_probe.run_key))
         return RunRecord(schedule_id=record.id, slot=slot, status="Claimed", trigger=kind, reason=reason,
                          experiment_name=target.experiment_name, claimed_at=now, updated_at=now,
-                         next_attempt_at=next_attempt_at or now + self.leases.lease, parameters=parameters)
+                         next_attempt_at=now + self.leases.lease, owner=owner, parameters=parameters,
+                         run_timeout_minutes=policy.run_timeout_minutes, retry=policy.retry.to_dict())
 
     def save(self, run: RunRecord) -> RunRecord | None:
         try:
@@ -62,13 +66,18 @@ class SlotRunner:
             return None
 
     # -- the attempt -----------------------------------------------------------------
-    def attempt(self, run: RunRecord, clock: WorkClock, report: TickReport, *, recovering: bool,
+    def attempt(self, run: RunRecord, clock: WorkClock, report: TickReport, *, owner: str,
                 record: ScheduleRecord | None = None) -> RunRecord | None:
-        """Take the slot one step further; returns the record as stored, or None if another writer has it.
+        """Take the slot one step further as `owner`; returns the record as stored, or None if
+        another writer has it.
 
-        `record` may be passed only when it was read moments ago (a tick's first fire of a
-        schedule); otherwise the schedule is read again here.
+        `record` may be passed only when it was read moments ago (a manual run); otherwise
+        the schedule is read again here. When an earlier attempt may have reached AML (an
+        attempt was made, or a worker took the slot before), the attempt starts with the
+        run-key lookup.
         """
+        # A claim from before leases had owners (owner None) is treated as possibly sent.
+        recovering = run.attempts > 0 or run.dequeued_at is not None or run.owner is None
         now = clock.now()
         if record is None:
             try:
@@ -85,18 +94,23 @@ class SlotRunner:
             report.waiting += 1
             return self.save(run.evolve(next_attempt_at=now + self.leases.lease, updated_at=now,
                                         reason="waiting: the schedule is disabled"))
-        run = self._own_lease(run, now)
+        run = self._own_lease(run, now, owner)
         if run is None:
             report.lost_races += 1
             return None
         return self._attempt_owned(record, run, clock, report, recovering=recovering)
 
-    def _own_lease(self, run: RunRecord, now: datetime) -> RunRecord | None:
-        """The run with enough lease left to start an attempt, renewed with If-Match if needed."""
-        if run.next_attempt_at is not None and run.next_attempt_at - now >= self.leases.needed_to_start:
+    def _own_lease(self, run: RunRecord, now: datetime, owner: str) -> RunRecord | None:
+        """The run held by `owner` with enough lease left to start an attempt (taken or
+        renewed with If-Match when needed), or None if another process holds it."""
+        left = run.next_attempt_at - now if run.next_attempt_at else None
+        if run.owner == owner and left is not None and left >= self.leases.needed_to_start:
             return run
+        taking_from_queue = run.owner == QUEUED
         try:
-            return self.runs.replace(run.evolve(claimed_at=now, next_attempt_at=now + self.leases.lease, updated_at=now))
+            return self.runs.replace(run.evolve(
+                owner=owner, next_attempt_at=now + self.leases.lease, updated_at=now,
+                dequeued_at=now if taking_from_queue else run.dequeued_at))
         except (PreconditionFailed, NotFound):
             return None
 
@@ -128,7 +142,7 @@ class SlotRunner:
 
         if policy.concurrency != "Allow" and self.runs.has_active(record.id):
             if policy.concurrency == "Forbid":
-                if run.trigger == "schedule" and not recovering:
+                if run.trigger == "schedule" and run.attempts == 0:
                     report.skipped += 1
                     return self.save(run.evolve(status="Skipped", finished_at=now, updated_at=now, next_attempt_at=None,
                                                 reason="concurrency: a run of this schedule is still active"))

@@ -15,8 +15,13 @@ ATTEMPT_TAG = "scheduler_attempt"
 BACKFILL = "backfill"
 # A backfilled or retried slot held back by a Forbid policy looks again this much later.
 WAIT_FOR_ACTIVE = timedelta(seconds=30)
-PENDING_PER_TICK = 100
 PRUNE_BATCH = 200
+# Schedules whose history the poll prunes per cycle, round-robin over all of them.
+PRUNE_SCHEDULES_PER_POLL = 50
+# An in-flight index entry with no pending or active run left is removed only when it is
+# older than any tick: a tick marks a schedule before its first claim, and a claim made
+# after the poll looked must not lose its entry.
+IN_FLIGHT_GRACE = timedelta(minutes=15)
 MAX_BACKFILL_SLOTS = 500
 # A run AML cannot find this long after submission is treated as lost, not as lag.
 LOST_RUN_AFTER = timedelta(minutes=15)
@@ -53,9 +58,19 @@ class BackfillError(ValueError):
         self.message = message
 
 
+class _Mergeable:
+    def merge(self, other: "_Mergeable") -> None:
+        """Add another report's counts (each worker thread keeps its own, merged at the end)."""
+        for name, value in vars(other).items():
+            setattr(self, name, getattr(self, name) + value)
+
+
 @dataclass
-class TickReport:
+class TickReport(_Mergeable):
     schedules: int = 0
+    claimed: list[str] = field(default_factory=list)
+    enqueued: int = 0
+    queue_failures: int = 0
     submitted: list[str] = field(default_factory=list)
     skipped: int = 0
     failed: list[str] = field(default_factory=list)
@@ -67,12 +82,15 @@ class TickReport:
 
 
 @dataclass
-class PollReport:
+class PollReport(_Mergeable):
+    schedules: int = 0
     checked: int = 0
     changed: int = 0
     finished: int = 0
     timed_out: int = 0
     retrying: int = 0
+    requeued: int = 0
+    attempted_inline: int = 0
     pruned: int = 0
     errors: list[str] = field(default_factory=list)
 

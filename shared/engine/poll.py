@@ -1,66 +1,134 @@
-"""The poll: bring every active run's record up to date with AML, time out overrunning ones, prune history."""
+"""The poll: every run in flight, every cycle, through the in-flight index; then a round of pruning.
+
+For each schedule the in-flight index names, the poll reads the markers of its pending
+and active runs (one range query, whatever the schedule's history holds) and, with
+bounded concurrency across schedules:
+
+* brings each active run up to date with AML, times out overrunning ones, and retries
+  failed ones when the policy asks (all from what the record carries of the policy);
+* sweeps pending ones whose time has come (a retry's, or a lease no worker honoured
+  because its message was lost): hands them back to the queue, or, when the queue is
+  down, attempts them itself;
+* drops the index entry of a schedule with nothing left in flight.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from shared.aml.errors import AmlError, AmlNotFoundError
 from shared.engine.attempt import SlotRunner
-from shared.engine.model import LOST_RUN_AFTER, PRUNE_BATCH, PollReport, parse_time, status_from_aml
-from shared.store import NotFound, RunRecord, ScheduleRecord, StoreError, StoreUnavailable
+from shared.engine.model import (
+    IN_FLIGHT_GRACE,
+    LOST_RUN_AFTER,
+    PRUNE_BATCH,
+    PRUNE_SCHEDULES_PER_POLL,
+    PollReport,
+    TickReport,
+    parse_time,
+    status_from_aml,
+)
+from shared.engine.timing import WorkClock
+from shared.queue import QueueUnavailable, SlotMessage, SlotQueue
+from shared.schedules import RetryPolicy
+from shared.store import QUEUED, InFlightEntry, NotFound, PreconditionFailed, RunRecord, StoreError
 
 log = logging.getLogger("shared.engine")
+PRUNE_POSITION = "prune-position"
 
 
 class Poller:
-    def __init__(self, runner: SlotRunner, retention: timedelta | None):
+    def __init__(self, runner: SlotRunner, queue: SlotQueue, owner: str, *, retention: timedelta | None,
+                 concurrency: int):
         self._runner = runner
+        self._queue = queue
+        self._owner = owner
         self._retention = retention
+        self._concurrency = concurrency
 
-    def poll(self, now: datetime) -> PollReport:
+    def poll(self, clock: WorkClock) -> PollReport:
         report = PollReport()
-        schedules: dict[str, ScheduleRecord | None] = {}
         try:
-            # Every active run, page after page: a poll that stopped at a page boundary
-            # would check the same first runs every time and never the rest.
-            for run in self._runner.runs.active_runs():
-                report.checked += 1
-                try:
-                    if run.schedule_id not in schedules:
-                        schedules[run.schedule_id] = self._find_schedule(run.schedule_id)
-                    self._refresh(run, schedules[run.schedule_id], now, report)
-                except (StoreError, AmlError) as exc:
-                    log.warning("run %s not refreshed: %s", run.run_key, exc)
-                    report.errors.append(f"{run.run_key}: {type(exc).__name__}")
-        except StoreUnavailable as exc:
-            log.warning("active runs could not be listed this poll: %s", exc)
-            report.errors.append(f"active runs: {type(exc).__name__}")
+            entries = list(self._runner.schedules.in_flight_entries())
+        except StoreError as exc:
+            log.warning("in-flight schedules could not be listed this poll: %s", exc)
+            report.errors.append(f"in flight: {type(exc).__name__}")
+            entries = []
+        queue_down = [False]
+        with ThreadPoolExecutor(self._concurrency, thread_name_prefix="poll") as pool:
+            for outcome in pool.map(lambda e: self._poll_schedule(e, clock, queue_down), entries):
+                report.merge(outcome)
+        report.schedules = len(entries)
         if self._retention is not None:
             try:
-                self._prune(now - self._retention, report)
+                self._prune(clock.start - self._retention, report)
             except StoreError as exc:
                 log.warning("history pruning skipped this poll: %s", exc)
         return report
 
-    def _find_schedule(self, schedule_id: str) -> ScheduleRecord | None:
+    def _poll_schedule(self, entry: InFlightEntry, clock: WorkClock, queue_down: list[bool]) -> PollReport:
+        report = PollReport()
         try:
-            return self._runner.schedules.get(schedule_id)
-        except NotFound:
-            return None
+            runs = self._runner.runs.in_flight(entry.schedule_id)
+            if not runs:
+                if entry.marked_at < clock.now() - IN_FLIGHT_GRACE:
+                    self._runner.schedules.clear_in_flight(entry)
+                return report
+            # Active runs first: one that just ended frees the way for a waiting slot below.
+            for run in sorted(runs, key=lambda r: not r.active):
+                try:
+                    if run.active:
+                        report.checked += 1
+                        self._refresh(run, clock.now(), report)
+                    elif run.next_attempt_at is None or run.next_attempt_at <= clock.now():
+                        self._sweep(run, clock, report, queue_down)
+                except (StoreError, AmlError) as exc:
+                    log.warning("run %s not handled this poll: %s", run.run_key, exc)
+                    report.errors.append(f"{run.run_key}: {type(exc).__name__}")
+        except StoreError as exc:
+            log.warning("runs of %s not read this poll: %s", entry.schedule_id, exc)
+            report.errors.append(f"{entry.schedule_id}: {type(exc).__name__}")
+        return report
 
-    def _refresh(self, run: RunRecord, record: ScheduleRecord | None, now: datetime, report: PollReport) -> None:
+    # -- pending runs ------------------------------------------------------------------
+    def _sweep(self, run: RunRecord, clock: WorkClock, report: PollReport, queue_down: list[bool]) -> None:
+        """A pending run whose time has come: back to the queue, or attempted here if the queue is down."""
+        now = clock.now()
+        if not queue_down[0]:
+            try:
+                requeued = self._runner.runs.replace(run.evolve(owner=QUEUED, updated_at=now,
+                                                               next_attempt_at=now + self._runner.leases.lease))
+            except (PreconditionFailed, NotFound):
+                return  # someone else took it meanwhile
+            try:
+                self._queue.send(SlotMessage(run.schedule_id, run.slot, run.trigger))
+                report.requeued += 1
+                return
+            except QueueUnavailable as exc:
+                log.warning("slot queue unavailable (%s); the poll attempts waiting slots itself", exc)
+                queue_down[0] = True
+                run = requeued
+        outcome = TickReport()
+        self._runner.attempt(run, clock, outcome, owner=self._owner)
+        report.attempted_inline += 1
+
+    # -- active runs -------------------------------------------------------------------
+    def _refresh(self, run: RunRecord, now: datetime, report: PollReport) -> None:
         if not run.aml_run_id or not run.experiment_name:
             return
         aml, save = self._runner.aml, self._runner.save
-        policy = record.definition.policy if record else None
-        if policy and policy.run_timeout_minutes and run.submitted_at and \
-                now - run.submitted_at > timedelta(minutes=policy.run_timeout_minutes):
+        timeout, retry = self._policy(run)
+        if timeout and run.submitted_at and now - run.submitted_at > timedelta(minutes=timeout):
             # Cancel first: if AML does not take the cancel, the run stays active and the
             # next poll tries again, rather than recording a timeout AML never acted on.
             aml.cancel_run(run.experiment_name, run.aml_run_id)
             save(run.evolve(status="TimedOut", finished_at=now, updated_at=now,
-                            reason=f"ran longer than runTimeoutMinutes ({policy.run_timeout_minutes}); cancelled"))
+                            reason=f"ran longer than runTimeoutMinutes ({timeout}); cancelled"))
             report.timed_out += 1
             report.finished += 1
             return
@@ -81,7 +149,6 @@ class Poller:
             changes["finished_at"] = parse_time(state.end_time) or now
             if state.error_code or state.error_message:
                 changes.update(error_code=state.error_code, error_message=state.error_message)
-            retry = policy.retry if policy else None
             if status == "Failed" and retry and retry.retry_on_run_failure and run.attempts < retry.max_attempts:
                 delay = retry.delay_after(run.attempts)
                 changes.update(status="Claimed", finished_at=None, next_attempt_at=now + timedelta(seconds=delay),
@@ -93,9 +160,35 @@ class Poller:
         if save(run.evolve(**changes)) is not None:
             report.changed += 1
 
+    def _policy(self, run: RunRecord) -> tuple[int | None, RetryPolicy | None]:
+        """What the run carries of its schedule's policy; records from before that read the schedule."""
+        if run.retry is not None:
+            retry = run.retry
+            return run.run_timeout_minutes, RetryPolicy(retry.get("maxAttempts", 3), retry.get("backoffSeconds", 60),
+                                                         retry.get("retryOnRunFailure", False))
+        try:
+            policy = self._runner.schedules.get(run.schedule_id).definition.policy
+        except NotFound:
+            return None, None
+        return policy.run_timeout_minutes, policy.retry
+
+    # -- history -----------------------------------------------------------------------
     def _prune(self, cutoff: datetime, report: PollReport) -> None:
-        for run in self._runner.runs.older_than(cutoff, limit=PRUNE_BATCH):
-            if run.active or run.pending:
-                continue
-            self._runner.runs.delete(run)
-            report.pruned += 1
+        """One step of the pruning round: a few schedules per poll, every schedule in turn."""
+        schedules, runs = self._runner.schedules, self._runner.runs
+        ids, following = schedules.history_page(schedules.get_meta(PRUNE_POSITION) or None, PRUNE_SCHEDULES_PER_POLL)
+        for schedule_id in ids:
+            old = runs.older_than(schedule_id, cutoff, limit=PRUNE_BATCH)
+            for run in old:
+                if run.active or run.pending:
+                    continue
+                runs.delete(run)
+                report.pruned += 1
+            if not old and not runs.list_runs(schedule_id, limit=1).items:
+                schedules.forget_history(schedule_id)
+        schedules.set_meta(PRUNE_POSITION, following or "")
+
+
+def process_owner() -> str:
+    """Who holds a lease: this host and process, and a per-start suffix (pids are reused)."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"

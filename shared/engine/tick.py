@@ -1,101 +1,134 @@
-"""The tick: settle every due schedule's owed slots, then take up pending ones.
+"""The tick: find the due schedules through the due index, claim their owed slots, hand each to the queue.
 
 Exactly once per slot: a slot is claimed by inserting its run record (the store refuses
-a second insert), attempted, and only then does the schedule's cursor move, with
-If-Match. Two ticks at once, a retried tick or a second instance all compute the same
-owed slots from the same cursor; only one claim per slot wins. A tick that stops
-half-way (a crash, a schedule edited under it) leaves the cursor where it was, and the
-next tick plans the same slots again: the claims already made are kept, the rest are made.
+a second insert); only then does anything happen to it, and the schedule's cursor moves
+last, guarded by the due row the tick read. Two ticks at once, a retried tick or a second
+instance all compute the same owed slots from the same cursor; only one claim per slot
+wins. A tick that stops half-way leaves the cursor where it was, and the next tick plans
+the same slots again: the claims already made are kept, the rest are made.
+
+The tick submits nothing itself: each claim becomes one queue message, and the
+queue-triggered workers (scaled out by the platform) do the submitting. The claim's
+lease covers the time in the queue; a message that never arrives is made good by the
+poll's sweep once that lease has run out. So the tick's time grows with the number of
+due slots, not with AML's latency.
 """
 
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 
-from shared.aml.errors import AmlError
 from shared.engine.attempt import SlotRunner
-from shared.engine.model import PENDING_PER_TICK, TickReport
+from shared.engine.model import TickReport
 from shared.engine.timing import WorkClock
-from shared.scheduling.slots import EARLY_LEEWAY, FIRE, SlotDecision, plan_slots
+from shared.queue import QueueUnavailable, SlotMessage, SlotQueue
+from shared.scheduling.slots import EARLY_LEEWAY, FIRE, SlotDecision, SlotPlan, plan_slots
 from shared.scheduling.triggers import Trigger
-from shared.store import AlreadyExists, NotFound, PreconditionFailed, RunRecord, ScheduleRecord, StoreError
+from shared.store import AlreadyExists, NotFound, RunRecord, ScheduleRecord, StoreError
 
 log = logging.getLogger("shared.engine")
 
 
+@dataclass
+class _Settled:
+    record: ScheduleRecord
+    plan: SlotPlan
+    claims: list[RunRecord]
+    report: TickReport
+
+
 class Ticker:
-    def __init__(self, runner: SlotRunner):
+    def __init__(self, runner: SlotRunner, queue: SlotQueue, concurrency: int):
         self._runner = runner
         self._schedules = runner.schedules
         self._runs = runner.runs
+        self._queue = queue
+        self._concurrency = concurrency
 
     def tick(self, clock: WorkClock) -> TickReport:
         report = TickReport()
-        # Older slots first: a retry or backfill waiting behind a Forbid policy would
-        # otherwise lose the schedule's one concurrent run to each new on-time slot and
-        # never run at all.
-        self._drain_pending(clock, report)
         now = clock.start
+        planned = []
         for record in self._schedules.due(now + EARLY_LEEWAY):
             report.schedules += 1
             try:
-                self._settle(record, now, clock, report)
-            except (StoreError, AmlError, ValueError) as exc:
-                # One broken schedule or a passing storage fault must not starve the rest;
-                # the cursor did not move, so the next tick retries this schedule.
-                log.warning("schedule %s not settled this tick: %s", record.id, exc)
+                planned.append((record, self._plan(record, now)))
+            except ValueError as exc:  # a definition the planner refuses: the others still run
+                log.warning("schedule %s not planned this tick: %s", record.id, exc)
                 report.errors.append(f"{record.id}: {type(exc).__name__}")
+        if not planned:
+            return report
+        firing = [record.id for record, plan in planned if plan.fires]
+        # Before the first claim: the poll finds in-flight runs through this index only.
+        self._schedules.mark_in_flight(firing, clock.now())
+        with ThreadPoolExecutor(self._concurrency, thread_name_prefix="tick") as pool:
+            settled = list(pool.map(lambda item: self._claim(*item, clock), planned))
+            queue_down = _Flag()
+            for outcome in pool.map(lambda s: self._enqueue(s, queue_down), settled):
+                report.merge(outcome)
+        moved = [s.record for s in settled if s.record is not None]
+        for schedule_id, error in self._schedules.advance(moved).items():
+            if error is not None:
+                # Another tick moved the cursor, or a user changed the schedule: their write
+                # stands, and the claims already made keep this tick's slots unique.
+                log.info("schedule %s changed during the tick; its cursor is left to the other writer", schedule_id)
+        for item in settled:
+            report.merge(item.report)
         return report
 
-    def _settle(self, record: ScheduleRecord, now: datetime, clock: WorkClock, report: TickReport) -> None:
-        """Decide the owed slots as of the tick's `now`; claims and leases take the clock's time."""
+    def _plan(self, record: ScheduleRecord, now: datetime) -> SlotPlan:
         definition = record.definition
-        trigger = definition.trigger.build()
         policy = definition.policy
-        plan = plan_slots(trigger, record.next_fire_time, now, misfire=policy.misfire,
+        return plan_slots(definition.trigger.build(), record.next_fire_time, now, misfire=policy.misfire,
                           grace_seconds=policy.misfire_grace_seconds, max_catchup=policy.max_catchup,
                           not_before_offset=definition.trigger.jitter(record.id))
+
+    def _claim(self, record: ScheduleRecord, plan: SlotPlan, clock: WorkClock) -> _Settled:
+        """Claim the slots to fire and record the skipped ones; the new cursor on success."""
+        report = TickReport()
+        claims: list[RunRecord] = []
+        trigger = record.definition.trigger.build()
         last_decided = record.last_slot
-        fired = 0
-        for decision in plan.decisions:
-            if decision.action == FIRE:
-                fresh = record if fired == 0 else self._unchanged(record)
-                if fresh is None:
-                    # Deleted, edited or advanced by another tick since this tick read it:
-                    # claim nothing more; the cursor stays for whoever owns the change.
-                    log.info("schedule %s changed during the tick; its remaining slots are left", record.id)
-                    return
-                self._start_slot(fresh, decision.slot, clock, report)
-                fired += 1
-            else:
-                self._record_skip(record, trigger, decision, clock.now(), report)
-            last_decided = decision.last_slot or decision.slot
+        try:
+            for decision in plan.decisions:
+                if decision.action == FIRE:
+                    claim = self._runner.new_claim(record, decision.slot, clock.now(), "schedule")
+                    try:
+                        claims.append(self._runs.claim(claim))
+                        report.claimed.append(claim.run_key)
+                    except AlreadyExists:
+                        report.lost_races += 1
+                else:
+                    self._record_skip(record, trigger, decision, clock.now(), report)
+                last_decided = decision.last_slot or decision.slot
+        except (StoreError, ValueError) as exc:
+            # The cursor stays, so the next tick plans these slots again; claims made stay.
+            log.warning("schedule %s not settled this tick: %s", record.id, exc)
+            report.errors.append(f"{record.id}: {type(exc).__name__}")
+            return _Settled(None, plan, claims, report)
         record.next_fire_time = plan.next_cursor
         record.last_slot = last_decided
-        try:
-            self._schedules.replace(record)
-        except PreconditionFailed:
-            # Another tick advanced the cursor, or a user edited the schedule; either way
-            # their write stands, and the claims already made keep this tick's slots unique.
-            log.info("schedule %s changed during the tick; leaving its cursor to the other writer", record.id)
-        except NotFound:
-            log.info("schedule %s was deleted during the tick", record.id)
+        return _Settled(record, plan, claims, report)
 
-    def _unchanged(self, record: ScheduleRecord) -> ScheduleRecord | None:
-        try:
-            current = self._schedules.get(record.id)
-        except NotFound:
-            return None
-        return current if current.etag == record.etag else None
-
-    def _start_slot(self, record: ScheduleRecord, slot: datetime, clock: WorkClock, report: TickReport) -> None:
-        try:
-            run = self._runs.claim(self._runner.new_claim(record, slot, clock.now(), "schedule"))
-        except AlreadyExists:
-            report.lost_races += 1
-            return
-        self._runner.attempt(run, clock, report, recovering=False, record=record)
+    def _enqueue(self, settled: _Settled, queue_down: "_Flag") -> TickReport:
+        report = TickReport()
+        for claim in settled.claims:
+            if queue_down.is_set:
+                report.queue_failures += 1
+                continue
+            try:
+                self._queue.send(SlotMessage(claim.schedule_id, claim.slot, claim.trigger))
+                report.enqueued += 1
+            except QueueUnavailable as exc:
+                # The claims stay pending: the poll's sweep sends them once their lease runs out.
+                if not queue_down.is_set:
+                    log.warning("slot queue unavailable (%s); claims wait for the sweep", exc)
+                queue_down.set()
+                report.queue_failures += 1
+        return report
 
     def _record_skip(self, record: ScheduleRecord, trigger: Trigger, decision: SlotDecision, now: datetime,
                      report: TickReport) -> None:
@@ -130,13 +163,15 @@ class Ticker:
                 covered_to = slot
             slot = trigger.next_after(covered_to)
 
-    def _drain_pending(self, clock: WorkClock, report: TickReport) -> None:
-        for run in self._runs.pending_runs(clock.now(), limit=PENDING_PER_TICK):
-            try:
-                self._runner.attempt(run, clock, report, recovering=True)
-            except (StoreError, AmlError, ValueError) as exc:
-                log.warning("pending slot %s not handled this tick: %s", run.run_key, exc)
-                report.errors.append(f"{run.run_key}: {type(exc).__name__}")
+
+class _Flag:
+    """Once the queue failed in this tick, the remaining claims do not wait on it too."""
+
+    def __init__(self) -> None:
+        self.is_set = False
+
+    def set(self) -> None:
+        self.is_set = True
 
 
 def _count_slots(trigger: Trigger, first: datetime, last: datetime) -> tuple[int, datetime]:

@@ -8,22 +8,28 @@ Contract (checked by tests/contract on the memory store and on Azurite):
 * Datetimes go in and come out tz-aware UTC, at millisecond precision.
 * Runs of a schedule list newest slot first; continuation tokens are opaque strings and
   a malformed one raises InvalidContinuationToken (a ValueError).
-* `pending_runs(now)` returns Claimed records whose `next_attempt_at` has passed, oldest
-  slot first; `older_than(cutoff)` returns records whose slot is before the cutoff.
-* `active_runs()` yields every active record, however many pages that takes.
+* `in_flight(schedule_id)` returns the schedule's pending and active records (whatever
+  their number, from an index, never by scanning its history); `older_than(schedule_id,
+  cutoff)` returns its records whose slot is before the cutoff.
+* The schedule store keeps two indexes beside the records: `due(horizon)` returns the
+  enabled schedules whose next slot is due by `horizon`, and `in_flight_entries()` the
+  schedules marked with `mark_in_flight` (before their first claim) and not yet cleared
+  with `clear_in_flight`. An index may hold an entry too many, never one too few.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Iterator, Protocol, Sequence
+from typing import Any, Iterable, Iterator, Protocol, Sequence
 
 from shared.schedules import ScheduleDefinition, iso
 
 UTC = timezone.utc
 
 ACTIVE_STATUSES = frozenset({"Submitted", "Queued", "Running"})
+# Who holds a Claimed record whose message waits on the queue for any worker.
+QUEUED = "queue"
 # A Claimed record is work owned by a tick (until `next_attempt_at`, its lease) or waiting
 # for its next attempt (a retry, a backfill queued behind a Forbid policy).
 PENDING_STATUS = "Claimed"
@@ -100,6 +106,8 @@ class ScheduleRecord:
     # When the schedule was last re-enabled: owed slots before it were missed because the
     # schedule was disabled, which is what their Skipped records should say.
     resumed_at: datetime | None = None
+    # Where the store found the record (its due-index entry, for a cursor move); opaque.
+    handle: Any = field(default=None, compare=False, repr=False)
 
     @property
     def id(self) -> str:
@@ -135,7 +143,16 @@ class RunRecord:
     next_attempt_at: datetime | None = None
     previous_aml_run_ids: list | None = None
     updated_at: datetime | None = None
+    # When a queue worker took the slot, and who holds its lease: QUEUED (the claim waits
+    # on the queue for any worker) or the process working on it.
+    dequeued_at: datetime | None = None
+    owner: str | None = None
+    # The schedule's policy, copied at the claim, so the poll needs no schedule reads.
+    run_timeout_minutes: int | None = None
+    retry: dict | None = None
     etag: str | None = field(default=None, compare=False)
+    # The status as the store holds it (the store keeps its indexes from it); set by the store.
+    stored_status: str | None = field(default=None, compare=False)
 
     @property
     def slot_key(self) -> str:
@@ -167,6 +184,7 @@ class RunRecord:
                       if self.error_code or self.error_message else None),
             "parameters": self.parameters,
             "nextAttemptAt": iso(self.next_attempt_at) if self.pending else None,
+            "dequeuedAt": iso(self.dequeued_at),
         }
         if self.previous_aml_run_ids:
             doc["previousAmlRunIds"] = list(self.previous_aml_run_ids)
@@ -182,6 +200,15 @@ class Page:
     continuation: str | None
 
 
+@dataclass(frozen=True)
+class InFlightEntry:
+    """A schedule marked as having pending or active runs, as the index holds it."""
+
+    schedule_id: str
+    marked_at: datetime
+    token: Any = field(default=None, compare=False, repr=False)
+
+
 class ScheduleStore(Protocol):
     def create(self, record: ScheduleRecord) -> ScheduleRecord: ...
     def get(self, schedule_id: str) -> ScheduleRecord: ...
@@ -189,6 +216,14 @@ class ScheduleStore(Protocol):
     def delete(self, schedule_id: str, *, etag: str | None = None) -> None: ...
     def list(self, *, limit: int = 50, continuation: str | None = None) -> Page: ...
     def due(self, horizon: datetime) -> list[ScheduleRecord]: ...
+    def advance(self, records: Sequence[ScheduleRecord]) -> dict[str, StoreError | None]: ...
+    def mark_in_flight(self, schedule_ids: Iterable[str], now: datetime) -> None: ...
+    def in_flight_entries(self) -> Iterator[InFlightEntry]: ...
+    def clear_in_flight(self, entry: InFlightEntry) -> None: ...
+    def history_page(self, position: str | None, limit: int) -> tuple[list[str], str | None]: ...
+    def forget_history(self, schedule_id: str) -> None: ...
+    def get_meta(self, name: str) -> str | None: ...
+    def set_meta(self, name: str, value: str) -> None: ...
 
 
 class RunStore(Protocol):
@@ -198,11 +233,10 @@ class RunStore(Protocol):
     def delete(self, run: RunRecord) -> None: ...
     def list_runs(self, schedule_id: str, *, status: str | None = None, limit: int = 50,
                   continuation: str | None = None) -> Page: ...
-    def active_runs(self) -> Iterator[RunRecord]: ...
+    def in_flight(self, schedule_id: str) -> list[RunRecord]: ...
     def has_active(self, schedule_id: str) -> bool: ...
     def active_runs_of(self, schedule_id: str) -> list[RunRecord]: ...
-    def pending_runs(self, now: datetime, *, limit: int = 200) -> list[RunRecord]: ...
-    def older_than(self, cutoff: datetime, *, limit: int = 200) -> list[RunRecord]: ...
+    def older_than(self, schedule_id: str, cutoff: datetime, *, limit: int = 200) -> list[RunRecord]: ...
 
 
 def encode_token(state: dict) -> str:

@@ -1,4 +1,4 @@
-"""In-memory stores for unit tests; they pass the same contract suite as the Table store."""
+"""In-memory stores for unit tests; they pass the same contract suite as the Table stores."""
 
 from __future__ import annotations
 
@@ -6,17 +6,19 @@ import copy
 import threading
 import uuid
 from datetime import datetime
-from typing import Iterator
+from typing import Iterable, Iterator, Sequence
 
 from shared.store import (
     ACTIVE_STATUSES,
     PENDING_STATUS,
     AlreadyExists,
+    InFlightEntry,
     NotFound,
     Page,
     PreconditionFailed,
     RunRecord,
     ScheduleRecord,
+    StoreError,
     decode_token,
     encode_token,
     run_row_key,
@@ -39,11 +41,15 @@ class MemoryScheduleStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._rows: dict[str, ScheduleRecord] = {}
+        self._in_flight: dict[str, tuple[datetime, str]] = {}
+        self._history: set[str] = set()
+        self._meta: dict[str, str] = {}
 
     def create(self, record: ScheduleRecord) -> ScheduleRecord:
         with self._lock:
             if record.id in self._rows:
                 raise AlreadyExists(record.id)
+            self._history.add(record.id)
             return self._put(record)
 
     def get(self, schedule_id: str) -> ScheduleRecord:
@@ -60,6 +66,16 @@ class MemoryScheduleStore:
             if record.etag is not None and record.etag != current.etag:
                 raise PreconditionFailed(record.id)
             return self._put(record)
+
+    def advance(self, records: Sequence[ScheduleRecord]) -> dict[str, StoreError | None]:
+        outcome: dict[str, StoreError | None] = {}
+        for record in records:
+            try:
+                self.replace(record)
+                outcome[record.id] = None
+            except (NotFound, PreconditionFailed) as exc:
+                outcome[record.id] = exc
+        return outcome
 
     def delete(self, schedule_id: str, *, etag: str | None = None) -> None:
         with self._lock:
@@ -81,11 +97,47 @@ class MemoryScheduleStore:
     def due(self, horizon: datetime) -> list[ScheduleRecord]:
         with self._lock:
             return [copy.deepcopy(r) for _, r in sorted(self._rows.items())
-                    if r.definition.enabled and r.next_fire_time is not None and r.next_fire_time <= horizon]
+                    if r.definition.enabled and r.next_fire_time is not None
+                    and r.next_fire_time + r.definition.trigger.jitter(r.id) <= horizon]
+
+    def mark_in_flight(self, schedule_ids: Iterable[str], now: datetime) -> None:
+        with self._lock:
+            for schedule_id in schedule_ids:
+                self._in_flight[schedule_id] = (to_ms(now), _new_etag())
+
+    def in_flight_entries(self) -> Iterator[InFlightEntry]:
+        with self._lock:
+            entries = [InFlightEntry(sid, marked, token) for sid, (marked, token) in sorted(self._in_flight.items())]
+        return iter(entries)
+
+    def clear_in_flight(self, entry: InFlightEntry) -> None:
+        with self._lock:
+            current = self._in_flight.get(entry.schedule_id)
+            if current is not None and current[1] == entry.token:
+                del self._in_flight[entry.schedule_id]
+
+    def history_page(self, position: str | None, limit: int) -> tuple[list[str], str | None]:
+        with self._lock:
+            ids = sorted(i for i in self._history if not position or i > position)[:limit]
+        return ids, (ids[-1] if len(ids) == limit else None)
+
+    def get_meta(self, name: str) -> str | None:
+        with self._lock:
+            return self._meta.get(name)
+
+    def set_meta(self, name: str, value: str) -> None:
+        with self._lock:
+            self._meta[name] = value
+
+    def forget_history(self, schedule_id: str) -> None:
+        with self._lock:
+            if schedule_id not in self._rows:
+                self._history.discard(schedule_id)
 
     def _put(self, record: ScheduleRecord) -> ScheduleRecord:
         stored = _normalise_times(copy.deepcopy(record))
         stored.etag = _new_etag()
+        stored.handle = None
         self._rows[record.id] = stored
         return copy.deepcopy(stored)
 
@@ -129,35 +181,29 @@ class MemoryRunStore:
         more = len(keys) > limit
         return Page(page, encode_token({"after": keys[limit - 1]}) if more else None)
 
-    def active_runs(self) -> Iterator[RunRecord]:
+    def in_flight(self, schedule_id: str) -> list[RunRecord]:
         with self._lock:
-            rows = [copy.deepcopy(r) for _, r in sorted(self._rows.items()) if r.status in ACTIVE_STATUSES]
-        return iter(rows)
+            return [copy.deepcopy(r) for (sid, _), r in sorted(self._rows.items())
+                    if sid == schedule_id and (r.status in ACTIVE_STATUSES or r.status == PENDING_STATUS)]
 
     def active_runs_of(self, schedule_id: str) -> list[RunRecord]:
-        return [r for r in self.active_runs() if r.schedule_id == schedule_id]
+        return [r for r in self.in_flight(schedule_id) if r.active]
 
     def has_active(self, schedule_id: str) -> bool:
-        with self._lock:
-            return any(sid == schedule_id and r.status in ACTIVE_STATUSES for (sid, _), r in self._rows.items())
+        return bool(self.active_runs_of(schedule_id))
 
     def delete(self, run: RunRecord) -> None:
         with self._lock:
             self._rows.pop((run.schedule_id, run_row_key(run.slot, run.trigger)), None)
 
-    def pending_runs(self, now: datetime, *, limit: int = 200) -> list[RunRecord]:
+    def older_than(self, schedule_id: str, cutoff: datetime, *, limit: int = 200) -> list[RunRecord]:
         with self._lock:
-            rows = [copy.deepcopy(r) for r in self._rows.values()
-                    if r.status == PENDING_STATUS and r.next_attempt_at is not None and r.next_attempt_at <= now]
-        return sorted(rows, key=lambda r: (r.slot, r.schedule_id))[:limit]
-
-    def older_than(self, cutoff: datetime, *, limit: int = 200) -> list[RunRecord]:
-        with self._lock:
-            rows = [copy.deepcopy(r) for r in self._rows.values() if r.slot < cutoff]
-        return sorted(rows, key=lambda r: (r.slot, r.schedule_id))[:limit]
+            rows = [copy.deepcopy(r) for (sid, _), r in self._rows.items() if sid == schedule_id and r.slot < cutoff]
+        return sorted(rows, key=lambda r: r.slot)[:limit]
 
     def _put(self, key: tuple[str, str], run: RunRecord) -> RunRecord:
         stored = _normalise_times(copy.deepcopy(run))
         stored.etag = _new_etag()
+        stored.stored_status = stored.status
         self._rows[key] = stored
         return copy.deepcopy(stored)

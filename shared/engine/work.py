@@ -1,0 +1,56 @@
+"""A queue worker's part: one message, one claimed slot, one attempt.
+
+The message only names the slot; the run record decides. A slot already submitted or
+final, or held by another process's lease, is left alone, so a message delivered twice,
+or sent again by the sweep while a worker was still on it, never starts a second attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from shared.engine.attempt import SlotRunner
+from shared.engine.model import TickReport
+from shared.engine.timing import WorkClock
+from shared.queue import SlotMessage
+from shared.store import QUEUED, NotFound
+
+log = logging.getLogger("shared.engine")
+
+
+def work(runner: SlotRunner, message: SlotMessage, clock: WorkClock, owner: str) -> TickReport:
+    report = TickReport()
+    try:
+        run = runner.runs.get(message.schedule_id, message.slot, message.trigger)
+    except NotFound:
+        log.info("message for %s %s: no such run record (pruned or never claimed); dropped",
+                 message.schedule_id, message.slot.isoformat())
+        return report
+    if not run.pending:
+        report.lost_races += 1  # a repeated message for a slot that is past its attempt
+        return report
+    now = clock.now()
+    held_elsewhere = run.owner not in (QUEUED, owner) and run.next_attempt_at is not None and run.next_attempt_at > now
+    if held_elsewhere:
+        # Another process holds the lease (or the slot waits for its retry time): its
+        # message, or the sweep, brings it back when that time comes.
+        report.lost_races += 1
+        return report
+    runner.attempt(run, clock, report, owner=owner)
+    return report
+
+
+def give_up(runner: SlotRunner, message: SlotMessage, now) -> str:
+    """The host gave up on this slot's message: a slot still pending ends SubmitFailed, saying why."""
+    try:
+        run = runner.runs.get(message.schedule_id, message.slot, message.trigger)
+    except NotFound:
+        return "no such run record"
+    if not run.pending:
+        return f"its record is already {run.status}"
+    saved = runner.save(run.evolve(
+        status="SubmitFailed", finished_at=now, updated_at=now, next_attempt_at=None,
+        error_code=run.error_code or "WorkerFailed",
+        error_message=run.error_message or "the worker failed on every delivery of this slot's queue message",
+        reason="its queue message went to the poison queue after repeated worker failures; see the app's logs"))
+    return "recorded as SubmitFailed" if saved is not None else "its record changed meanwhile"

@@ -1,0 +1,74 @@
+"""How records and their indexes are keyed in Table storage: the only indexes Table storage has.
+
+Table storage indexes PartitionKey and RowKey and nothing else; every other filter scans.
+So each question the scheduler asks every minute is answered by a key range:
+
+Schedules table, in 16 shard partitions (`shard-00` .. `shard-15`, by a stable hash of
+the schedule id), so that cursor writes spread and the tick's reads stay small:
+
+    S_<id>              the schedule: definition, cursor, the key of its due row
+    D_<due>_<id>        due index: one row per enabled schedule, at the instant its next
+                        slot is due (jitter included), carrying a copy of the schedule so
+                        the tick reads D rows only; rewritten in the same transaction as
+                        the S row, so the copy is never stale
+    W_<id>              in-flight index: the schedule has pending or active runs (written
+                        before the first claim, removed by the poll once none are left)
+    H_<id>              history index: the schedule's runs partition may hold records
+                        (the pruner's round; outlives the schedule until its runs are gone)
+
+Runs table, one partition per schedule id:
+
+    <reverse time>_<slot key>   a run record; newest slot first
+    ~<run row key>              marker of a run that is pending or active: a full copy of
+                                the record, written in the same transaction, so the poll
+                                reads a schedule's in-flight runs with one range query
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+
+UTC = timezone.utc
+SHARDS = 16
+SCHEDULE_PREFIX = "S_"
+DUE_PREFIX = "D_"
+IN_FLIGHT_PREFIX = "W_"
+HISTORY_PREFIX = "H_"
+MARKER_PREFIX = "~"
+META_PARTITION = "meta"
+# The layout before shards: every schedule in one partition, keyed by its id.
+LEGACY_SCHEDULE_PARTITION = "schedule"
+
+
+def shard_of(schedule_id: str) -> str:
+    number = int.from_bytes(hashlib.sha256(schedule_id.encode()).digest()[:4], "big") % SHARDS
+    return f"shard-{number:02d}"
+
+
+def all_shards() -> list[str]:
+    return [f"shard-{n:02d}" for n in range(SHARDS)]
+
+
+def time_key(instant: datetime) -> str:
+    """Fixed width, so string order is time order (milliseconds, UTC)."""
+    utc = instant.astimezone(UTC)
+    return utc.strftime("%Y%m%dT%H%M%S") + f"{utc.microsecond // 1000:03d}"
+
+
+def due_key(due: datetime, schedule_id: str) -> str:
+    return f"{DUE_PREFIX}{time_key(due)}_{schedule_id}"
+
+
+def due_upper_bound(horizon: datetime) -> str:
+    """Every due row at or before `horizon`, whatever its schedule id, sorts at or below this."""
+    return f"{DUE_PREFIX}{time_key(horizon)}_~"
+
+
+def prefix_range(prefix: str) -> tuple[str, str]:
+    """[low, high) of the row keys that start with `prefix` (the next character closes it)."""
+    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def marker_key(run_row_key: str) -> str:
+    return MARKER_PREFIX + run_row_key

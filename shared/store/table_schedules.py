@@ -1,0 +1,318 @@
+"""The schedule store on Table storage: schedules in shard partitions, with their due and in-flight indexes.
+
+Every change to a schedule row rewrites its due row in the same transaction (one
+partition, all or nothing), so the due row's copy of the schedule is never stale and
+its ETag guards the schedule: the tick moves a cursor by deleting the due row it read
+with If-Match, which fails if anyone changed the schedule since.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any, Iterable, Iterator, Sequence
+
+from azure.data.tables import TableServiceClient
+
+from shared.schedules import parse_schedule
+from shared.store import (
+    InFlightEntry,
+    NotFound,
+    Page,
+    PreconditionFailed,
+    ScheduleRecord,
+    StoreError,
+    to_ms,
+)
+from shared.store.keys import (
+    DUE_PREFIX,
+    HISTORY_PREFIX,
+    IN_FLIGHT_PREFIX,
+    META_PARTITION,
+    SCHEDULE_PREFIX,
+    all_shards,
+    due_key,
+    due_upper_bound,
+    prefix_range,
+    shard_of,
+)
+from shared.store.table_common import (
+    MAX_TRANSACTION,
+    Table,
+    delete_op,
+    drop_none,
+    mapped_errors,
+    page_of,
+    read_time,
+    update_op,
+    upsert_op,
+)
+
+log = logging.getLogger(__name__)
+# Three operations per schedule in a cursor move (schedule row, old and new due row).
+_MOVES_PER_TRANSACTION = MAX_TRANSACTION // 3
+_UNCONDITIONAL_TRIES = 5
+
+
+class TableScheduleStore:
+    def __init__(self, service: TableServiceClient, table_name: str):
+        self._table = Table(service, table_name)
+
+    # -- the schedule resource ---------------------------------------------------------
+    def create(self, record: ScheduleRecord) -> ScheduleRecord:
+        shard = shard_of(record.id)
+        due = _due_row_key(record)
+        operations = [("create", _schedule_entity(record, shard, due)),
+                      upsert_op({"PartitionKey": shard, "RowKey": HISTORY_PREFIX + record.id})]
+        if due:
+            operations.append(("create", _due_entity(record, shard, due)))
+        etags = self._table.transact(operations, record.id)
+        return _stored(record, etags[0]["etag"], due)
+
+    def get(self, schedule_id: str) -> ScheduleRecord:
+        return _readable_or_raise(self._get_entity(schedule_id))
+
+    def replace(self, record: ScheduleRecord) -> ScheduleRecord:
+        """Replace the schedule (If-Match on `record.etag` when given) and its due row."""
+        for _ in range(_UNCONDITIONAL_TRIES):
+            current = self._get_entity(record.id)
+            etag = record.etag or current.metadata["etag"]
+            shard, old_due, new_due = current["PartitionKey"], current.get("DueKey"), _due_row_key(record)
+            operations = [update_op(_schedule_entity(record, shard, new_due), etag)]
+            if old_due:
+                operations.append(delete_op(shard, old_due))
+            if new_due:
+                operations.append(upsert_op(_due_entity(record, shard, new_due)))
+            try:
+                etags = self._table.transact(operations, record.id)
+            except (PreconditionFailed, NotFound):
+                if record.etag:
+                    raise PreconditionFailed(record.id) from None
+                continue  # a tick moved the cursor meanwhile: read again
+            return _stored(record, etags[0]["etag"], new_due)
+        raise PreconditionFailed(record.id)
+
+    def delete(self, schedule_id: str, *, etag: str | None = None) -> None:
+        for _ in range(_UNCONDITIONAL_TRIES):
+            current = self._get_entity(schedule_id)
+            shard, due = current["PartitionKey"], current.get("DueKey")
+            operations = [delete_op(shard, SCHEDULE_PREFIX + schedule_id, etag or current.metadata["etag"])]
+            if due:
+                operations.append(delete_op(shard, due))
+            try:
+                self._table.transact(operations, schedule_id)
+                return
+            except (PreconditionFailed, NotFound):
+                if etag:
+                    raise PreconditionFailed(schedule_id) from None
+                # A tick moved the cursor (and the due row) meanwhile: read again.
+        raise PreconditionFailed(schedule_id)
+
+    def list(self, *, limit: int = 50, continuation: str | None = None) -> Page:
+        # Listing every schedule reads every shard by nature; only the S_ rows come back.
+        low, high = prefix_range(SCHEDULE_PREFIX)
+        return page_of(self._table.client, "RowKey ge @low and RowKey lt @high", {"low": low, "high": high},
+                       limit, continuation, _readable_or_raise)
+
+    # -- the tick ----------------------------------------------------------------------
+    def due(self, horizon: datetime) -> list[ScheduleRecord]:
+        """Enabled schedules due by `horizon`: the due rows up to it, and nothing else."""
+        found = []
+        high = due_upper_bound(horizon)
+        for shard in all_shards():
+            for entity in self._table.query("PartitionKey eq @pk and RowKey ge @low and RowKey le @high",
+                                            pk=shard, low=DUE_PREFIX, high=high):
+                record = _readable(entity)
+                if record is not None:
+                    record.handle = {"shard": shard, "due": entity["RowKey"], "due_etag": entity.metadata["etag"]}
+                    found.append(record)
+        return found
+
+    def advance(self, records: Sequence[ScheduleRecord]) -> dict[str, StoreError | None]:
+        """Move the cursors of schedules the tick read from `due`, in a few transactions per shard.
+
+        Each move is guarded by the due row the tick read: a schedule changed since (an
+        edit, another tick) fails its move with PreconditionFailed and keeps its state.
+        """
+        by_shard: dict[str, list[ScheduleRecord]] = defaultdict(list)
+        for record in records:
+            by_shard[record.handle["shard"]].append(record)
+        outcome: dict[str, StoreError | None] = {}
+        for shard, group in by_shard.items():
+            for start in range(0, len(group), _MOVES_PER_TRANSACTION):
+                chunk = group[start:start + _MOVES_PER_TRANSACTION]
+                try:
+                    self._table.transact([op for r in chunk for op in _move_ops(r, shard)], shard)
+                    outcome.update((r.id, None) for r in chunk)
+                except StoreError:
+                    # One changed schedule fails the whole transaction: move each on its own.
+                    for record in chunk:
+                        try:
+                            self._table.transact(_move_ops(record, shard), record.id)
+                            outcome[record.id] = None
+                        except (PreconditionFailed, NotFound) as exc:
+                            outcome[record.id] = exc
+        return outcome
+
+    # -- in-flight and history indexes -------------------------------------------------
+    def mark_in_flight(self, schedule_ids: Iterable[str], now: datetime) -> None:
+        by_shard: dict[str, list[str]] = defaultdict(list)
+        for schedule_id in set(schedule_ids):
+            by_shard[shard_of(schedule_id)].append(schedule_id)
+        for shard, ids in by_shard.items():
+            for start in range(0, len(ids), MAX_TRANSACTION):
+                self._table.transact([upsert_op({"PartitionKey": shard, "RowKey": IN_FLIGHT_PREFIX + sid,
+                                                 "ScheduleId": sid, "MarkedAt": to_ms(now)})
+                                      for sid in ids[start:start + MAX_TRANSACTION]], shard)
+
+    def in_flight_entries(self) -> Iterator[InFlightEntry]:
+        low, high = prefix_range(IN_FLIGHT_PREFIX)
+        for shard in all_shards():
+            for entity in self._table.query("PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
+                                            pk=shard, low=low, high=high):
+                yield InFlightEntry(entity["ScheduleId"], read_time(entity["MarkedAt"]),
+                                    (shard, entity["RowKey"], entity.metadata["etag"]))
+
+    def clear_in_flight(self, entry: InFlightEntry) -> None:
+        shard, row, etag = entry.token
+        try:
+            self._table.transact([delete_op(shard, row, etag)], entry.schedule_id)
+        except (PreconditionFailed, NotFound):
+            pass  # marked again meanwhile, or already cleared: either way the entry is right
+
+    def history_page(self, position: str | None, limit: int) -> tuple[list[str], str | None]:
+        """Up to `limit` schedule ids with history, from `position`; and where the next page starts
+        (None when the round is complete)."""
+        shards = all_shards()
+        shard, after = (position.split("|", 1) if position else (shards[0], ""))
+        if shard not in shards:
+            shard, after = shards[0], ""
+        _, high = prefix_range(HISTORY_PREFIX)
+        rows = self._table.query("PartitionKey eq @pk and RowKey gt @low and RowKey lt @high",
+                                 pk=shard, low=HISTORY_PREFIX + after, high=high)[:limit]
+        ids = [row["RowKey"][len(HISTORY_PREFIX):] for row in rows]
+        if len(rows) == limit:
+            return ids, f"{shard}|{ids[-1]}"
+        following = shards.index(shard) + 1
+        return ids, (f"{shards[following]}|" if following < len(shards) else None)
+
+    def forget_history(self, schedule_id: str) -> None:
+        shard = shard_of(schedule_id)
+        try:
+            self._get_entity(schedule_id)
+            return  # the schedule still exists: its history row stays
+        except NotFound:
+            pass
+        try:
+            self._table.transact([delete_op(shard, HISTORY_PREFIX + schedule_id)], schedule_id)
+        except NotFound:
+            pass
+
+    def get_meta(self, name: str) -> str | None:
+        try:
+            with mapped_errors(name):
+                return self._table.client.get_entity(META_PARTITION, name).get("Value")
+        except NotFound:
+            return None
+
+    def set_meta(self, name: str, value: str) -> None:
+        self._table.transact([upsert_op({"PartitionKey": META_PARTITION, "RowKey": name, "Value": value})], name)
+
+    def _get_entity(self, schedule_id: str) -> Any:
+        with mapped_errors(schedule_id):
+            return self._table.client.get_entity(shard_of(schedule_id), SCHEDULE_PREFIX + schedule_id)
+
+
+def _due_row_key(record: ScheduleRecord) -> str | None:
+    if not record.definition.enabled or record.next_fire_time is None:
+        return None
+    return due_key(record.next_fire_time + record.definition.trigger.jitter(record.id), record.id)
+
+
+def _move_ops(record: ScheduleRecord, shard: str) -> list[tuple]:
+    new_due = _due_row_key(record)
+    operations = [update_op(_schedule_entity(record, shard, new_due)),
+                  delete_op(shard, record.handle["due"], record.handle["due_etag"])]
+    if new_due:
+        operations.append(upsert_op(_due_entity(record, shard, new_due)))
+    return operations
+
+
+def _fields(record: ScheduleRecord) -> dict:
+    d = record.definition
+    return {
+        "ScheduleId": d.id,
+        "Description": d.description,
+        "Enabled": d.enabled,
+        "Trigger": json.dumps(d.trigger.to_dict()),
+        "Target": json.dumps(d.target.to_dict()),
+        "Policy": json.dumps(d.policy.to_dict()),
+        "NextFireTime": to_ms(record.next_fire_time) if record.next_fire_time else None,
+        "LastSlot": to_ms(record.last_slot) if record.last_slot else None,
+        "CreatedAt": to_ms(record.created_at),
+        "UpdatedAt": to_ms(record.updated_at),
+        "ResumedAt": to_ms(record.resumed_at) if record.resumed_at else None,
+    }
+
+
+def _schedule_entity(record: ScheduleRecord, shard: str, due: str | None) -> dict:
+    return drop_none({"PartitionKey": shard, "RowKey": SCHEDULE_PREFIX + record.id, **_fields(record),
+                      "DueKey": due})
+
+
+def _due_entity(record: ScheduleRecord, shard: str, due: str) -> dict:
+    return drop_none({"PartitionKey": shard, "RowKey": due, **_fields(record)})
+
+
+def record_from_entity(entity: Any) -> ScheduleRecord:
+    schedule_id = entity.get("ScheduleId") or entity["RowKey"]
+    definition = parse_schedule({
+        "id": schedule_id,
+        "description": entity.get("Description", ""),
+        "enabled": entity.get("Enabled", True),
+        "trigger": json.loads(entity["Trigger"]),
+        "target": json.loads(entity["Target"]),
+        "policy": json.loads(entity["Policy"]),
+    })
+    return ScheduleRecord(
+        definition=definition,
+        next_fire_time=read_time(entity.get("NextFireTime")),
+        last_slot=read_time(entity.get("LastSlot")),
+        created_at=read_time(entity.get("CreatedAt")),
+        updated_at=read_time(entity.get("UpdatedAt")),
+        etag=entity.metadata.get("etag"),
+        resumed_at=read_time(entity.get("ResumedAt")),
+    )
+
+
+def _readable_or_raise(entity: Any) -> ScheduleRecord:
+    return record_from_entity(entity)
+
+
+def _readable(entity: Any) -> ScheduleRecord | None:
+    """A stored schedule, or None (logged) if it no longer passes validation.
+
+    A record written under older rules (a cron the current parser refuses, say) must not
+    take every other due schedule down with it: it is left out, with a warning naming it
+    on every tick until someone fixes or deletes it.
+    """
+    try:
+        return record_from_entity(entity)
+    except (ValueError, KeyError, TypeError) as exc:
+        log.warning("schedule %s is stored in a form this version cannot read and is not run: %s",
+                    entity.get("ScheduleId") or entity.get("RowKey"), exc)
+        return None
+
+
+def _stored(record: ScheduleRecord, etag: str, due: str | None) -> ScheduleRecord:
+    return ScheduleRecord(
+        definition=record.definition,
+        next_fire_time=to_ms(record.next_fire_time) if record.next_fire_time else None,
+        last_slot=to_ms(record.last_slot) if record.last_slot else None,
+        created_at=to_ms(record.created_at),
+        updated_at=to_ms(record.updated_at),
+        etag=etag,
+        resumed_at=to_ms(record.resumed_at) if record.resumed_at else None,
+    )
