@@ -154,7 +154,7 @@ def _report(label: str, outcome: Outcome, seconds: float) -> None:
 
 
 def _run_one_backlog(args, backlog: int) -> None:
-    host = DevHost(APP_DIR, port=0, timers=False)
+    host = DevHost(APP_DIR, port=0, timers=False, queues=False)
     host.listen_backlog = backlog
     with host:
         print(f"backlog {backlog}:", flush=True)

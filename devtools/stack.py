@@ -10,6 +10,11 @@ nothing is left behind even when a child forks (Azurite's node, a shell wrapper)
 Only the dev host sees the app settings; the emulators get a minimal environment.
 The dev host does not override variables that are already set, so the settings
 passed here beat those in the app's local.settings file.
+
+Azurite runs as two processes from the same npm package: its table service and its
+queue service (``azurite-table``, ``azurite-queue``), both in memory on loopback.
+``AzureWebJobsStorage`` names both endpoints, so the dev host's queue triggers and the
+app reach the same emulator; ``TABLES_CONNECTION_STRING`` names the tables only.
 """
 
 from __future__ import annotations
@@ -19,18 +24,31 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
+
+# The process helpers live in devtools.processes; they stay importable from here.
+from devtools.processes import (
+    LOOPBACK,
+    STOP_TIMEOUT,
+    StackError,
+    free_ports,
+    port_accepts,
+    spawn_in_own_session,
+    log_tail,
+    free_port,
+    process_group_members,
+    stop_process_group,
+    wait_for_http,
+    wait_for_port,
+)
 
 __all__ = [
     "AZURITE_ACCOUNT_KEY",
@@ -44,16 +62,18 @@ __all__ = [
     "process_group_members",
     "start_azurite",
     "stop_process_group",
+    "storage_connection_string",
     "tables_connection_string",
     "wait_for_http",
     "wait_for_port",
 ]
 
-LOOPBACK = "127.0.0.1"  # not "localhost": the tables SDK treats that as Cosmos on odd ports
 REPO_ROOT = Path(__file__).resolve().parent.parent
-FIXED_PORTS = {"azurite": 10002, "identity": 8081, "aml": 8082, "devhost": 7071}
+# Child name -> port for `make run`; Azurite's own defaults for its two services.
+FIXED_PORTS = {"azurite": 10002, "azurite-queue": 10001, "identity": 8081, "aml": 8082, "devhost": 7071}
+# Which Azurite service each Azurite child runs (the npm package ships one binary per service).
+AZURITE_SERVICES = {"azurite": "table", "azurite-queue": "queue"}
 READY_TIMEOUT = 30.0
-STOP_TIMEOUT = 10.0
 # Azurite's documented development account; it opens nothing but a local emulator.
 AZURITE_ACCOUNT_NAME = "devstoreaccount1"
 AZURITE_ACCOUNT_KEY = (
@@ -67,89 +87,25 @@ AML_HEALTH_PATH = "/_emulator/healthz"
 _MINIMAL_ENV_KEYS = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "SYSTEMROOT")
 
 
-class StackError(RuntimeError):
-    """A stack process could not be started or did not become ready."""
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def free_port(host: str = LOOPBACK) -> int:
-    """A port that was free a moment ago (bind to 0, read it back, release it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def _free_ports(count: int, host: str = LOOPBACK) -> list[int]:
-    # Holding every socket until all are chosen keeps the ports distinct.
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sockets.append(sock)
-            sock.bind((host, 0))
-        return [int(s.getsockname()[1]) for s in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
-def _port_accepts(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def wait_for_port(
-    host: str, port: int, timeout: float, *, proc: subprocess.Popen[Any] | None = None
-) -> None:
-    """Wait until ``host:port`` accepts a TCP connection.
-
-    Raises ``TimeoutError`` when it does not within ``timeout`` seconds, and
-    ``StackError`` at once if ``proc`` (the process meant to listen) exits meanwhile.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc is not None and proc.poll() is not None:
-            raise StackError(f"process exited with code {proc.returncode} before listening")
-        if _port_accepts(host, port):
-            return
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"nothing accepted connections on {host}:{port} within {timeout:g}s")
-        time.sleep(0.05)
-
-
-def wait_for_http(
-    url: str, timeout: float, *, proc: subprocess.Popen[Any] | None = None
-) -> None:
-    """Wait until ``GET url`` answers 200 (same failure rules as ``wait_for_port``)."""
-    deadline = time.monotonic() + timeout
-    last_error = "no answer"
-    while True:
-        if proc is not None and proc.poll() is not None:
-            raise StackError(f"process exited with code {proc.returncode} before {url} answered")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-                last_error = f"HTTP {response.status}"
-        except urllib.error.HTTPError as exc:
-            last_error = f"HTTP {exc.code}"
-        except (urllib.error.URLError, OSError) as exc:
-            last_error = str(getattr(exc, "reason", exc))
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"{url} did not answer 200 within {timeout:g}s ({last_error})")
-        time.sleep(0.05)
-
-
 def tables_connection_string(port: int, host: str = LOOPBACK) -> str:
     return (
         f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT_NAME};"
         f"AccountKey={AZURITE_ACCOUNT_KEY};"
         f"TableEndpoint=http://{host}:{port}/{AZURITE_ACCOUNT_NAME};"
+    )
+
+
+def storage_connection_string(table_port: int, queue_port: int, host: str = LOOPBACK) -> str:
+    """One connection string for both Azurite services, as ``AzureWebJobsStorage`` holds it.
+
+    Every endpoint is named: a connection string without ``QueueEndpoint`` makes the
+    storage SDKs build the production URL (``https://devstoreaccount1.queue.core...``).
+    """
+    return (
+        f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT_NAME};"
+        f"AccountKey={AZURITE_ACCOUNT_KEY};"
+        f"TableEndpoint=http://{host}:{table_port}/{AZURITE_ACCOUNT_NAME};"
+        f"QueueEndpoint=http://{host}:{queue_port}/{AZURITE_ACCOUNT_NAME}"
     )
 
 
@@ -159,25 +115,31 @@ def _minimal_env() -> dict[str, str]:
     return env
 
 
-def find_azurite(start_dir: str | os.PathLike[str] = REPO_ROOT) -> Path:
-    """``node_modules/.bin/azurite-table`` in ``start_dir`` or the nearest folder above it."""
+def find_azurite(start_dir: str | os.PathLike[str] = REPO_ROOT, service: str = "table") -> Path:
+    """``node_modules/.bin/azurite-<service>`` in ``start_dir`` or the nearest folder above it."""
     start = Path(start_dir).resolve()
+    binary = f"azurite-{service}"
     for folder in (start, *start.parents):
-        candidate = folder / "node_modules" / ".bin" / "azurite-table"
+        candidate = folder / "node_modules" / ".bin" / binary
         if candidate.exists():
             return candidate
     raise StackError(
-        f"Azurite is not installed (no node_modules/.bin/azurite-table in {start} or above); "
+        f"Azurite is not installed (no node_modules/.bin/{binary} in {start} or above); "
         "run `make setup`"
     )
 
 
-def azurite_command(port: int, *, app_dir: str | os.PathLike[str] = REPO_ROOT) -> list[str]:
+def azurite_command(
+    port: int, *, app_dir: str | os.PathLike[str] = REPO_ROOT, service: str = "table"
+) -> list[str]:
+    """Azurite's ``service`` ("table" or "queue") on loopback, in memory, quiet."""
+    if service not in ("table", "queue"):
+        raise ValueError(f"unknown Azurite service {service!r}")
     return [
-        str(find_azurite(app_dir)),
-        "--tableHost",
+        str(find_azurite(app_dir, service)),
+        f"--{service}Host",
         LOOPBACK,
-        "--tablePort",
+        f"--{service}Port",
         str(port),
         "--silent",
         "--inMemoryPersistence",
@@ -187,151 +149,20 @@ def azurite_command(port: int, *, app_dir: str | os.PathLike[str] = REPO_ROOT) -
     ]
 
 
-def _spawn(
-    command: list[str],
-    *,
-    log_path: Path,
-    env: Mapping[str, str],
-    cwd: str | os.PathLike[str],
-    stream_prefix: str | None = None,
-    console_filter: Callable[[str], bool] | None = None,
-) -> tuple[subprocess.Popen[bytes], threading.Thread | None]:
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    log_file = open(log_path, "ab")  # noqa: SIM115 - handed to the child or the pump
-    pump = None
-    try:
-        proc = subprocess.Popen(
-            command,
-            cwd=str(cwd),
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE if stream_prefix is not None else log_file,
-            stderr=subprocess.STDOUT,
-            # Own session: stop() signals the whole group, and a Ctrl-C in the
-            # terminal reaches only us, so shutdown happens in our order.
-            start_new_session=True,
-        )
-    except OSError as exc:
-        log_file.close()
-        raise StackError(f"cannot start {command[0]}: {exc}") from exc
-    if stream_prefix is None:
-        log_file.close()
-    else:
-        assert proc.stdout is not None
-        pump = threading.Thread(
-            target=_pump,
-            args=(proc.stdout, log_file, stream_prefix, console_filter),
-            name=f"stack-log-{stream_prefix}",
-            daemon=True,
-        )
-        pump.start()
-    return proc, pump
-
-
-def _pump(source: IO[bytes], log_file: IO[bytes], prefix: str,
-          console_filter: Callable[[str], bool] | None = None) -> None:
-    # Keeps the log file complete (error tails read it) while echoing to our stdout the
-    # lines the filter lets through.
-    with source, log_file:
-        for line in iter(source.readline, b""):
-            log_file.write(line)
-            log_file.flush()
-            text = line.decode("utf-8", errors="replace").rstrip("\n")
-            if console_filter is not None and not console_filter(text):
-                continue
-            try:
-                sys.stdout.write(f"[{prefix}] {text}\n")
-                sys.stdout.flush()
-            except (OSError, ValueError):
-                pass
-
-
 def start_azurite(
     port: int,
     log_path: str | os.PathLike[str],
     *,
     app_dir: str | os.PathLike[str] = REPO_ROOT,
     env: Mapping[str, str] | None = None,
+    service: str = "table",
 ) -> subprocess.Popen[bytes]:
-    """Start Azurite's table service in its own process group; returns at once."""
-    command = azurite_command(port, app_dir=app_dir)
-    proc, _ = _spawn(
+    """Start one Azurite service (tables by default) in its own process group; returns at once."""
+    command = azurite_command(port, app_dir=app_dir, service=service)
+    proc, _ = spawn_in_own_session(
         command, log_path=Path(log_path), env=env or _minimal_env(), cwd=Path(app_dir)
     )
     return proc
-
-
-def _group_alive(pgid: int) -> bool:
-    if Path("/proc").is_dir():
-        # Zombies count as gone: they are dead, just not yet reaped by init.
-        return bool(process_group_members(pgid))
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def process_group_members(pgid: int) -> list[int]:
-    """Pids whose process group is ``pgid`` (Linux /proc; elsewhere just the leader)."""
-    proc_dir = Path("/proc")
-    if not proc_dir.is_dir():
-        return [pgid] if _group_alive(pgid) else []
-    members = []
-    for entry in proc_dir.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # The command name may hold spaces and parentheses; fields follow the last ')'.
-        fields = stat.rsplit(")", 1)[-1].split()
-        if len(fields) > 2 and fields[0] != "Z" and int(fields[2]) == pgid:
-            members.append(int(entry.name))
-    return sorted(members)
-
-
-def stop_process_group(proc: subprocess.Popen[Any], timeout: float = STOP_TIMEOUT) -> None:
-    """SIGTERM the process's group, wait up to ``timeout``, then SIGKILL what is left."""
-    pgid = proc.pid  # start_new_session made the child its group's leader
-    try:
-        os.killpg(pgid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-    deadline = time.monotonic() + timeout
-    try:
-        proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-    except subprocess.TimeoutExpired:
-        pass
-    # The leader may be gone while a child it forked still runs.
-    while _group_alive(pgid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if proc.poll() is None or _group_alive(pgid):
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-        kill_deadline = time.monotonic() + 5
-        while _group_alive(pgid) and time.monotonic() < kill_deadline:
-            time.sleep(0.05)
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, fh.tell() - 16384))
-            text = fh.read().decode("utf-8", errors="replace")
-    except OSError:
-        return "(no log)"
-    return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
 
 
 # ----------------------------------------------------------------------------- stack
@@ -346,12 +177,15 @@ class _Child:
 
 
 class LocalStack:
-    """Azurite + identity emulator + AML emulator + dev host, started in that order.
+    """Azurite (tables, queues) + identity emulator + AML emulator + dev host, in that order.
 
     ``start()`` (or ``with``) waits for each to be ready before starting the next and
     stops everything if one fails. ``stop()`` is idempotent, runs at interpreter exit
     and on SIGTERM/SIGINT (after which the previous handlers are restored and the
     signal is passed on to them).
+
+    ``queues=False`` starts no Azurite queue service and runs the dev host with
+    ``--no-queues``; ``AzureWebJobsStorage`` then names the tables only.
     """
 
     def __init__(
@@ -367,12 +201,14 @@ class LocalStack:
         console_filter: Callable[[str], bool] | None = None,
         ready_timeout: float = READY_TIMEOUT,
         stop_timeout: float = STOP_TIMEOUT,
+        queues: bool = True,
     ) -> None:
         self.app_dir = Path(app_dir).resolve()
+        self.queues = queues
         if fixed_ports:
             self.ports = dict(FIXED_PORTS)
         else:
-            self.ports = dict(zip(FIXED_PORTS, _free_ports(len(FIXED_PORTS))))
+            self.ports = dict(zip(FIXED_PORTS, free_ports(len(FIXED_PORTS))))
         self.fixed_ports = fixed_ports
         self.log_dir = Path(log_dir) if log_dir is not None else None
         self.extra_env = dict(extra_env or {})
@@ -401,8 +237,19 @@ class LocalStack:
         return self.ports["azurite"]
 
     @property
+    def queue_port(self) -> int:
+        return self.ports["azurite-queue"]
+
+    @property
     def tables_connection_string(self) -> str:
         return tables_connection_string(self.ports["azurite"])
+
+    @property
+    def storage_connection_string(self) -> str:
+        """``AzureWebJobsStorage``: both Azurite endpoints (the tables only without queues)."""
+        if not self.queues:
+            return self.tables_connection_string
+        return storage_connection_string(self.ports["azurite"], self.ports["azurite-queue"])
 
     @property
     def identity_url(self) -> str:
@@ -437,7 +284,7 @@ class LocalStack:
         """The settings the stack gives the app (they beat the local.settings file)."""
         settings = {
             "TABLES_CONNECTION_STRING": self.tables_connection_string,
-            "AzureWebJobsStorage": self.tables_connection_string,
+            "AzureWebJobsStorage": self.storage_connection_string,
             "IDENTITY_ENDPOINT": self.identity_endpoint,
             "IDENTITY_HEADER": self.identity_header,
             "ARM_BASE_URL": self.aml_url,
@@ -488,7 +335,7 @@ class LocalStack:
             if self.log_dir is None:
                 self.log_dir = Path(tempfile.mkdtemp(prefix="localstack-logs-"))
             if self.fixed_ports:
-                busy = [f"{n} {p}" for n, p in self.ports.items() if _port_accepts(LOOPBACK, p)]
+                busy = [f"{n} {p}" for n, p in self.ports.items() if port_accepts(LOOPBACK, p)]
                 if busy:
                     raise StackError(
                         f"ports already in use: {', '.join(busy)}; is another stack or "
@@ -506,12 +353,15 @@ class LocalStack:
     def _start_all(self) -> None:
         ports = self.ports
         python = sys.executable
-        self._launch(
-            "azurite",
-            azurite_command(ports["azurite"], app_dir=self.app_dir),
-            env=_minimal_env(),
-            cwd=self.app_dir,
-        )
+        for name, service in AZURITE_SERVICES.items():
+            if service == "queue" and not self.queues:
+                continue
+            self._launch(
+                name,
+                azurite_command(ports[name], app_dir=self.app_dir, service=service),
+                env=_minimal_env(),
+                cwd=self.app_dir,
+            )
         self._launch(
             "identity",
             [python, "-m", "devtools.identity_emulator", "--host", LOOPBACK, "--port", str(ports["identity"])],
@@ -530,13 +380,11 @@ class LocalStack:
             "aml", aml_command, env=_minimal_env(), cwd=REPO_ROOT,
             health_url=self.health_urls["aml"],
         )
-        self._launch(
-            "devhost",
-            [python, "-m", "devtools.devhost", "--app-dir", str(self.app_dir),
-             "--port", str(ports["devhost"])],
-            env=self.env,
-            cwd=self.app_dir,
-        )
+        devhost_command = [python, "-m", "devtools.devhost", "--app-dir", str(self.app_dir),
+                           "--port", str(ports["devhost"])]
+        if not self.queues:
+            devhost_command.append("--no-queues")
+        self._launch("devhost", devhost_command, env=self.env, cwd=self.app_dir)
 
     def _launch(
         self,
@@ -550,7 +398,7 @@ class LocalStack:
         assert self.log_dir is not None
         log_path = self.log_dir / f"{name}.log"
         self._log_paths[name] = log_path
-        proc, pump = _spawn(
+        proc, pump = spawn_in_own_session(
             command,
             log_path=log_path,
             env=env,
@@ -569,7 +417,7 @@ class LocalStack:
             raise StackError(
                 f"{name} did not become ready: {exc}\n"
                 f"command: {' '.join(command)}\n"
-                f"last lines of {log_path}:\n{_tail(log_path)}"
+                f"last lines of {log_path}:\n{log_tail(log_path)}"
             ) from None
 
     def stop(self) -> None:

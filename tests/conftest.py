@@ -16,6 +16,7 @@ from devtools.stack import (
     free_port,
     start_azurite,
     stop_process_group,
+    storage_connection_string,
     tables_connection_string,
     wait_for_port,
 )
@@ -27,15 +28,37 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
-def azurite(tmp_path_factory):
-    """Connection string of an Azurite table service started for this session."""
-    port = free_port()
-    proc = start_azurite(port, tmp_path_factory.mktemp("azurite") / "azurite.log")
+def azurite_services(tmp_path_factory):
+    """Azurite's table and queue services, started for this session (ports and connection strings)."""
+    log_dir = tmp_path_factory.mktemp("azurite")
+    table_port, queue_port = free_port(), free_port()
+    procs = []
     try:
-        wait_for_port("127.0.0.1", port, 30)
-        yield tables_connection_string(port)
+        procs.append(start_azurite(table_port, log_dir / "azurite.log"))
+        procs.append(start_azurite(queue_port, log_dir / "azurite-queue.log", service="queue"))
+        for port, proc in zip((table_port, queue_port), procs):
+            wait_for_port("127.0.0.1", port, 30, proc=proc)
+        yield SimpleNamespace(
+            table_port=table_port,
+            queue_port=queue_port,
+            tables_connection_string=tables_connection_string(table_port),
+            storage_connection_string=storage_connection_string(table_port, queue_port),
+        )
     finally:
-        stop_process_group(proc)
+        for proc in procs:
+            stop_process_group(proc)
+
+
+@pytest.fixture(scope="session")
+def azurite(azurite_services):
+    """Connection string of the session's Azurite table service (tables only)."""
+    return azurite_services.tables_connection_string
+
+
+@pytest.fixture(scope="session")
+def azurite_storage(azurite_services):
+    """Connection string naming both the session's Azurite tables and queues, as AzureWebJobsStorage does."""
+    return azurite_services.storage_connection_string
 
 
 @pytest.fixture
@@ -131,7 +154,7 @@ def http_client():
 
 @pytest.fixture(scope="module")
 def proxy_host(identity_emulator, azurite):
-    """function_app served by an in-process dev host (no timers), wired to a fresh AML emulator.
+    """function_app served by an in-process dev host (no timers, no queues), wired to a fresh AML emulator.
 
     The app's process-wide singletons (runtime, handlers, credential) are reset around
     the module, so the app is built from exactly these settings.
@@ -173,7 +196,7 @@ def proxy_host(identity_emulator, azurite):
         for name in ("IDENTITY_SERVER_THUMBPRINT", "MSI_ENDPOINT", "AML_PROXY_ALLOW_DESTRUCTIVE"):
             patch.delenv(name, raising=False)
         forget_singletons()
-        host = DevHost(REPO_ROOT, port=free_port(), timers=False)
+        host = DevHost(REPO_ROOT, port=free_port(), timers=False, queues=False)
         host.start()
         try:
             yield SimpleNamespace(url=host.base_url, aml=emulator, settings=settings,

@@ -2,10 +2,12 @@
 
 Azure Functions Core Tools (``func start``) cannot be installed everywhere, so this
 package plays the host's part for a Python v2-model app: it reads the app's settings,
-imports ``function_app``, indexes the single ``FunctionApp``, serves its HTTP functions
-and fires its timers on their NCRONTAB schedules (in UTC, as the hosted timer does).
+imports ``function_app``, indexes the single ``FunctionApp``, serves its HTTP functions,
+fires its timers on their NCRONTAB schedules (in UTC, as the hosted timer does) and
+polls the Storage queues of its queue triggers.
 
-    python -m devtools.devhost [--app-dir DIR] [--host 127.0.0.1] [--port 7071] [--no-timers]
+    python -m devtools.devhost [--app-dir DIR] [--host 127.0.0.1] [--port 7071]
+                               [--no-timers] [--no-queues]
 
 Settings: ``local.settings.json`` in the app dir, else ``local.settings.sample.json``.
 Its ``Values`` go into the environment *without* replacing variables that are already
@@ -30,6 +32,23 @@ Things that behave like the real host:
   one stops start-up, naming the setting;
 - a timer never overlaps itself: if an invocation overruns, the occurrences that
   passed meanwhile collapse into one immediate invocation with ``past_due=True``;
+- queue triggers follow the storage extension (QueueListener, QueueProcessor): host.json
+  ``extensions.queues`` with its defaults (batchSize 16, newBatchThreshold batchSize/2
+  times the CPUs, 1 on Consumption; maxPollingInterval 1 min; visibilityTimeout 0;
+  maxDequeueCount 5; messageEncoding base64); ``%SETTING%`` in the queue name, lower-cased;
+  the ``connection`` setting looked up as ``AzureWebJobs<name>`` then ``<name>``; one
+  poller per function fetching up to batchSize messages with a 10-minute visibility
+  timeout, renewed at half-time while the function runs, and the next batch once no more
+  than newBatchThreshold are in flight; randomized exponential backoff (100 ms up to
+  maxPollingInterval) while the queue is empty or missing; success deletes the message,
+  failure makes it visible again after visibilityTimeout, and at maxDequeueCount it moves
+  to ``<queue>-poison`` (created then) and the poison queue's poller is woken; a message
+  that is not valid base64 goes to the poison queue without an invocation; a ``-poison``
+  queue has no poison queue, so its failed messages stay invisible until the lease ends;
+  the host does not create a trigger's queue, it waits for it. The function gets an
+  ``azure.functions.QueueMessage`` (id, body, dequeue_count, times, pop_receipt); sync
+  functions run on one pool sized like the Python worker's (``PYTHON_THREADPOOL_THREAD_COUNT``,
+  else ``min(32, CPUs + 4)``), ``async def`` ones on the event loop;
 - an exception in a function is logged with its traceback and answered with a 500
   whose body says nothing about the exception; so is a response with a header HTTP
   cannot carry (a control character, a name that is not a token, a character
@@ -40,11 +59,23 @@ Differences to know about:
   is also what Core Tools does locally. Test key handling against a deployed app.
 - A route that matches but does not allow the method answers 405 (with ``Allow``);
   the deployed host treats it as no match at all (404).
-- Only HTTP and timer triggers run; other triggers are listed and ignored. Output
+- Only HTTP, timer and queue triggers run; other triggers are listed and ignored. Output
   bindings other than the HTTP response receive a sink that discards what is set;
   input bindings are not supplied.
 - ``async def`` functions run on one event loop thread shared by all invocations, as
-  in the Python worker; sync functions run on the request or timer thread.
+  in the Python worker; sync HTTP and timer functions run on the request or timer
+  thread, and only queue functions share the worker-sized pool.
+- Queue triggers need a connection string (Azurite's, or ``UseDevelopmentStorage=true``);
+  identity-based connections (``<name>__accountName``) stop start-up with a message.
+  The trigger argument is always a ``QueueMessage`` (no str/bytes/JSON conversion), and
+  host.json ``concurrency`` (dynamic concurrency) is not applied.
+- A queue trigger says once that its queue is missing or the service unreachable, and
+  once that it is back, and keeps polling with backoff; the host stays silent about a
+  missing queue and may restart on transport errors.
+- ``stop()`` does not start fetched invocations that are still waiting for a worker
+  thread; their messages become visible at once (the host would run them while it
+  drains). Invocations still running at the deadline keep their message invisible
+  until the 10-minute lease lapses.
 
 Under load the dev host should not be what a local load test measures: it listens with
 a backlog of 1024 (not socketserver's 5), keeps HTTP/1.1 connections alive, writes each
@@ -55,8 +86,13 @@ Modules: ``settings`` (settings file, ``%SETTING%``, route prefix), ``routing`` 
 templates, path decoding), ``functions`` (importing and indexing the app, invoking a
 function), ``pipeline`` (request steps, routing a request, the answer), ``server``
 (sockets, parsing, writing), ``triggers`` (the interface non-HTTP trigger kinds
-implement), ``timers`` (the timer kind), ``host`` (``DevHost``), ``cli`` (``main``).
-``DevHost`` is the programmatic face (tests run it in-process); ``main`` is the CLI.
+implement), ``timers`` (the timer kind), ``queues`` (the queue kind and its pollers),
+``queue_delivery`` (one message from dispatch to delete, release or poison),
+``queue_options`` (host.json ``extensions.queues``, queue names, connections),
+``worker_pool`` (the Python worker's thread pool), ``host`` (``DevHost``), ``cli``
+(``main``).
+``DevHost`` is the programmatic face (tests run it in-process; ``timers=False,
+queues=False`` serves HTTP only); ``main`` is the CLI.
 """
 
 from __future__ import annotations
@@ -72,11 +108,13 @@ from devtools.devhost.settings import (
     read_route_prefix,
     resolve_setting_tokens,
 )
+from devtools.devhost.queues import QueueTriggers
 from devtools.devhost.timers import TimerRunner
 
 __all__ = [
     "DevHost",
     "DevHostError",
+    "QueueTriggers",
     "RouteTemplate",
     "Settings",
     "TimerRunner",

@@ -28,14 +28,18 @@ def _configure_logging() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m devtools.devhost",
-        description="Serve an Azure Functions (Python v2) app locally: HTTP functions and timers.",
+        description=(
+            "Serve an Azure Functions (Python v2) app locally: HTTP functions, timers and "
+            "queue triggers."
+        ),
     )
     parser.add_argument("--app-dir", default=".", help="folder holding function_app.py")
     parser.add_argument("--host", default=DEFAULT_HOST)
     parser.add_argument(
         "--port", type=int, default=None, help="default: Host.LocalHttpPort, else 7071"
     )
-    parser.add_argument("--no-timers", action="store_true", help="serve HTTP only")
+    parser.add_argument("--no-timers", action="store_true", help="do not fire timers")
+    parser.add_argument("--no-queues", action="store_true", help="do not poll queues")
     args = parser.parse_args(argv)
     _configure_logging()
 
@@ -47,7 +51,13 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
-    host = DevHost(args.app_dir, host=args.host, port=args.port, timers=not args.no_timers)
+    host = DevHost(
+        args.app_dir,
+        host=args.host,
+        port=args.port,
+        timers=not args.no_timers,
+        queues=not args.no_queues,
+    )
     try:
         host.start()
     except DevHostError as exc:

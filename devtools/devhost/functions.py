@@ -8,6 +8,7 @@ behave the same whatever fired the invocation.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import importlib.util
 import inspect
 import sys
@@ -83,6 +84,10 @@ class AsyncLoop:
         self._thread: threading.Thread | None = None
 
     def run(self, coro: Any) -> Any:
+        return self.submit(coro).result()
+
+    def submit(self, coro: Any) -> concurrent.futures.Future[Any]:
+        """Schedule ``coro`` on the loop without waiting for it."""
         with self._lock:
             if self._loop is None:
                 self._loop = asyncio.new_event_loop()
@@ -91,7 +96,7 @@ class AsyncLoop:
                 )
                 self._thread.start()
             loop = self._loop
-        return asyncio.run_coroutine_threadsafe(coro, loop).result()
+        return asyncio.run_coroutine_threadsafe(coro, loop)
 
     def close(self) -> None:
         with self._lock:
@@ -155,19 +160,42 @@ class AppFunction:
             unsupported_inputs=tuple(inputs),
         )
 
+    @property
+    def is_async(self) -> bool:
+        return inspect.iscoroutinefunction(self.user_function)
+
     def invoke(self, trigger_value: Any, invocation_id: str) -> Any:
         """Call the user function; for HTTP, return what its HTTP output received."""
-        kwargs: dict[str, Any] = {self.trigger.name: trigger_value}
-        sinks = {name: DiscardingOutput() for name in self.sinks}
-        kwargs.update(sinks)
-        if self.accepts_context:
-            kwargs["context"] = InvocationContext(invocation_id, self.name, self.directory)
+        kwargs, sinks = self._arguments(trigger_value, invocation_id)
         result = self.user_function(**kwargs)
         if inspect.isawaitable(result):
             result = self.async_loop.run(_await(result))
         if self.http_output and self.http_output != "$return":
             return sinks[self.http_output].get()
         return result
+
+    def submit(
+        self, trigger_value: Any, invocation_id: str, sync_pool: concurrent.futures.Executor
+    ) -> concurrent.futures.Future[Any]:
+        """Start an invocation the way the Python worker schedules one; return at once.
+
+        ``async def`` functions go to the event loop (they take no pool thread), sync
+        ones to ``sync_pool``, the stand-in for the worker's thread pool.
+        """
+        if self.is_async:
+            kwargs, _ = self._arguments(trigger_value, invocation_id)
+            return self.async_loop.submit(_await(self.user_function(**kwargs)))
+        return sync_pool.submit(self.invoke, trigger_value, invocation_id)
+
+    def _arguments(
+        self, trigger_value: Any, invocation_id: str
+    ) -> tuple[dict[str, Any], dict[str, DiscardingOutput]]:
+        kwargs: dict[str, Any] = {self.trigger.name: trigger_value}
+        sinks = {name: DiscardingOutput() for name in self.sinks}
+        kwargs.update(sinks)
+        if self.accepts_context:
+            kwargs["context"] = InvocationContext(invocation_id, self.name, self.directory)
+        return kwargs, sinks
 
 
 async def _await(awaitable: Any) -> Any:

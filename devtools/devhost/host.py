@@ -13,6 +13,7 @@ from typing import Any
 from devtools.devhost.errors import DevHostError
 from devtools.devhost.functions import AppFunction, AsyncLoop, index_app
 from devtools.devhost.pipeline import HttpPipeline, HttpRoute, RequestStep, method_names
+from devtools.devhost.queues import QueueTriggers
 from devtools.devhost.routing import RouteTemplate
 from devtools.devhost.server import DEFAULT_LISTEN_BACKLOG, DevHostHTTPServer
 from devtools.devhost.settings import (
@@ -37,14 +38,18 @@ _SERVER_POLL_SECONDS = 0.1
 
 
 class DevHost:
-    """Serve a Functions app's HTTP functions and fire its timers, in this process.
+    """Serve a Functions app's HTTP functions, fire its timers and poll its queues, in this process.
 
     ``start()`` reads settings into ``os.environ`` (keeping what is set), imports the
-    app, binds the port and starts the timers; ``stop()`` waits for running timer
-    invocations and requests (up to 10 s), closes the server and its connections and
-    takes back the process-wide changes ``start()`` made (added environment variables,
+    app, binds the port and starts the timers and queue pollers; ``stop()`` stops
+    fetching queue messages, waits for running timer and queue invocations and requests
+    (up to 10 s), closes the server and its connections and takes back the
+    process-wide changes ``start()`` made (added environment variables,
     the ``sys.path`` entry, the ``function_app`` module), so tests can run several hosts
     one after another.
+
+    ``timers=False`` / ``queues=False`` leave those triggers listed but not running (a
+    queue function's connection setting is then not needed either).
 
     Set before ``start()``: ``listen_backlog`` (the listen queue length) and
     ``request_steps`` (run in order on every request before routing; see pipeline.py).
@@ -58,21 +63,25 @@ class DevHost:
         host: str = DEFAULT_HOST,
         port: int | None = None,
         timers: bool = True,
+        queues: bool = True,
     ) -> None:
         self.app_dir = Path(app_dir).resolve()
         self.host = host
         self.requested_port = port
         self.timers_enabled = timers
+        self.queues_enabled = queues
         self.settings: Settings | None = None
         self.route_prefix = DEFAULT_ROUTE_PREFIX
         self.routes: list[HttpRoute] = []
         self.request_steps: list[RequestStep] = []
         timer_triggers = TimerTriggers(enabled=timers)
+        queue_triggers = QueueTriggers(str(self.app_dir), enabled=queues)
         # Every non-HTTP trigger type the dev host runs; a new kind is one more entry.
         self.trigger_kinds: dict[str, TriggerKind] = {
-            kind.trigger_type: kind for kind in (timer_triggers,)
+            kind.trigger_type: kind for kind in (timer_triggers, queue_triggers)
         }
         self.timers: dict[str, str] = timer_triggers.schedules  # function name -> schedule
+        self.queues: dict[str, str] = queue_triggers.queues  # function name -> queue name
         self.other_functions: dict[str, str] = {}  # function name -> trigger type
         self._functions: list[AppFunction] = []
         self._stop_event = threading.Event()

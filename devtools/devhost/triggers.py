@@ -1,10 +1,10 @@
 """The seam for triggers other than HTTP: each kind runs its own functions in the background.
 
 HTTP functions are served by the request pipeline; every other trigger type the dev
-host supports is a ``TriggerKind``. Timers are one (``timers.TimerTriggers``); a queue
-trigger would be another: it would resolve its connection setting in ``add``, start one
-poller per function and a worker pool in ``start``, and join them in ``stop``. Adding a
-kind to ``DevHost.trigger_kinds`` is all the wiring it needs.
+host supports is a ``TriggerKind``. Timers are one (``timers.TimerTriggers``), queues
+another (``queues.QueueTriggers``: it resolves its connection setting in ``add``, starts
+one poller per function and a worker pool in ``start``, and drains them in ``stop``).
+Adding a kind to ``DevHost.trigger_kinds`` is all the wiring it needs.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -46,18 +46,39 @@ def wait_for(predicate, timeout, interval=0.05):
 
 
 @contextmanager
-def fixture_host(tick_file: Path | None = None, *, timers: bool = True) -> Iterator[DevHost]:
-    """The fixture app on a free port, with the environment the tests expect around it."""
+def fixture_host(
+    tick_file: Path | None = None,
+    *,
+    timers: bool = True,
+    queues: bool = False,
+    env: dict[str, str] | None = None,
+    configure: Callable[[DevHost], None] | None = None,
+    stop_timeout: float | None = None,
+) -> Iterator[DevHost]:
+    """The fixture app on a free port, with the environment the tests expect around it.
+
+    Queue pollers run only when asked for (``queues=True``, with ``AzureWebJobsStorage``
+    in ``env``): the fixture's own settings point at Azurite's fixed ports, which a
+    developer's `make run` may be using. ``configure`` sees the host before it starts.
+    """
     saved = dict(os.environ)
     if tick_file is not None:
         os.environ["FIXTURE_TICK_FILE"] = str(tick_file)
     os.environ["FIXTURE_GREETING"] = "from-env"
-    dev = DevHost(FIXTURE_APP, port=0, timers=timers)
-    dev.start()
+    os.environ.update(env or {})
+    dev = DevHost(FIXTURE_APP, port=0, timers=timers, queues=queues)
+    if configure is not None:
+        configure(dev)
     try:
-        yield dev
+        dev.start()
+        try:
+            yield dev
+        finally:
+            if stop_timeout is None:
+                dev.stop()
+            else:
+                dev.stop(stop_timeout)
     finally:
-        dev.stop()
         os.environ.clear()
         os.environ.update(saved)
 

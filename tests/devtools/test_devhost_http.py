@@ -135,7 +135,7 @@ def test_request_steps_run_before_routing_and_may_answer(monkeypatch):
             return json_error(401, "Unauthorized", "No principal.")
         return None
 
-    dev = DevHost(FIXTURE_APP, port=0, timers=False)
+    dev = DevHost(FIXTURE_APP, port=0, timers=False, queues=False)
     dev.request_steps.extend([vouch_for_the_caller, refuse_unless_allowed])
     with dev:
         status, _, body = request("PUT", f"{dev.base_url}/items/1", body=b"x",

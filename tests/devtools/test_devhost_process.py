@@ -60,7 +60,7 @@ class _JournalingTimerKind(TriggerKind):
 def test_a_trigger_kind_plugs_in_and_is_driven_through_its_lifecycle(monkeypatch):
     monkeypatch.setenv("FIXTURE_TIMER", "0 0 0 1 1 *")
     kind = _JournalingTimerKind()
-    dev = DevHost(FIXTURE_APP, port=0)
+    dev = DevHost(FIXTURE_APP, port=0, queues=False)
     dev.trigger_kinds[kind.trigger_type] = kind
     with dev:
         assert "journal: listed by the plugged-in kind" in dev.listing()
@@ -76,7 +76,7 @@ def test_cli_lists_functions_serves_and_exits_cleanly_on_sigterm(tmp_path):
     with open(stderr_path, "wb") as stderr:
         proc = subprocess.Popen(
             [sys.executable, "-m", "devtools.devhost", "--app-dir", str(FIXTURE_APP),
-             "--port", str(port)],
+             "--port", str(port), "--no-queues"],
             cwd=REPO_ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -98,6 +98,7 @@ def test_cli_lists_functions_serves_and_exits_cleanly_on_sigterm(tmp_path):
         listing = "".join(stdout)
         assert "items: [GET,PUT] http://127.0.0.1:%d/api/items/{id}" % port in listing
         assert "tick: timerTrigger, schedule '*/1 * * * * *' (UTC)" in listing
+        assert "record_item: queueTrigger, queue 'fixture-items' (queues disabled)" in listing
 
         assert request("GET", f"http://127.0.0.1:{port}/api/items/1?code=supersecret")[0] == 200
         started = time.monotonic()

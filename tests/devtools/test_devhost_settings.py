@@ -27,7 +27,7 @@ def test_stop_takes_back_the_settings_it_added(tmp_path, monkeypatch):
     monkeypatch.delenv("FIXTURE_ONLY_IN_FILE", raising=False)
     monkeypatch.setenv("FIXTURE_TIMER", "0 0 0 1 1 *")
     module_before = sys.modules.get("function_app")
-    dev = DevHost(FIXTURE_APP, port=0, timers=False).start()
+    dev = DevHost(FIXTURE_APP, port=0, timers=False, queues=False).start()
     assert os.environ["FIXTURE_ONLY_IN_FILE"] == "file-value"
     assert dev.timers == {"tick": "0 0 0 1 1 *"}
     dev.stop()

@@ -17,6 +17,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
 from devtools.stack import (
     AZURITE_ACCOUNT_KEY,
@@ -28,8 +29,10 @@ from devtools.stack import (
     process_group_members,
     start_azurite,
     stop_process_group,
+    storage_connection_string,
     wait_for_port,
 )
+from tests.devtools.process_support import alive
 
 FIXTURE_APP = Path(__file__).resolve().parent / "fixture_app"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -43,20 +46,6 @@ needs_emulators = pytest.mark.skipif(
     not ((DEVTOOLS / "identity_emulator.py").exists() and (DEVTOOLS / "aml_emulator" / "__init__.py").exists()),
     reason="the identity and AML emulators are not written yet",
 )
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state != "Z"
 
 
 def _table_request(port: int, method: str, path: str, body: dict | None = None):
@@ -108,37 +97,41 @@ def test_azurite_alone_serves_tables_and_leaves_nothing_behind(tmp_path):
     finally:
         stop_process_group(proc)
     assert proc.returncode is not None
-    assert [pid for pid in members if _alive(pid)] == []
+    assert [pid for pid in members if alive(pid)] == []
     assert "successfully started" in log_path.read_text()
+
+
+@needs_azurite
+def test_azurite_queue_service_alone_serves_queues_and_leaves_nothing_behind(tmp_path):
+    port = free_port()
+    proc = start_azurite(port, tmp_path / "azurite-queue.log", service="queue")
+    try:
+        wait_for_port("127.0.0.1", port, 30, proc=proc)
+        members = process_group_members(proc.pid)
+        # The table port is never contacted here; only the queue endpoint matters.
+        client = QueueClient.from_connection_string(storage_connection_string(free_port(), port), "probe")
+        client.create_queue()
+        client.send_message("hello")
+        assert [m.content for m in client.peek_messages()] == ["hello"]
+    finally:
+        stop_process_group(proc)
+    assert [pid for pid in members if alive(pid)] == []
 
 
 def test_missing_azurite_says_how_to_install_it(tmp_path):
     with pytest.raises(StackError, match="make setup"):
         find_azurite(tmp_path)
+    with pytest.raises(StackError, match="azurite-queue"):
+        find_azurite(tmp_path, "queue")
 
 
-def test_stop_process_group_kills_what_ignores_sigterm(tmp_path):
-    # A child that ignores SIGTERM and forks a grandchild: both must go.
-    script = (
-        "import signal, subprocess, sys, time\n"
-        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-        "subprocess.Popen([sys.executable, '-c', 'import signal, time; "
-        "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)'])\n"
-        "print('ready', flush=True)\n"
-        "time.sleep(60)\n"
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", script], stdout=subprocess.PIPE, start_new_session=True
-    )
-    assert proc.stdout.readline() == b"ready\n"
-    time.sleep(0.2)
-    members = process_group_members(proc.pid)
-    assert len(members) == 2
-    started = time.monotonic()
-    stop_process_group(proc, timeout=0.5)
-    assert time.monotonic() - started < 5
-    assert [pid for pid in members if _alive(pid)] == []
-    proc.stdout.close()
+def test_without_queues_the_stack_gives_the_tables_only_connection():
+    stack = LocalStack(FIXTURE_APP, fixed_ports=False, queues=False)
+    assert stack.app_settings["AzureWebJobsStorage"] == stack.tables_connection_string
+    with_queues = LocalStack(FIXTURE_APP, fixed_ports=False)
+    connection = with_queues.app_settings["AzureWebJobsStorage"]
+    assert connection == storage_connection_string(with_queues.azurite_port, with_queues.queue_port)
+    assert f"QueueEndpoint=http://127.0.0.1:{with_queues.queue_port}/" in connection
 
 
 @needs_azurite
@@ -154,8 +147,19 @@ def test_full_stack_comes_up_healthy_and_goes_away_completely(tmp_path):
     )
     with stack:
         pids = stack.pids()
-        assert set(pids) == {"azurite", "identity", "aml", "devhost"}
+        assert set(pids) == {"azurite", "azurite-queue", "identity", "aml", "devhost"}
         assert all(pids.values())
+
+        # The dev host polls the fixture's queue on the stack's Azurite and runs its function.
+        sender = QueueClient.from_connection_string(
+            stack.storage_connection_string, "fixture-items", message_encode_policy=TextBase64EncodePolicy()
+        )
+        sender.create_queue()
+        sender.send_message("through the stack")
+        deadline = time.monotonic() + 30
+        while _get(f"{stack.dev_host_url}/queue-received") != (200, b'["through the stack"]'):
+            assert time.monotonic() < deadline, stack.log_paths["devhost"].read_text()[-3000:]
+            time.sleep(0.1)
 
         assert _get(f"{stack.dev_host_url}/health")[0] == 200
         for url in stack.health_urls.values():
@@ -164,6 +168,7 @@ def test_full_stack_comes_up_healthy_and_goes_away_completely(tmp_path):
         # Stack settings beat the fixture's local.settings.sample.json.
         assert _get(f"{stack.dev_host_url}/greeting") == (200, b"from-stack, world")
         assert stack.env["TABLES_CONNECTION_STRING"] == stack.tables_connection_string
+        assert stack.env["AzureWebJobsStorage"] == stack.storage_connection_string
         assert stack.env["IDENTITY_HEADER"] == stack.identity_header
         assert stack.env["AML_API_BASE_URL"] == stack.aml_url
 
@@ -176,10 +181,10 @@ def test_full_stack_comes_up_healthy_and_goes_away_completely(tmp_path):
         assert _get(token_url, {"X-IDENTITY-HEADER": "wrong"})[0] != 200
 
     everything = [pid for group in pids.values() for pid in group]
-    assert [pid for pid in everything if _alive(pid)] == []
+    assert [pid for pid in everything if alive(pid)] == []
     assert stack.pids() == {}
     stack.stop()  # idempotent
-    assert set(stack.log_paths) == {"azurite", "identity", "aml", "devhost"}
+    assert set(stack.log_paths) == {"azurite", "azurite-queue", "identity", "aml", "devhost"}
     assert "Dev host listening" in stack.log_paths["devhost"].read_text()
 
 
@@ -191,8 +196,8 @@ def test_a_child_that_fails_to_start_takes_the_stack_down(tmp_path):
     )
     with pytest.raises(StackError, match=r"(?s)devhost did not become ready.*NCRONTAB"):
         stack.start()
-    assert stack.started_pids.keys() == {"azurite", "identity", "aml", "devhost"}
-    assert [pid for pid in stack.started_pids.values() if _alive(pid)] == []
+    assert stack.started_pids.keys() == {"azurite", "azurite-queue", "identity", "aml", "devhost"}
+    assert [pid for pid in stack.started_pids.values() if alive(pid)] == []
 
 
 @needs_azurite
@@ -223,19 +228,7 @@ def test_sigterm_to_the_parent_stops_the_stack(tmp_path):
         if parent.poll() is None:
             stop_process_group(parent)
         for pid in pids:  # only if the launcher failed at its job
-            if _alive(pid):
+            if alive(pid):
                 os.killpg(pid, signal.SIGKILL)
         parent.stdout.close()
-    assert [pid for pid in pids if _alive(pid)] == []
-
-
-def test_console_filter_hides_lines_from_the_console_but_not_from_the_log(tmp_path, capsys):
-    import io
-
-    from devtools.stack import _pump
-
-    source = io.BytesIO(b"GET /api/schedules/demo/runs 200 5ms\nslot demo: submitted\n")
-    log_path = tmp_path / "devhost.log"
-    _pump(source, open(log_path, "wb"), "devhost", lambda line: "/runs 200" not in line)
-    assert capsys.readouterr().out == "[devhost] slot demo: submitted\n"
-    assert log_path.read_bytes() == b"GET /api/schedules/demo/runs 200 5ms\nslot demo: submitted\n"
+    assert [pid for pid in pids if alive(pid)] == []

@@ -2,6 +2,7 @@
 
 import json
 import os
+import threading
 import time
 from datetime import datetime, timezone
 
@@ -72,3 +73,75 @@ def tick(timer: func.TimerRequest) -> None:
     delay = float(os.environ.get("FIXTURE_TICK_SECONDS") or 0)
     if delay:
         time.sleep(delay)
+
+
+# -- queue triggers ------------------------------------------------------------------------
+# The dev host tests run the host in their own process and read these module globals
+# (sys.modules["function_app"]); the local stack test reads them over HTTP.
+
+
+class QueueProbe:
+    """What the queue functions saw, and a gate that holds them while a test looks."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.received = []  # one dict per invocation of record_item
+        self.flaky_attempts = []  # (body, dequeue_count) per invocation of flaky_item
+        self.poisoned = []  # bodies flaky_poison got
+        self.active = 0
+        self.max_active = 0
+        # Read at import, before any poller runs: record_item then waits for a permit each.
+        self.hold = os.environ.get("FIXTURE_QUEUE_HOLD") == "1"
+        self.permits = threading.Semaphore(0)
+
+
+probe = QueueProbe()
+
+
+def _describe(msg):
+    return {
+        "id": msg.id,
+        "body": msg.get_body().decode("utf-8", errors="replace"),
+        "dequeue_count": msg.dequeue_count,
+        "insertion_time": msg.insertion_time,
+        "expiration_time": msg.expiration_time,
+        "time_next_visible": msg.time_next_visible,
+        "pop_receipt": msg.pop_receipt,
+    }
+
+
+@app.queue_trigger(arg_name="msg", queue_name="%FIXTURE_QUEUE%", connection="AzureWebJobsStorage")
+def record_item(msg: func.QueueMessage) -> None:
+    with probe.lock:
+        probe.active += 1
+        probe.max_active = max(probe.max_active, probe.active)
+    try:
+        if probe.hold:
+            probe.permits.acquire()
+        with probe.lock:
+            probe.received.append(_describe(msg))
+    finally:
+        with probe.lock:
+            probe.active -= 1
+
+
+@app.queue_trigger(arg_name="msg", queue_name="%FIXTURE_FLAKY_QUEUE%", connection="AzureWebJobsStorage")
+def flaky_item(msg: func.QueueMessage) -> None:
+    body = msg.get_body().decode("utf-8")
+    with probe.lock:
+        probe.flaky_attempts.append((body, msg.dequeue_count))
+    if body.startswith("fail"):
+        raise RuntimeError(f"fixture failure for {body}")
+
+
+@app.queue_trigger(arg_name="msg", queue_name="%FIXTURE_FLAKY_QUEUE%-poison", connection="AzureWebJobsStorage")
+async def flaky_poison(msg: func.QueueMessage) -> None:
+    # async def on purpose: the dev host runs it on its event loop, as the worker would.
+    with probe.lock:
+        probe.poisoned.append(_describe(msg))
+
+
+@app.route(route="queue-received", methods=["GET"])
+def queue_received(req: func.HttpRequest) -> func.HttpResponse:
+    with probe.lock:
+        return _json([item["body"] for item in probe.received])
