@@ -285,6 +285,8 @@ class LocalStack:
         settings = {
             "TABLES_CONNECTION_STRING": self.tables_connection_string,
             "AzureWebJobsStorage": self.storage_connection_string,
+            # The app sends slot messages to the queue the host's trigger reads.
+            "QUEUES_CONNECTION_STRING": self.storage_connection_string,
             "IDENTITY_ENDPOINT": self.identity_endpoint,
             "IDENTITY_HEADER": self.identity_header,
             "ARM_BASE_URL": self.aml_url,

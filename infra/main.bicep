@@ -144,6 +144,26 @@ param runsTableName string = 'runs'
 @maxValue(3650)
 param runsRetentionDays int = 90
 
+@description('Queue of claimed slots the workers take (SLOT_QUEUE); its poison queue is <name>-poison.')
+@minLength(3)
+@maxLength(56)
+param slotQueueName string = 'scheduler-slots'
+
+@description('Table and queue calls a tick keeps in flight while claiming and queueing due slots (TICK_CONCURRENCY).')
+@minValue(1)
+@maxValue(64)
+param tickConcurrency int = 16
+
+@description('Schedules the outcome poll checks at once (POLL_CONCURRENCY).')
+@minValue(1)
+@maxValue(64)
+param pollConcurrency int = 32
+
+@description('Threads of each Python worker process (PYTHON_THREADPOOL_THREAD_COUNT): queue messages handled at once, plus the timers.')
+@minValue(4)
+@maxValue(64)
+param workerThreadCount int = 32
+
 @description('NCRONTAB of the scheduling timer (TICK_SCHEDULE), in UTC.')
 param tickSchedule string = '0 * * * * *'
 
@@ -246,6 +266,23 @@ resource runsTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-
   name: runsTableName
 }
 
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+// Created here so the first tick's messages have somewhere to go before any worker ran,
+// and the poison queue so that the poison worker's trigger has a queue from the start.
+resource slotQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queueService
+  name: slotQueueName
+}
+
+resource slotPoisonQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queueService
+  name: '${slotQueueName}-poison'
+}
+
 resource storageRoleAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for role in storageRoles: {
   name: guid(storage.id, identity.id, role.id)
   scope: storage
@@ -338,6 +375,23 @@ var schedulerSettings = {
   RUNS_RETENTION_DAYS: string(runsRetentionDays)
   TICK_SCHEDULE: tickSchedule
   POLL_SCHEDULE: pollSchedule
+  SLOT_QUEUE: slotQueueName
+  // Empty on purpose, as for the tables: the queue is reached with the identity.
+  QUEUES_CONNECTION_STRING: ''
+  QUEUES_ENDPOINT: storage.properties.primaryEndpoints.queue
+  TICK_CONCURRENCY: string(tickConcurrency)
+  POLL_CONCURRENCY: string(pollConcurrency)
+}
+
+// Read by the Python worker, not by the app.
+var workerSettings = {
+  // Queue workers spend their time waiting on AML and storage, so each worker process
+  // runs up to a batch and a half of messages at once (host.json: batchSize 16, the
+  // next batch fetched at 8 left) and needs a thread for each, with room for the timers.
+  PYTHON_THREADPOOL_THREAD_COUNT: string(workerThreadCount)
+  // Python runs one thread at a time per process: one worker process per vCPU of the
+  // instance (Flex Consumption: 2048 MB instances have 1 vCPU, 4096 MB have 2).
+  FUNCTIONS_WORKER_PROCESS_COUNT: string(isFlex && flexInstanceMemoryMB == 4096 ? 2 : 1)
 }
 
 var identityHostStorage = {
@@ -367,7 +421,7 @@ var monitoringSettings = {
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.properties.clientId};Authorization=AAD'
 }
 
-var appSettings = union(schedulerSettings, hostStorageSettings, contentShareSettings, monitoringSettings)
+var appSettings = union(schedulerSettings, workerSettings, hostStorageSettings, contentShareSettings, monitoringSettings)
 
 // ---------------------------------------------------------------- plan and app
 
@@ -472,6 +526,8 @@ resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
     telemetryPublisher
     schedulesTable
     runsTable
+    slotQueue
+    slotPoisonQueue
   ]
 }
 

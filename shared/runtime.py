@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # the real types, without importing the SDKs behind them at m
     from shared.aml.runs import RunsClient
     from shared.config import Settings
     from shared.engine import Engine
+    from shared.queue import SlotQueue
     from shared.store import RunStore, ScheduleStore
 
 _lock = threading.Lock()
@@ -40,6 +41,7 @@ class Runtime:
     engine: "Engine"
     compute: "ComputeClient"  # for the HTTP proxy
     aml_runs: "RunsClient"  # for the HTTP proxy
+    queue: "SlotQueue"
     clock: Callable[[], datetime] = utc_now
 
 
@@ -84,7 +86,7 @@ def build_runtime(settings: "Settings | None" = None) -> Runtime:
     from shared.aml.runs import RunsClient
 
     return Runtime(settings, credential, schedules, runs, aml, engine,
-                   compute=ComputeClient(transport, settings), aml_runs=RunsClient(transport, settings))
+                   compute=ComputeClient(transport, settings), aml_runs=RunsClient(transport, settings), queue=queue)
 
 
 def get_runtime() -> Runtime:

@@ -100,9 +100,11 @@ def aml_emulator(aml_emulator_session):
 
 
 @pytest.fixture
-def app_env(aml_emulator, identity_env, azurite, table_names):
-    """App settings for a runtime wired to Azurite and both emulators."""
+def app_env(aml_emulator, identity_env, azurite, azurite_storage, table_names):
+    """App settings for a runtime wired to Azurite (tables and a queue of its own) and both emulators."""
     return {
+        "QUEUES_CONNECTION_STRING": azurite_storage,
+        "SLOT_QUEUE": "slots-" + table_names[0].removeprefix("sched"),
         "AML_SUBSCRIPTION_ID": aml_emulator.subscription_id,
         "AML_RESOURCE_GROUP": aml_emulator.resource_group,
         "AML_WORKSPACE_NAME": aml_emulator.workspace,
@@ -153,7 +155,7 @@ def http_client():
 
 
 @pytest.fixture(scope="module")
-def proxy_host(identity_emulator, azurite):
+def proxy_host(identity_emulator, azurite, azurite_storage):
     """function_app served by an in-process dev host (no timers, no queues), wired to a fresh AML emulator.
 
     The app's process-wide singletons (runtime, handlers, credential) are reset around
@@ -177,6 +179,8 @@ def proxy_host(identity_emulator, azurite):
         "AML_API_BASE_URL": emulator.base_url,
         "ARM_BASE_URL": emulator.base_url,
         "TABLES_CONNECTION_STRING": azurite,
+        "QUEUES_CONNECTION_STRING": azurite_storage,
+        "SLOT_QUEUE": f"slots-{suffix}",
         "SCHEDULES_TABLE": f"sched{suffix}",
         "RUNS_TABLE": f"runs{suffix}",
         "AML_HTTP_TIMEOUT_SECONDS": "2",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -25,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-dir", type=Path, default=None)
     args = parser.parse_args(argv)
     config = ChaosConfig(fired_slots=args.trials, seed=args.seed, instances=args.instances, log_dir=args.log_dir)
+    # SIGTERM (a supervisor, `timeout`) stops it like Ctrl-C: the stack is taken down.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     with Chaos(config) as chaos:
         print(f"chaos: seed {config.seed}, {config.instances} instances, logs in {chaos.log_dir}", flush=True)
         figures = chaos.run()

@@ -125,6 +125,9 @@ def _integer(value: Any, key: str, low: int, high: int | None = None) -> int:
     return number
 
 
+_OVERRIDE_PREFIX = "azurefunctionsjobhost__extensions__queues__"
+
+
 def read_queue_options(
     app_dir: str | os.PathLike[str], environ: Mapping[str, str] | None = None
 ) -> QueueOptions:
@@ -137,6 +140,13 @@ def read_queue_options(
         except (OSError, ValueError) as exc:
             raise DevHostError(f"cannot read host.json: {exc}") from exc
     section = _lookup(_lookup(doc, "extensions"), "queues") or {}
+    # As on the host, an app setting `AzureFunctionsJobHost__extensions__queues__<key>`
+    # overrides the host.json value (the chaos suite polls faster this way).
+    environ = os.environ if environ is None else environ
+    merged = {str(key).lower(): value for key, value in section.items()} if isinstance(section, dict) else {}
+    merged.update({name[len(_OVERRIDE_PREFIX):].lower(): value for name, value in environ.items()
+                   if name.lower().startswith(_OVERRIDE_PREFIX)})
+    section = merged
 
     batch_size = DEFAULT_BATCH_SIZE
     if (value := _lookup(section, "batchSize")) is not None:

@@ -75,7 +75,7 @@ class Engine:
         return work(self._runner, message, WorkClock(now, self._elapsed), self.owner)
 
     def give_up(self, message: SlotMessage, now: datetime) -> str:
-        return give_up(self._runner, message, now)
+        return give_up(self._runner, message, WorkClock(now, self._elapsed), self.owner)
 
     def poll(self, now: datetime) -> PollReport:
         return self._poller.poll(WorkClock(now, self._elapsed))

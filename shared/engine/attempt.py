@@ -120,7 +120,7 @@ class SlotRunner:
         now = clock.now()
         if recovering:
             try:
-                found = self._find_lost_run(run)
+                found = self.lost_run(run)
             except AmlError as exc:
                 # Without the answer we cannot tell a lost submit from a missing one; wait.
                 log.info("slot %s: run lookup failed (%s); retrying later", run.run_key, exc.code or exc.status)
@@ -189,7 +189,7 @@ class SlotRunner:
         return self.save(run.evolve(status="SubmitFailed", attempts=attempt, finished_at=now, updated_at=now,
                                     next_attempt_at=None, reason=reason, **errors))
 
-    def _find_lost_run(self, run: RunRecord) -> "tuple[RunState, int] | None":
+    def lost_run(self, run: RunRecord) -> "tuple[RunState, int] | None":
         """The AML run a previous attempt of this slot started without it being recorded.
 
         Candidates carry the slot's run key and an attempt number no lower than the last

@@ -49,6 +49,15 @@ class Ticker:
         self._concurrency = concurrency
 
     def tick(self, clock: WorkClock) -> TickReport:
+        try:
+            return self._tick(clock)
+        except StoreError as exc:
+            # Storage went away before or while claiming: whatever was claimed stays pending
+            # for the sweep, the cursors did not move, and the next tick plans again.
+            log.warning("tick stopped: %s", exc)
+            return TickReport(errors=[f"tick: {type(exc).__name__}"])
+
+    def _tick(self, clock: WorkClock) -> TickReport:
         report = TickReport()
         now = clock.start
         planned = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from shared.aml.errors import AmlError
 from shared.engine.attempt import SlotRunner
 from shared.engine.model import TickReport
 from shared.engine.timing import WorkClock
@@ -40,14 +41,34 @@ def work(runner: SlotRunner, message: SlotMessage, clock: WorkClock, owner: str)
     return report
 
 
-def give_up(runner: SlotRunner, message: SlotMessage, now) -> str:
-    """The host gave up on this slot's message: a slot still pending ends SubmitFailed, saying why."""
+def give_up(runner: SlotRunner, message: SlotMessage, clock: WorkClock, owner: str) -> str:
+    """The host gave up on this slot's message: a slot still pending ends SubmitFailed, saying why.
+
+    Unless it is in someone's hands (a lease held by another process: that one finishes
+    it), or an earlier attempt may have reached AML and AML has its run: then the run is
+    adopted, as any attempt would.
+    """
     try:
         run = runner.runs.get(message.schedule_id, message.slot, message.trigger)
     except NotFound:
         return "no such run record"
     if not run.pending:
         return f"its record is already {run.status}"
+    now = clock.now()
+    if run.owner not in (QUEUED, owner, None) and run.next_attempt_at is not None and run.next_attempt_at > now:
+        return "another process holds its lease and will finish it"
+    if run.attempts > 0 or run.dequeued_at is not None or run.owner is None:
+        try:
+            found = runner.lost_run(run)
+        except AmlError as exc:
+            return f"left pending for the sweep: its run could not be looked up ({exc.code or exc.status})"
+        if found is not None:
+            state, attempt = found
+            runner.save(run.evolve(status="Submitted", aml_run_id=state.run_id, aml_status=state.status,
+                                   attempts=attempt, portal_url=runner.aml.portal_url(state.run_id),
+                                   submitted_at=run.submitted_at or now, updated_at=now, next_attempt_at=None,
+                                   reason="recovered: AML had the run although its submission was never recorded"))
+            return "its AML run was found and adopted"
     saved = runner.save(run.evolve(
         status="SubmitFailed", finished_at=now, updated_at=now, next_attempt_at=None,
         error_code=run.error_code or "WorkerFailed",

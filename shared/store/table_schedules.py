@@ -81,7 +81,8 @@ class TableScheduleStore:
             etag = record.etag or current.metadata["etag"]
             shard, old_due, new_due = current["PartitionKey"], current.get("DueKey"), _due_row_key(record)
             operations = [update_op(_schedule_entity(record, shard, new_due), etag)]
-            if old_due:
+            # A transaction may name each row once: an unchanged due key is one upsert.
+            if old_due and old_due != new_due:
                 operations.append(delete_op(shard, old_due))
             if new_due:
                 operations.append(upsert_op(_due_entity(record, shard, new_due)))
@@ -232,9 +233,12 @@ def _due_row_key(record: ScheduleRecord) -> str | None:
 
 
 def _move_ops(record: ScheduleRecord, shard: str) -> list[tuple]:
-    new_due = _due_row_key(record)
-    operations = [update_op(_schedule_entity(record, shard, new_due)),
-                  delete_op(shard, record.handle["due"], record.handle["due_etag"])]
+    """The schedule row, and its due row moved: guarded by the due row's ETag as read."""
+    new_due, old_due, old_etag = _due_row_key(record), record.handle["due"], record.handle["due_etag"]
+    operations = [update_op(_schedule_entity(record, shard, new_due))]
+    if new_due == old_due:
+        return operations + [update_op(_due_entity(record, shard, new_due), old_etag)]
+    operations.append(delete_op(shard, old_due, old_etag))
     if new_due:
         operations.append(upsert_op(_due_entity(record, shard, new_due)))
     return operations

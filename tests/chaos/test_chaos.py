@@ -22,5 +22,5 @@ def test_no_duplicate_no_hole_no_stuck_slot(tmp_path, capsys):
         for line in figures.lines():
             print(line)
     v = figures.verdict
-    assert v.fired >= config.fired_slots and figures.kills > 0 and figures.faults > 0
+    assert v.fired >= config.fired_slots and figures.counts["kills"] > 0 and figures.counts["faults"] > 0
     assert (v.duplicates, v.orphans, v.holes, v.doubles, v.stuck) == (0, 0, 0, 0, 0), v.problems[:20]

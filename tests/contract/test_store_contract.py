@@ -148,25 +148,38 @@ class TestRunStore:
         assert got.etag == submitted.etag and got.active
         assert got.run_key == "s1_20261122T100000.123Z"  # milliseconds are part of the key
 
-    def test_active_runs_and_has_active(self, stores):
+    def test_in_flight_has_active_and_active_runs_of(self, stores):
         _, runs = stores
         a = runs.claim(RunRecord("s1", T0, "Claimed"))
-        runs.claim(RunRecord("s2", T0, "Skipped"))
-        assert list(runs.active_runs()) == [] and not runs.has_active("s1")
-        runs.replace(a.evolve(status="Running"))
-        assert [r.schedule_id for r in runs.active_runs()] == ["s1"]
-        assert runs.has_active("s1") and not runs.has_active("s2")
-        assert [r.slot for r in runs.active_runs_of("s1")] == [a.slot] and runs.active_runs_of("s2") == []
+        runs.claim(RunRecord("s1", T0 + timedelta(hours=1), "Skipped"))
+        runs.claim(RunRecord("s2", T0, "Completed"))
+        assert [r.slot for r in runs.in_flight("s1")] == [a.slot] and not runs.has_active("s1")
+        running = runs.replace(a.evolve(status="Running"))
+        assert runs.has_active("s1") and not runs.has_active("s2") and runs.in_flight("s2") == []
+        assert [r.slot for r in runs.active_runs_of("s1")] == [a.slot]
+        runs.replace(running.evolve(status="Completed"))
+        assert runs.in_flight("s1") == [] and not runs.has_active("s1")
 
-    def test_active_runs_yields_every_active_run_past_any_page_size(self, stores):
-        # 1,200 active runs: more than one page of the table service (1,000 entities)
-        # and more than the 500 a poll used to stop at.
+    def test_in_flight_records_are_current_and_guard_their_next_write(self, stores):
         _, runs = stores
-        for i in range(1200):
-            runs.claim(RunRecord(f"s{i % 7}", T0 + timedelta(minutes=i), "Submitted"))
-        runs.claim(RunRecord("s1", T0 - timedelta(days=1), "Completed"))
-        active = [(r.schedule_id, r.slot) for r in runs.active_runs()]
-        assert len(active) == len(set(active)) == 1200
+        claimed = runs.claim(RunRecord("s1", T0, "Claimed", owner="queue", experiment_name="e"))
+        [seen] = runs.in_flight("s1")
+        assert (seen.status, seen.owner, seen.experiment_name) == ("Claimed", "queue", "e")
+        runs.replace(claimed.evolve(owner="worker-1"))  # someone else writes in between
+        with pytest.raises(PreconditionFailed):
+            runs.replace(seen.evolve(owner="worker-2"))
+        [now] = runs.in_flight("s1")
+        submitted = runs.replace(now.evolve(status="Submitted", aml_run_id="r1"))
+        assert runs.get("s1", T0).aml_run_id == "r1" and runs.in_flight("s1")[0].aml_run_id == "r1"
+        assert submitted.active
+
+    def test_in_flight_reads_markers_not_history(self, stores):
+        # A long history and one run in flight: what comes back is the one run.
+        _, runs = stores
+        for i in range(300):
+            runs.claim(RunRecord("s1", T0 - timedelta(minutes=i + 1), "Completed"))
+        runs.claim(RunRecord("s1", T0, "Submitted", aml_run_id="r"))
+        assert [r.aml_run_id for r in runs.in_flight("s1")] == ["r"]
 
     def test_list_newest_first_with_filter_and_pages(self, stores):
         _, runs = stores
@@ -192,16 +205,58 @@ class TestRunStore:
             runs.replace(RunRecord("s1", T0, "Completed"))
 
 
-class TestPendingAndRetention:
-    def test_pending_runs_are_claimed_records_whose_time_has_come(self, stores):
-        _, runs = stores
-        runs.claim(RunRecord("s1", T0, "Claimed", next_attempt_at=T0))
-        runs.claim(RunRecord("s2", T0 - timedelta(hours=1), "Claimed", next_attempt_at=T0 - timedelta(seconds=1)))
-        runs.claim(RunRecord("s1", T0 + timedelta(hours=1), "Claimed", next_attempt_at=T0 + timedelta(minutes=5)))
-        runs.claim(RunRecord("s3", T0, "Submitted", next_attempt_at=T0))
-        pending = runs.pending_runs(T0.replace(microsecond=123000))
-        assert [(r.schedule_id, r.slot_key) for r in pending] == [("s2", "20261122T090000.123Z"), ("s1", "20261122T100000.123Z")]
-        assert all(r.pending for r in pending)
+class TestIndexesAndRetention:
+    def test_in_flight_index_marks_lists_and_clears(self, stores):
+        schedules, _ = stores
+        schedules.mark_in_flight(["a", "b", "a"], T0)
+        entries = {e.schedule_id: e for e in schedules.in_flight_entries()}
+        assert set(entries) == {"a", "b"} and entries["a"].marked_at == T0.replace(microsecond=123000)
+        schedules.mark_in_flight(["a"], T0 + timedelta(minutes=1))  # marked again after it was read
+        schedules.clear_in_flight(entries["a"])
+        schedules.clear_in_flight(entries["b"])
+        assert [e.schedule_id for e in schedules.in_flight_entries()] == ["a"]
+
+    def test_advance_moves_cursors_unless_the_schedule_changed(self, stores):
+        schedules, _ = stores
+        for sid in ("a", "b", "c"):
+            schedules.create(schedule(sid, next_fire=T0))
+        due = {r.id: r for r in schedules.due(T0 + timedelta(seconds=1))}
+        edited = schedules.get("b")
+        schedules.replace(edited)  # a user saves b after the tick read it
+        for record in due.values():
+            record.next_fire_time = T0 + timedelta(minutes=1)
+        outcome = schedules.advance(list(due.values()))
+        assert outcome["a"] is None and outcome["c"] is None and isinstance(outcome["b"], PreconditionFailed)
+        assert [r.id for r in schedules.due(T0 + timedelta(seconds=1))] == ["b"]
+        assert {r.id for r in schedules.due(T0 + timedelta(minutes=1))} == {"a", "b", "c"}
+
+    def test_history_pages_cover_every_schedule_once_per_round(self, stores):
+        schedules, _ = stores
+        for i in range(7):
+            schedules.create(schedule(f"s{i}"))
+        seen, position = [], None
+        for _ in range(100):
+            ids, position = schedules.history_page(position, 2)
+            seen += ids
+            if position is None:
+                break
+        assert sorted(seen) == [f"s{i}" for i in range(7)]
+        schedules.delete("s3")
+        schedules.forget_history("s3")
+        schedules.forget_history("s4")  # still exists: kept
+        remaining, position = [], None
+        while True:
+            ids, position = schedules.history_page(position, 50)
+            remaining += ids
+            if position is None:
+                break
+        assert "s3" not in remaining and "s4" in remaining
+
+    def test_meta_round_trips(self, stores):
+        schedules, _ = stores
+        assert schedules.get_meta("prune-position") is None
+        schedules.set_meta("prune-position", "shard-03|s9")
+        assert schedules.get_meta("prune-position") == "shard-03|s9"
 
     def test_manual_runs_have_their_own_key(self, stores):
         _, runs = stores
@@ -215,7 +270,8 @@ class TestPendingAndRetention:
         _, runs = stores
         for day in range(5):
             runs.claim(RunRecord("s1", T0 - timedelta(days=day), "Completed", previous_aml_run_ids=["a", "b"]))
-        old = runs.older_than(T0 - timedelta(days=2, hours=12))
+        runs.claim(RunRecord("s2", T0 - timedelta(days=9), "Completed"))
+        old = runs.older_than("s1", T0 - timedelta(days=2, hours=12))
         assert sorted(r.slot_key for r in old) == ["20261119T100000.123Z", "20261118T100000.123Z"][::-1]
         assert old[0].previous_aml_run_ids == ["a", "b"]
         for run in old:

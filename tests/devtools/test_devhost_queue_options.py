@@ -102,3 +102,11 @@ def test_connections_the_dev_host_cannot_use_stop_startup_without_echoing_them(e
     with pytest.raises(DevHostError, match=message) as caught:
         resolve_connection("", "f", env)
     assert "AccountKey" not in str(caught.value)
+
+
+def test_an_app_setting_overrides_host_json_as_on_the_host(tmp_path):
+    (tmp_path / "host.json").write_text('{"version": "2.0", "extensions": {"queues": {"batchSize": 16, '
+                                        '"maxPollingInterval": "00:00:02"}}}')
+    options = read_queue_options(tmp_path, {"AzureFunctionsJobHost__extensions__queues__maxPollingInterval":
+                                            "00:00:00.2", "AZUREFUNCTIONSJOBHOST__EXTENSIONS__QUEUES__BATCHSIZE": "4"})
+    assert (options.batch_size, options.max_polling_interval) == (4, 0.2)

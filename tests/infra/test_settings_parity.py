@@ -23,10 +23,11 @@ REQUIRED = {"amlResourceGroup": "rg-ml", "amlWorkspaceName": "mlw-scoring"}
 PLANS = ("FlexConsumption", "Consumption", "Premium")
 
 # Read by the Functions host or set by the platform, never by shared.config:
-# FUNCTIONS_* and AzureWebJobs* configure the host, APPLICATIONINSIGHTS_* its telemetry,
+# FUNCTIONS_* and AzureWebJobs* configure the host, PYTHON_* the Python worker,
+# APPLICATIONINSIGHTS_* its telemetry,
 # WEBSITE_* the App Service platform; IDENTITY_* is injected by App Service (the sample
 # file points it at the local identity emulator).
-HOST_ONLY_PREFIXES = ("FUNCTIONS_", "AzureWebJobs", "APPLICATIONINSIGHTS_", "WEBSITE_", "IDENTITY_")
+HOST_ONLY_PREFIXES = ("FUNCTIONS_", "PYTHON_", "AzureWebJobs", "APPLICATIONINSIGHTS_", "WEBSITE_", "IDENTITY_")
 # The platform sets these itself; a template that set them would break managed identity.
 PLATFORM_INJECTED_PREFIXES = ("IDENTITY_", "MSI_")
 
@@ -98,6 +99,7 @@ DEPLOY_TIME = {
     "AML_REGION": "westeurope",
     "AZURE_CLIENT_ID": "12345678-1234-1234-1234-123456789abc",
     "TABLES_ENDPOINT": "https://amlsched0123456789a.table.core.windows.net/",
+    "QUEUES_ENDPOINT": "https://amlsched0123456789a.queue.core.windows.net/",
 }
 
 

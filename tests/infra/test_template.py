@@ -32,6 +32,8 @@ VERIFIED_API_VERSIONS = {
     "Microsoft.Storage/storageAccounts/fileServices/shares": "2023-05-01",
     "Microsoft.Storage/storageAccounts/tableServices": "2023-05-01",
     "Microsoft.Storage/storageAccounts/tableServices/tables": "2023-05-01",
+    "Microsoft.Storage/storageAccounts/queueServices": "2023-05-01",
+    "Microsoft.Storage/storageAccounts/queueServices/queues": "2023-05-01",
     "Microsoft.Authorization/roleAssignments": "2022-04-01",
     "Microsoft.OperationalInsights/workspaces": "2023-09-01",
     "Microsoft.Insights/components": "2020-02-02",

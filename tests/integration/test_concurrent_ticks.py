@@ -1,5 +1,6 @@
 """Several ticks at once, each with its own clients as separate instances would have,
-over the same due slots: exactly one run record and one AML submission per slot."""
+over the same due slots, then their workers on the shared queue: exactly one run record
+and one AML submission per slot."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from shared.config import load_settings
 from shared.runtime import build_runtime
 from shared.schedules import parse_schedule
 from shared.store import ScheduleRecord
+from tests.integration.support import drain
 
 UTC = timezone.utc
 PIPELINE_ID = "11111111-2222-3333-4444-555555555555"
@@ -38,14 +40,17 @@ def test_concurrent_ticks_claim_each_slot_once(app_env, aml_emulator):
     barrier = threading.Barrier(len(instances))
     errors = []
 
-    def tick(runtime):
+    def tick_then_work(runtime):
         barrier.wait()
         try:
             runtime.engine.tick(now)
+            # Then each instance works slot messages off the shared queue, as scaled-out
+            # queue workers would, all at once.
+            drain(runtime, now)
         except Exception as exc:  # surfaced below; a tick must never raise
             errors.append(exc)
 
-    threads = [threading.Thread(target=tick, args=(rt,)) for rt in instances]
+    threads = [threading.Thread(target=tick_then_work, args=(rt,)) for rt in instances]
     for t in threads:
         t.start()
     for t in threads:

@@ -7,10 +7,11 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 from shared.config import load_settings
-from shared.engine import RUN_KEY_TAG, Engine
+from shared.engine import RUN_KEY_TAG
 from shared.runtime import build_runtime
 from shared.schedules import parse_schedule
 from shared.store import RunRecord, ScheduleRecord
+from tests.integration.support import Driven
 
 UTC = timezone.utc
 PIPELINE_ID = "11111111-2222-3333-4444-555555555555"
@@ -26,8 +27,8 @@ def add_schedule(runtime, schedule_id, *, experiment, start, cron="0 * * * *", p
 
 
 def still_engine(runtime):
-    """The runtime's engine, with time standing still inside each tick (exact expected times)."""
-    return Engine(runtime.schedules, runtime.runs, runtime.aml, leases=runtime.engine.leases, elapsed=lambda: 0.0)
+    """The runtime's engine, its queue worked at once, time standing still in each call."""
+    return Driven(runtime)
 
 
 def test_a_transient_first_failure_on_a_new_experiment_is_not_stuck_forever(app_env, aml_emulator):
@@ -43,9 +44,9 @@ def test_a_transient_first_failure_on_a_new_experiment_is_not_stuck_forever(app_
     engine.tick(start + timedelta(seconds=1))
     assert runtime.runs.get("new-exp", start).status == "Claimed"
     for hours in (1, 2):
-        engine.tick(start + timedelta(hours=hours, seconds=1))
+        engine.poll(start + timedelta(hours=hours, seconds=1))
     run = runtime.runs.get("new-exp", start)
-    assert run.status == "Submitted", (run.status, run.attempts, run.reason)
+    assert run.aml_run_id and run.active and run.attempts == 2, (run.status, run.attempts, run.reason)
     assert Counter(r["tags"][RUN_KEY_TAG] for r in aml_emulator.runs()) == {"new-exp_20261122T100000Z": 1}
 
 
@@ -54,10 +55,11 @@ def test_a_crash_before_the_first_submit_of_a_new_experiment_is_recovered(app_en
     engine = still_engine(runtime)
     start = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
     add_schedule(runtime, "crashed", experiment="also_never_seen", start=start, cron="0 10 * * *")
-    # What a process that died right after its claim leaves behind.
+    # What a worker that died right after taking the slot leaves behind.
+    runtime.schedules.mark_in_flight(["crashed"], start)
     runtime.runs.claim(RunRecord("crashed", start, "Claimed", claimed_at=start, experiment_name="also_never_seen",
-                                 next_attempt_at=start + engine.leases.lease))
-    engine.tick(start + engine.leases.lease + timedelta(seconds=1))
+                                 next_attempt_at=start + engine.leases.lease, owner="a-worker", dequeued_at=start))
+    engine.poll(start + engine.leases.lease + timedelta(seconds=1))
     assert runtime.runs.get("crashed", start).status == "Submitted"
 
 
@@ -74,11 +76,11 @@ def test_aml_acting_after_the_client_gave_up_does_not_get_a_second_submit(app_en
     run = runtime.runs.get("slow-aml", start)
     assert (run.status, run.attempts) == ("Claimed", 1) and "outcome unknown" in run.reason
     assert run.next_attempt_at >= start + timedelta(seconds=1) + engine.leases.settle
-    engine.tick(start + timedelta(seconds=3))  # the user's backoff has passed: still nothing sent
+    engine.poll(start + timedelta(seconds=3))  # the user's backoff has passed: still nothing sent
     deadline = time.monotonic() + 5
     while not aml_emulator.runs() and time.monotonic() < deadline:  # AML acts, late
         time.sleep(0.05)
-    engine.tick(run.next_attempt_at + timedelta(seconds=1))
+    engine.poll(run.next_attempt_at + timedelta(seconds=1))
     run = runtime.runs.get("slow-aml", start)
     assert run.status == "Submitted" and run.reason.startswith("recovered")
     assert Counter(r["tags"][RUN_KEY_TAG] for r in aml_emulator.runs()) == {"slow-aml_20261122T100000Z": 1}
@@ -87,6 +89,7 @@ def test_aml_acting_after_the_client_gave_up_does_not_get_a_second_submit(app_en
 def test_every_active_run_is_checked_by_every_poll(app_env, aml_emulator):
     runtime = build_runtime(load_settings(app_env))
     start = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+    runtime.schedules.mark_in_flight([f"many-{i}" for i in range(6)], start)
     for i in range(600):
         runtime.runs.claim(RunRecord(f"many-{i % 6}", start + timedelta(minutes=i), "Submitted",
                                      experiment_name="many", aml_run_id=f"run_{i}", submitted_at=start))

@@ -10,10 +10,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from shared.config import load_settings
-from shared.engine import RUN_KEY_TAG, Engine
+from shared.engine import RUN_KEY_TAG
 from shared.runtime import build_runtime
 from shared.schedules import parse_schedule
 from shared.store import ScheduleRecord
+from tests.integration.support import Driven
 
 UTC = timezone.utc
 PIPELINE_ID = "11111111-2222-3333-4444-555555555555"
@@ -99,8 +100,8 @@ def test_crashes_at_every_step_never_duplicate_or_lose_a_slot(app_env, aml_emula
     instances = []
     for _ in range(3):
         runtime = build_runtime(settings)
-        instances.append(Engine(runtime.schedules, CrashingRuns(runtime.runs, rng, lock, 0.15),
-                                CrashingAml(runtime.aml, rng, lock, 0.15), leases=runtime.engine.leases))
+        instances.append(Driven(runtime, still=False, runs=CrashingRuns(runtime.runs, rng, lock, 0.15),
+                                aml=CrashingAml(runtime.aml, rng, lock, 0.15)))
     clean = build_runtime(settings)
 
     start = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -123,10 +124,12 @@ def test_crashes_at_every_step_never_duplicate_or_lose_a_slot(app_env, aml_emula
             t.join(60)
     assert set(crashes) == {"after the claim", "after the AML submit", "before the status write"}, crashes
 
-    # The survivors (no more crashes) take over stale claims once their lease has run out.
+    # The survivors (no more crashes) take over stale claims once their lease has run out:
+    # the poll's sweep hands them to the queue again, and a worker finishes them.
+    survivor = Driven(clean, still=False)
     end = now + clean.engine.leases.lease + timedelta(seconds=1)
-    clean.engine.tick(end)
-    clean.engine.tick(end + timedelta(seconds=1))
+    survivor.poll(end)
+    survivor.tick(end + timedelta(seconds=1))
 
     per_key = Counter(run["tags"][RUN_KEY_TAG] for run in aml_emulator.runs())
     assert per_key and set(per_key.values()) == {1}, "a slot reached AML twice"
@@ -164,7 +167,7 @@ class CountingStore:
 def test_downtime_is_settled_by_policy_with_bounded_writes(app_env, aml_emulator, misfire, outage):
     runtime = build_runtime(load_settings(app_env))
     writes = Counter()
-    engine = Engine(CountingStore(runtime.schedules, writes), CountingStore(runtime.runs, writes), runtime.aml)
+    engine = Driven(runtime, schedules=CountingStore(runtime.schedules, writes), runs=CountingStore(runtime.runs, writes))
     start = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
     trigger = make_schedule(runtime, "outage", "* * * * *", start, start,
                             {"misfire": misfire, "misfireGraceSeconds": 1800, "maxCatchup": 5})
@@ -191,8 +194,8 @@ def test_downtime_is_settled_by_policy_with_bounded_writes(app_env, aml_emulator
 
 def test_throttling_is_retried_then_fails_and_the_next_slot_still_fires(app_env, aml_emulator):
     runtime = build_runtime(load_settings({**app_env, "AML_MAX_RETRIES": "1"}))
-    # Time stands still inside each tick, so the back-off times below are exact.
-    engine = Engine(runtime.schedules, runtime.runs, runtime.aml, leases=runtime.engine.leases, elapsed=lambda: 0.0)
+    # Time stands still inside each call, so the back-off times below are exact.
+    engine = Driven(runtime)
     start = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
     make_schedule(runtime, "throttled", "0 * * * *", start, start,
                   {"retry": {"maxAttempts": 3, "backoffSeconds": 10}})
@@ -209,10 +212,10 @@ def test_throttling_is_retried_then_fails_and_the_next_slot_still_fires(app_env,
     run = runtime.runs.get("throttled", slot)
     assert (run.status, run.attempts, run.error_code) == ("Claimed", 1, "ServiceUnavailable")
     assert run.next_attempt_at == slot + timedelta(seconds=11)
-    engine.tick(slot + timedelta(seconds=12))
+    engine.poll(slot + timedelta(seconds=12))  # the sweep hands the slot back to the queue
     run = runtime.runs.get("throttled", slot)
     assert (run.attempts, run.next_attempt_at) == (2, slot + timedelta(seconds=32))  # back-off doubled
-    engine.tick(slot + timedelta(seconds=33))
+    engine.poll(slot + timedelta(seconds=33))
     run = runtime.runs.get("throttled", slot)
     assert (run.status, run.attempts) == ("SubmitFailed", 3)
     assert "unavailable" in run.reason

@@ -21,10 +21,6 @@ HOST = json.loads((ROOT / "host.json").read_text())
 CONSUMPTION_MAX_TIMEOUT = timedelta(minutes=10)
 # Calendar-versioned time-zone data: every newer release is compatible and wanted.
 OPEN_ENDED = {"tzdata"}
-# Listed before the app code that imports them lands, so the app and the dev host (which
-# polls queues with the same SDK) share one version range. The slot queue producer and
-# consumer in function_app import azure.storage.queue; once they do, drop the name here.
-LISTED_AHEAD_OF_THE_APP = {"azure-storage-queue"}
 
 
 def _duration(text: str) -> timedelta:
@@ -136,7 +132,7 @@ def test_requirements_hold_runtime_dependencies_only():
     """Each listed distribution provides a module the app imports (tzdata is read by zoneinfo)."""
     imported = _imported_top_modules()
     for name in requirements():
-        if name == "tzdata" or name in LISTED_AHEAD_OF_THE_APP:
+        if name == "tzdata":
             continue
         provided = _modules_of(name)
         assert any(m == i or i.startswith(m + ".") or m.startswith(i + ".") for m in provided for i in imported

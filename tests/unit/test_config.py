@@ -8,6 +8,7 @@ BASE = {
     "AML_WORKSPACE_NAME": "ws-prod",
     "AML_REGION": "westeurope",
     "TABLES_CONNECTION_STRING": "UseDevelopmentStorage=true",
+    "QUEUES_CONNECTION_STRING": "UseDevelopmentStorage=true",
 }
 
 
@@ -25,7 +26,7 @@ def test_every_problem_is_named_at_once():
     with pytest.raises(ConfigError) as err:
         load_settings({"AML_SUBSCRIPTION_ID": "nope", "AML_MAX_RETRIES": "many"})
     assert {"AML_SUBSCRIPTION_ID", "AML_RESOURCE_GROUP", "AML_WORKSPACE_NAME", "AML_REGION",
-            "TABLES_CONNECTION_STRING", "AML_MAX_RETRIES"} <= set(err.value.problems)
+            "TABLES_CONNECTION_STRING", "QUEUES_CONNECTION_STRING", "AML_MAX_RETRIES"} <= set(err.value.problems)
     assert "AML_SUBSCRIPTION_ID" in str(err.value)
 
 
@@ -40,6 +41,11 @@ def test_every_problem_is_named_at_once():
     ("AML_HTTP_TIMEOUT_SECONDS", "0"),
     ("AML_WORKSPACE_NAME", "a/b"),
     ("AML_RESOURCE_GROUP", "rg."),
+    ("SLOT_QUEUE", "Slots"),
+    ("SLOT_QUEUE", "a--b"),
+    ("QUEUES_ENDPOINT", "http://acct.queue.core.windows.net"),
+    ("TICK_CONCURRENCY", "0"),
+    ("POLL_CONCURRENCY", "500"),
 ])
 def test_rejects_bad_values(name, value):
     with pytest.raises(ConfigError) as err:
@@ -82,3 +88,10 @@ def test_rejects_bad_proxy_values(name, value):
     with pytest.raises(ConfigError) as err:
         load_settings({**BASE, name: value})
     assert name in err.value.problems
+
+
+def test_queue_defaults_and_identity_based_queue():
+    s = load_settings({**BASE, "QUEUES_CONNECTION_STRING": "", "QUEUES_ENDPOINT": "https://acct.queue.core.windows.net/"})
+    assert (s.slot_queue, s.queues_connection_string, s.queues_endpoint) == (
+        "scheduler-slots", None, "https://acct.queue.core.windows.net")
+    assert (s.tick_concurrency, s.poll_concurrency) == (16, 32)

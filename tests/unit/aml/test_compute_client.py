@@ -26,6 +26,7 @@ OP_PATH = f"/subscriptions/{SUB}/providers/Microsoft.MachineLearningServices/loc
 SETTINGS = load_settings({
     "AML_SUBSCRIPTION_ID": SUB, "AML_RESOURCE_GROUP": "rg-ml", "AML_WORKSPACE_NAME": "ws-prod",
     "AML_REGION": "westeurope", "TABLES_CONNECTION_STRING": "UseDevelopmentStorage=true",
+    "QUEUES_CONNECTION_STRING": "UseDevelopmentStorage=true",
 })
 ARM = "https://management.azure.com"
 

@@ -22,6 +22,7 @@ GOOD_ENV = {
     "AML_WORKSPACE_NAME": "mlw-scoring",
     "AML_REGION": "westeurope",
     "TABLES_ENDPOINT": "https://stscheduler.table.core.windows.net",
+    "QUEUES_ENDPOINT": "https://stscheduler.queue.core.windows.net",
     "AZURE_CLIENT_ID": "12345678-1234-1234-1234-123456789abc",
     "TICK_SCHEDULE": "0 * * * * *",
     "POLL_SCHEDULE": "30 * * * * *",

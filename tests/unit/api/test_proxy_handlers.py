@@ -65,6 +65,7 @@ def settings(aml):
         "AML_SUBSCRIPTION_ID": aml.subscription_id, "AML_RESOURCE_GROUP": aml.resource_group,
         "AML_WORKSPACE_NAME": aml.workspace, "AML_API_BASE_URL": aml.base_url, "ARM_BASE_URL": aml.base_url,
         "TABLES_CONNECTION_STRING": "UseDevelopmentStorage=true", "AML_PROXY_MAX_UPLOAD_MB": "1",
+        "QUEUES_CONNECTION_STRING": "UseDevelopmentStorage=true",
         "AML_PROXY_MAX_WAIT_SECONDS": "3", "AML_MAX_RETRIES": "1",
     })
 

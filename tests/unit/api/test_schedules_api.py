@@ -9,6 +9,7 @@ import pytest
 from shared.api.http import handle
 from shared.api.schedules import ScheduleHandlers
 from shared.engine import Engine
+from shared.queue import MemoryQueue
 from shared.store import RunRecord
 from shared.store.memory import MemoryRunStore, MemoryScheduleStore
 from tests.doubles.aml import RecordingAml
@@ -33,7 +34,7 @@ class Api:
         self.aml = RecordingAml()
         self.now = NOW
         self.handlers = ScheduleHandlers(self.schedules, self.runs, lambda: self.now,
-                                         Engine(self.schedules, self.runs, self.aml))
+                                         Engine(self.schedules, self.runs, self.aml, MemoryQueue()))
 
     def __call__(self, operation, method, route_params=None, body=None, params=None, headers=None, raw=None):
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")

@@ -43,9 +43,11 @@ def test_each_function_is_defined_in_its_areas_blueprint():
     )
     result = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     functions = json.loads(result.stdout.strip().splitlines()[-1])
-    assert len(functions) == 35
+    assert len(functions) == 37
     for name, trigger, route, module in functions:
         if trigger == "timerTrigger":
             assert module == "shared.blueprints.timers", name
+        elif trigger == "queueTrigger":
+            assert module == "shared.blueprints.queues", name
         else:
             assert module == AREAS[route.split("/")[0]], (name, route, module)

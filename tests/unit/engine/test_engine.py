@@ -11,6 +11,7 @@ from shared.schedules import parse_schedule
 from shared.store import AlreadyExists, RunRecord, ScheduleRecord
 from shared.store.memory import MemoryRunStore, MemoryScheduleStore
 from tests.doubles.aml import RecordingAml
+from tests.unit.engine.support import Driven
 
 UTC = timezone.utc
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -27,8 +28,7 @@ def make(cron="* * * * *", policy=None, params=None):
     })
     first = definition.trigger.build().next_after(T0 - timedelta(seconds=1))
     schedules.create(ScheduleRecord(definition, first, None, T0, T0))
-    # No time passes inside a tick here, so expected times are exact.
-    return Engine(schedules, runs, aml, elapsed=lambda: 0.0), schedules, runs, aml
+    return Driven(schedules, runs, aml), schedules, runs, aml
 
 
 def statuses(runs):
@@ -78,10 +78,10 @@ def test_transient_error_is_retried_on_a_later_tick_with_backoff():
     run = runs.get("s1", T0)
     assert (run.status, run.attempts, run.error_code) == ("Claimed", 1, "TooManyRequests")
     assert run.next_attempt_at == T0 + timedelta(seconds=61)
-    assert engine.tick(T0 + timedelta(seconds=30)).submitted == []  # back-off not over yet
+    engine.poll(T0 + timedelta(seconds=30))  # back-off not over yet: nothing is sent
+    assert aml.submissions == [] and runs.get("s1", T0).attempts == 1
     aml.fail_with = None
-    report = engine.tick(T0 + timedelta(seconds=62))
-    assert report.submitted == ["s1_20261122T100000Z"]
+    assert engine.poll(T0 + timedelta(seconds=62)).requeued == 1  # the sweep hands it back to the queue
     run = runs.get("s1", T0)
     assert (run.status, run.attempts, run.error_code) == ("Submitted", 2, None)
     assert "attempt 2" in run.reason and aml.submissions[0]["tags"]["scheduler_attempt"] == "2"
@@ -91,7 +91,7 @@ def test_retries_end_in_submit_failed_and_the_next_slot_still_fires():
     engine, schedules, runs, aml = make(policy={"retry": {"maxAttempts": 2, "backoffSeconds": 5}})
     aml.fail_with = AmlTransientError("unavailable", status=503, code="ServiceUnavailable")
     engine.tick(T0 + timedelta(seconds=1))
-    engine.tick(T0 + timedelta(seconds=7))
+    engine.poll(T0 + timedelta(seconds=7))
     run = runs.get("s1", T0)
     assert (run.status, run.attempts) == ("SubmitFailed", 2)
     aml.fail_with = None
@@ -112,9 +112,9 @@ def test_uncertain_failure_adopts_the_run_aml_did_start():
     engine.tick(T0 + timedelta(seconds=1))
     assert runs.get("s1", T0).status == "Claimed"
     aml.submit_pipeline = original
-    report = engine.tick(T0 + timedelta(minutes=5))
+    engine.poll(T0 + timedelta(minutes=5))
     run = runs.get("s1", T0)
-    assert report.recovered == ["s1_20261122T100000Z"]
+    assert run.reason.startswith("recovered")
     assert (run.status, run.aml_run_id) == ("Submitted", "run-1")
     assert len(aml.submissions) == 1
 
@@ -125,7 +125,7 @@ def test_stale_claim_from_a_crashed_tick_is_resubmitted_once():
     runs.claim(RunRecord("s1", T0, "Claimed", claimed_at=T0, next_attempt_at=T0 + LEASE, experiment_name="exp"))
     engine.tick(T0 + timedelta(seconds=1))  # the slot is taken: nothing submitted yet
     assert aml.submissions == []
-    engine.tick(T0 + LEASE + timedelta(seconds=1))
+    engine.poll(T0 + LEASE + timedelta(seconds=1))  # the sweep takes the claim over
     assert runs.get("s1", T0).status == "Submitted" and len(aml.submissions) == 1
     assert record.id == "s1"
 
@@ -176,7 +176,7 @@ def test_run_failure_is_retried_on_the_same_slot_record_when_asked():
     assert engine.poll(T0 + timedelta(minutes=1)).retrying == 1
     run = runs.get("s1", T0)
     assert (run.status, run.previous_aml_run_ids) == ("Claimed", ["run-1"])
-    engine.tick(T0 + timedelta(minutes=1, seconds=11))
+    engine.poll(T0 + timedelta(minutes=1, seconds=11))
     run = runs.get("s1", T0)
     assert (run.status, run.aml_run_id, run.attempts) == ("Submitted", "run-2", 2)
     aml.status["run-2"] = "Failed"
@@ -240,7 +240,7 @@ def test_backfill_under_forbid_submits_one_slot_at_a_time():
     assert len(aml.submissions) == 1
     aml.status["run-1"] = "Completed"
     engine.poll(now + timedelta(seconds=10))
-    engine.tick(now + timedelta(seconds=40))
+    engine.poll(now + timedelta(seconds=40))  # the next waiting slot's time has come
     assert len(aml.submissions) == 2
 
 
@@ -255,8 +255,8 @@ def test_slots_missed_while_disabled_say_so():
 
 
 def test_poll_prunes_old_history_in_bounded_batches():
-    schedules, runs, aml = MemoryScheduleStore(), MemoryRunStore(), RecordingAml()
-    engine = Engine(schedules, runs, aml, retention=timedelta(days=30))
+    _, schedules, runs, aml = make()
+    engine = Driven(schedules, runs, aml, retention=timedelta(days=30))
     for day in range(40):
         runs.claim(RunRecord("s1", T0 - timedelta(days=day), "Completed"))
     runs.claim(RunRecord("s1", T0 - timedelta(days=50, hours=1), "Running", aml_run_id="r", experiment_name="e"))
@@ -312,7 +312,7 @@ def test_data_paths_are_rendered_per_slot():
                                                      "RelativePath": "in/{{slot:%Y/%m/%d/%H}}"}}},
     })
     schedules.create(ScheduleRecord(definition, T0, None, T0, T0))
-    Engine(schedules, runs, aml).tick(T0 + timedelta(seconds=1))
+    Driven(schedules, runs, aml).tick(T0 + timedelta(seconds=1))
     sent = aml.submissions[0]
     assert sent["data_path_assignments"] == {"input": {"DataStoreName": "blobs", "RelativePath": "in/2026/11/22/10"}}
     assert sent["parameter_assignments"] == {"day": "2026-11-22"}

@@ -9,11 +9,12 @@ import threading
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
-from shared.engine import RUN_KEY_TAG, Engine
+from shared.engine import RUN_KEY_TAG
 from shared.schedules import parse_schedule
 from shared.store import ScheduleRecord
 from shared.store.memory import MemoryRunStore, MemoryScheduleStore
 from tests.doubles.aml import RecordingAml
+from tests.unit.engine.support import Driven
 
 UTC = timezone.utc
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -67,13 +68,13 @@ def test_a_summary_that_overlaps_earlier_skip_records_still_covers_every_slot():
     # first slot. Every slot must end with exactly one record.
     schedules, runs, aml = MemoryScheduleStore(), MemoryRunStore(), RecordingAml()
     trigger = add_schedule(schedules, policy={"misfire": "skip"})
-    crashing = Engine(CrashOnCursorMove(schedules), runs, aml, elapsed=lambda: 0.0)
+    crashing = Driven(CrashOnCursorMove(schedules), runs, aml)
     try:
         crashing.tick(T0 + timedelta(minutes=7, seconds=1))  # 10:00-10:04 missed, 10:05-10:07 on time
     except SimulatedCrash:
         pass
     now = T0 + timedelta(minutes=15, seconds=1)
-    Engine(schedules, runs, aml, elapsed=lambda: 0.0).tick(now)
+    Driven(schedules, runs, aml).tick(now)
     owed = [s for s in trigger.fire_times(T0 - timedelta(seconds=1), limit=100) if s <= now]
     covered = coverage(runs, "s1", trigger)
     assert {slot: covered[slot] for slot in owed} == {slot: 1 for slot in owed}
@@ -92,8 +93,9 @@ def test_a_schedule_deleted_during_a_tick_gets_no_further_submissions():
             return submitted
 
     aml = DeletingAml()
-    Engine(schedules, runs, aml, elapsed=lambda: 0.0).tick(T0 + timedelta(minutes=4, seconds=1))
+    Driven(schedules, runs, aml).tick(T0 + timedelta(minutes=4, seconds=1))
     assert len(aml.submissions) == 1
+    assert {r.status for r in runs.list_runs("s1").items} == {"Submitted", "Skipped"}
 
 
 class FakeElapsed:
@@ -106,53 +108,53 @@ class FakeElapsed:
         return self.seconds
 
 
-def test_a_lease_runs_from_the_claim_not_from_the_start_of_a_long_tick():
-    # Each submit of tick A takes 200 s; its third claim is made 400 s into the tick. A
-    # second tick at that same moment must not take that claim over while A is still
-    # submitting it.
+def test_a_lease_runs_from_when_a_worker_takes_the_slot_not_from_the_claim():
+    # The claim waits in a long queue for 7 minutes; the worker that takes it then is slow.
+    # A sweep after the claim's own lease has run out must not hand the slot out again
+    # while that worker is still submitting it.
     schedules, runs = MemoryScheduleStore(), MemoryRunStore()
-    for sid in ("s1", "s2", "s3"):
-        add_schedule(schedules, sid, cron="0 * * * *")
-    elapsed = FakeElapsed()
-    release_s3 = threading.Event()
-    s3_in_flight = threading.Event()
+    add_schedule(schedules, cron="0 * * * *")
+    release = threading.Event()
+    in_flight = threading.Event()
 
     class SlowAml(RecordingAml):
         def submit_pipeline(self, pipeline_id, **kwargs):
-            if kwargs["tags"][RUN_KEY_TAG].startswith("s3_"):
-                s3_in_flight.set()
-                release_s3.wait(10)
-            else:
-                elapsed.seconds += 200
+            in_flight.set()
+            release.wait(10)
             return super().submit_pipeline(pipeline_id, **kwargs)
 
     aml = SlowAml()
-    tick_a = threading.Thread(target=Engine(schedules, runs, aml, elapsed=elapsed).tick,
-                              args=(T0 + timedelta(seconds=1),))
-    tick_a.start()
-    assert s3_in_flight.wait(10)
-    # Tick B runs when A's clock says 400 s have passed, well past a lease timed from A's start.
-    Engine(schedules, runs, aml, elapsed=lambda: 0.0).tick(T0 + timedelta(seconds=401))
-    release_s3.set()
-    tick_a.join(10)
-    per_key = Counter(s["tags"][RUN_KEY_TAG] for s in aml.submissions)
-    assert per_key == {"s1_20261122T100000Z": 1, "s2_20261122T100000Z": 1, "s3_20261122T100000Z": 1}
+    driven = Driven(schedules, runs, aml)
+    driven.engine.tick(T0 + timedelta(seconds=1))  # claimed and queued, not yet taken
+    [message] = driven.queue.take()
+    taken_at = T0 + timedelta(minutes=7)
+    worker = threading.Thread(target=driven.engine.work, args=(message, taken_at))
+    worker.start()
+    assert in_flight.wait(10)
+    claim_lease_end = T0 + timedelta(seconds=1) + driven.leases.lease
+    assert driven.poll(claim_lease_end + timedelta(seconds=1)).requeued == 0
+    release.set()
+    worker.join(10)
+    assert Counter(s["tags"][RUN_KEY_TAG] for s in aml.submissions) == {"s1_20261122T100000Z": 1}
+    assert runs.get("s1", T0).dequeued_at == taken_at
 
 
 def test_no_attempt_starts_on_a_claim_whose_lease_is_too_short_without_renewing_it():
     schedules, runs, aml = MemoryScheduleStore(), MemoryRunStore(), RecordingAml()
     add_schedule(schedules, cron="0 * * * *")
-    engine = Engine(schedules, runs, aml, elapsed=lambda: 0.0)
+    engine = Driven(schedules, runs, aml)
     from shared.store import RunRecord
 
     # A claim from an earlier owner whose lease is about to run out.
     short = T0 + timedelta(seconds=10)
-    runs.claim(RunRecord("s1", T0, "Claimed", claimed_at=T0, next_attempt_at=short, experiment_name="exp"))
-    engine.tick(short + timedelta(seconds=1))
+    schedules.mark_in_flight(["s1"], T0)
+    runs.claim(RunRecord("s1", T0, "Claimed", claimed_at=T0, next_attempt_at=short, experiment_name="exp",
+                         owner="worker-that-died"))
+    engine.poll(short + timedelta(seconds=1))
     run = runs.get("s1", T0)
     assert run.status == "Submitted" and len(aml.submissions) == 1
-    # The owner that took it over renewed the lease before submitting.
-    assert run.claimed_at == short + timedelta(seconds=1)
+    # The worker that took it over from the sweep held a fresh lease from that moment.
+    assert run.dequeued_at == short + timedelta(seconds=1) and run.owner == engine.engine.owner
 
 
 def test_a_retry_waiting_behind_forbid_is_not_starved_by_new_on_time_slots():
@@ -160,11 +162,12 @@ def test_a_retry_waiting_behind_forbid_is_not_starved_by_new_on_time_slots():
 
     schedules, runs, aml = MemoryScheduleStore(), MemoryRunStore(), RecordingAml()
     add_schedule(schedules, policy={"concurrency": "Forbid"})
-    engine = Engine(schedules, runs, aml, elapsed=lambda: 0.0)
+    engine = Driven(schedules, runs, aml)
     # An older slot waiting for its next attempt, due now.
     earlier = T0 - timedelta(hours=1)
+    schedules.mark_in_flight(["s1"], earlier)
     runs.claim(RunRecord("s1", earlier, "Claimed", attempts=1, claimed_at=earlier, next_attempt_at=T0,
-                         experiment_name="exp"))
+                         experiment_name="exp", owner="a-worker"))
     for minute in range(3):
         engine.tick(T0 + timedelta(minutes=minute, seconds=1))
         for run_id in list(aml.status):

@@ -19,6 +19,7 @@ from shared.config import load_settings
 from shared.store.table import service_client
 
 ENDPOINT = "https://stscheduler.table.core.windows.net"
+QUEUE_ENDPOINT = "https://stscheduler.queue.core.windows.net"
 STORAGE_SCOPE = "https://storage.azure.com/.default"
 
 
@@ -93,16 +94,26 @@ def test_runtime_hands_the_process_credential_to_the_tables(monkeypatch):
         "AML_WORKSPACE_NAME": "mlw-scoring",
         "AML_REGION": "westeurope",
         "TABLES_ENDPOINT": ENDPOINT + "/",
+        "QUEUES_ENDPOINT": QUEUE_ENDPOINT,
     })
     credential = RecordingCredential()
-    seen = {}
+    seen, queue_seen = {}, {}
 
     def fake_service_client(**kwargs):
         seen.update(kwargs)
         return SimpleNamespace()
 
+    def fake_queue_service(**kwargs):
+        queue_seen.update(kwargs)
+        return SimpleNamespace()
+
+    import shared.queue.storage
+
     monkeypatch.setattr(shared.identity, "process_credential", lambda _settings: credential)
     monkeypatch.setattr(shared.store.table, "service_client", fake_service_client)
+    monkeypatch.setattr(shared.queue.storage, "queue_service", fake_queue_service)
     runtime = shared.runtime.build_runtime(settings)
     assert seen == {"connection_string": None, "endpoint": ENDPOINT, "credential": credential}
+    # The slot queue is reached with the same identity: no key anywhere.
+    assert queue_seen == {"connection_string": None, "endpoint": QUEUE_ENDPOINT, "credential": credential}
     assert runtime.credential is credential
