@@ -149,11 +149,6 @@ param runsRetentionDays int = 90
 @maxLength(56)
 param slotQueueName string = 'scheduler-slots'
 
-@description('Table and queue calls a tick keeps in flight while claiming and queueing due slots (TICK_CONCURRENCY).')
-@minValue(1)
-@maxValue(64)
-param tickConcurrency int = 16
-
 @description('Schedules the outcome poll checks at once (POLL_CONCURRENCY).')
 @minValue(1)
 @maxValue(64)
@@ -379,7 +374,6 @@ var schedulerSettings = {
   // Empty on purpose, as for the tables: the queue is reached with the identity.
   QUEUES_CONNECTION_STRING: ''
   QUEUES_ENDPOINT: storage.properties.primaryEndpoints.queue
-  TICK_CONCURRENCY: string(tickConcurrency)
   POLL_CONCURRENCY: string(pollConcurrency)
 }
 

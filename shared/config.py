@@ -53,7 +53,6 @@ SETTING_NAMES = (
     "SLOT_QUEUE",
     "QUEUES_CONNECTION_STRING",
     "QUEUES_ENDPOINT",
-    "TICK_CONCURRENCY",
     "POLL_CONCURRENCY",
 )
 
@@ -103,7 +102,6 @@ class Settings:
     slot_queue: str = DEFAULT_SLOT_QUEUE
     queues_connection_string: str | None = None
     queues_endpoint: str | None = None
-    tick_concurrency: int = 16
     poll_concurrency: int = 32
 
     @property
@@ -239,9 +237,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         problems["QUEUES_CONNECTION_STRING"] = "or QUEUES_ENDPOINT is required"
     if queues_endpoint:
         queues_endpoint = _base_url("QUEUES_ENDPOINT", queues_endpoint, problems)
-    # Threads waiting on table and queue calls; Python runs one at a time, so more than a
-    # few dozen only adds contention.
-    tick_concurrency = int(_number(env, "TICK_CONCURRENCY", 16, 1, 64, problems, integer=True))
+    # Schedules the poll checks at once, each mostly waiting on AML; Python runs one thread
+    # at a time, so more than a few dozen only adds contention.
     poll_concurrency = int(_number(env, "POLL_CONCURRENCY", 32, 1, 64, problems, integer=True))
 
     if problems:
@@ -270,6 +267,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         slot_queue=slot_queue,
         queues_connection_string=queues_connection_string,
         queues_endpoint=queues_endpoint,
-        tick_concurrency=tick_concurrency,
         poll_concurrency=poll_concurrency,
     )

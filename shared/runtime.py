@@ -60,28 +60,33 @@ def build_runtime(settings: "Settings | None" = None) -> Runtime:
     from shared.aml.transport import AmlTransport
     from shared.config import load_settings
     from shared.engine import Engine, LeasePolicy
+    from shared.http_session import process_session, sdk_transport
     from shared.identity import CredentialTokenSource, process_credential
     from shared.queue.storage import StorageSlotQueue, queue_service
+    from shared.store.migrate import ensure_layout, move_history
     from shared.store.table import TableRunStore, TableScheduleStore, service_client
 
     quiet_sdk_loggers()
     settings = settings or load_settings()
     credential = process_credential(settings)
     service = service_client(connection_string=settings.tables_connection_string,
-                             endpoint=settings.tables_endpoint, credential=credential)
+                             endpoint=settings.tables_endpoint, credential=credential, transport=sdk_transport())
     schedules = TableScheduleStore(service, settings.schedules_table)
     runs = TableRunStore(service, settings.runs_table)
+    ensure_layout(schedules, runs)
     transport = AmlTransport(CredentialTokenSource(credential), allowed_hosts=settings.allowed_hosts,
-                             timeout_seconds=settings.http_timeout_seconds, max_retries=settings.max_retries)
+                             timeout_seconds=settings.http_timeout_seconds, max_retries=settings.max_retries,
+                             session=process_session())
     aml = AmlClient(transport, settings)
     leases = LeasePolicy.for_transport(read_timeout_seconds=transport.read_timeout_seconds,
                                        worst_case_seconds=transport.worst_case_seconds())
     queue = StorageSlotQueue(queue_service(connection_string=settings.queues_connection_string,
-                                           endpoint=settings.queues_endpoint, credential=credential),
+                                           endpoint=settings.queues_endpoint, credential=credential,
+                                           transport=sdk_transport()),
                              settings.slot_queue)
     engine = Engine(schedules, runs, aml, queue, retention=timedelta(days=settings.runs_retention_days),
-                    leases=leases, tick_concurrency=settings.tick_concurrency,
-                    poll_concurrency=settings.poll_concurrency)
+                    leases=leases, poll_concurrency=settings.poll_concurrency,
+                    maintenance=lambda: move_history(schedules, runs))
     from shared.aml.compute import ComputeClient
     from shared.aml.runs import RunsClient
 

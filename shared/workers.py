@@ -16,12 +16,12 @@ MAX_LOGGED_BODY = 200
 
 
 def run_slot(body: bytes, dequeue_count: int = 1) -> None:
-    from shared.queue import InvalidSlotMessage, SlotMessage
+    from shared.queue import InvalidSlotMessage, ShardMessage, decode_message
     from shared.runtime import get_runtime
     from shared.store import StoreError
 
     try:
-        message = SlotMessage.decode(body)
+        message = decode_message(body)
     except InvalidSlotMessage as exc:
         # Not ours: let it fail, so the host moves it to the poison queue for inspection.
         raise ValueError(f"not a slot message ({exc})") from None
@@ -29,8 +29,12 @@ def run_slot(body: bytes, dequeue_count: int = 1) -> None:
     try:
         report = runtime.engine.work(message, runtime.clock())
     except StoreError as exc:
-        log.warning("slot %s %s: table storage failed (%s); the sweep will send it again",
-                    message.schedule_id, message.slot.isoformat(), exc)
+        log.warning("%s: table storage failed (%s); the sweep or the next tick takes it up again", message, exc)
+        return
+    if isinstance(message, ShardMessage):
+        log.info("shard %s (delivery %d): %d due schedule(s), %d slot(s) claimed, %d queued, %d skipped, "
+                 "%d already taken, %d error(s)", message.shard, dequeue_count, report.schedules,
+                 len(report.claimed), report.enqueued, report.skipped, report.lost_races, len(report.errors))
         return
     log.info("slot message %s %s (delivery %d): %d submitted, %d failed, %d already taken",
              message.schedule_id, message.slot.isoformat(), dequeue_count, len(report.submitted),
@@ -38,14 +42,18 @@ def run_slot(body: bytes, dequeue_count: int = 1) -> None:
 
 
 def run_poison(body: bytes, dequeue_count: int = 1) -> None:
-    from shared.queue import InvalidSlotMessage, SlotMessage
+    from shared.queue import InvalidSlotMessage, ShardMessage, decode_message
     from shared.runtime import get_runtime
 
     try:
-        message = SlotMessage.decode(body)
+        message = decode_message(body)
     except InvalidSlotMessage as exc:
         shown = body[:MAX_LOGGED_BODY].decode("utf-8", errors="replace")
         log.error("poison message that names no slot (%s), dropped after logging: %r", exc, shown)
+        return
+    if isinstance(message, ShardMessage):
+        # Its cursors did not move: the next tick plans those schedules again.
+        log.error("shard %s: its dispatch failed on every delivery; the next tick dispatches it again", message.shard)
         return
     runtime = get_runtime()
     outcome = runtime.engine.give_up(message, runtime.clock())

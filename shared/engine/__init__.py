@@ -1,9 +1,10 @@
 """The scheduler's engine, written against ports (stores, AML, queue), with time passed in.
 
-* `tick` (tick.py) finds due schedules through the due index, claims their owed slots
-  (one inserted run record each), records skips, puts one queue message per claim, and
-  moves the cursors;
-* `work` (work.py) is what a queue worker does with one message: one attempt;
+* `tick` (tick.py) finds the shards with due schedules and queues one shard message
+  each; a worker's `work` on a shard message dispatches it: claims the owed slots (one
+  inserted run record each), records skips, queues one slot message per claim, moves
+  the cursors;
+* `work` on a slot message (work.py) is one attempt;
 * every submit goes through one attempt (attempt.py): lease, reconciliation by run key,
   concurrency policy, submit, record;
 * `poll` (poll.py) goes through every run in flight: outcomes from AML, timeouts, the
@@ -39,12 +40,11 @@ from shared.engine.poll import Poller, process_owner
 from shared.engine.tick import Ticker
 from shared.engine.timing import DEFAULT_LEASES, LeasePolicy, WorkClock
 from shared.engine.work import give_up, work
-from shared.queue import SlotMessage, SlotQueue
+from shared.queue import ShardMessage, SlotMessage, SlotQueue
 from shared.store import RunRecord, RunStore, ScheduleRecord, ScheduleStore
 
 # The default lease, for callers and tests that think in one number.
 LEASE = DEFAULT_LEASES.lease
-DEFAULT_TICK_CONCURRENCY = 16
 DEFAULT_POLL_CONCURRENCY = 32
 
 __all__ = ["ATTEMPT_TAG", "BACKFILL", "LEASE", "RUN_KEY_TAG", "BackfillError", "BackfillResult",
@@ -55,13 +55,14 @@ class Engine:
     def __init__(self, schedules: ScheduleStore, runs: RunStore, aml: AmlPort, queue: SlotQueue, *,
                  retention: timedelta | None = None, leases: LeasePolicy = DEFAULT_LEASES,
                  elapsed: Callable[[], float] = time.monotonic, owner: str | None = None,
-                 tick_concurrency: int = DEFAULT_TICK_CONCURRENCY,
-                 poll_concurrency: int = DEFAULT_POLL_CONCURRENCY):
+                 poll_concurrency: int = DEFAULT_POLL_CONCURRENCY,
+                 maintenance: Callable[[], object] | None = None):
         self.owner = owner or process_owner()
         self._runner = SlotRunner(schedules, runs, aml, leases)
         self._queue = queue
-        self._ticker = Ticker(self._runner, queue, tick_concurrency)
-        self._poller = Poller(self._runner, queue, self.owner, retention=retention, concurrency=poll_concurrency)
+        self._ticker = Ticker(self._runner, queue)
+        self._poller = Poller(self._runner, queue, self.owner, retention=retention, concurrency=poll_concurrency,
+                              maintenance=maintenance)
         self._elapsed = elapsed
 
     @property
@@ -71,8 +72,12 @@ class Engine:
     def tick(self, now: datetime) -> TickReport:
         return self._ticker.tick(WorkClock(now, self._elapsed))
 
-    def work(self, message: SlotMessage, now: datetime) -> TickReport:
-        return work(self._runner, message, WorkClock(now, self._elapsed), self.owner)
+    def work(self, message: SlotMessage | ShardMessage, now: datetime) -> TickReport:
+        """What a queue worker does with one message, at `now` (the worker's clock)."""
+        clock = WorkClock(now, self._elapsed)
+        if isinstance(message, ShardMessage):
+            return self._ticker.dispatch(message.shard, message.now, clock)
+        return work(self._runner, message, clock, self.owner)
 
     def give_up(self, message: SlotMessage, now: datetime) -> str:
         return give_up(self._runner, message, WorkClock(now, self._elapsed), self.owner)

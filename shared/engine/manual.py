@@ -27,7 +27,6 @@ def trigger_now(runner: SlotRunner, record: ScheduleRecord, clock: WorkClock, ow
         raise ConcurrencyConflict(record.id)
     now = clock.now()
     slot = now.replace(microsecond=now.microsecond // 1000 * 1000)
-    runner.schedules.mark_in_flight([record.id], now)
     for attempt in range(_MANUAL_SLOT_TRIES):
         try:
             run = runner.runs.claim(runner.new_claim(record, slot, clock.now(), MANUAL, overrides, owner=owner))
@@ -53,8 +52,7 @@ def backfill(runner: SlotRunner, queue: SlotQueue, record: ScheduleRecord, start
     if len(slots) > MAX_BACKFILL_SLOTS:
         raise BackfillError("to", f"the range holds more than {MAX_BACKFILL_SLOTS} slots; split it")
     if slots:
-        runner.schedules.mark_in_flight([record.id], now)
-    queued, existing = [], []
+        queued, existing = [], []
     for slot in slots:
         claim = runner.new_claim(record, slot, now, BACKFILL, reason="backfill: queued")
         try:

@@ -18,10 +18,6 @@ WAIT_FOR_ACTIVE = timedelta(seconds=30)
 PRUNE_BATCH = 200
 # Schedules whose history the poll prunes per cycle, round-robin over all of them.
 PRUNE_SCHEDULES_PER_POLL = 50
-# An in-flight index entry with no pending or active run left is removed only when it is
-# older than any tick: a tick marks a schedule before its first claim, and a claim made
-# after the poll looked must not lose its entry.
-IN_FLIGHT_GRACE = timedelta(minutes=15)
 MAX_BACKFILL_SLOTS = 500
 # A run AML cannot find this long after submission is treated as lost, not as lag.
 LOST_RUN_AFTER = timedelta(minutes=15)

@@ -1,15 +1,13 @@
-"""The poll: every run in flight, every cycle, through the in-flight index; then a round of pruning.
+"""The poll: every run in flight, every cycle; then a round of pruning.
 
-For each schedule the in-flight index names, the poll reads the markers of its pending
-and active runs (one range query, whatever the schedule's history holds) and, with
-bounded concurrency across schedules:
+The poll reads every run in flight from the live rows (one range query per shard,
+whatever the history holds) and, schedule by schedule with bounded concurrency:
 
 * brings each active run up to date with AML, times out overrunning ones, and retries
   failed ones when the policy asks (all from what the record carries of the policy);
 * sweeps pending ones whose time has come (a retry's, or a lease no worker honoured
   because its message was lost): hands them back to the queue, or, when the queue is
   down, attempts them itself;
-* drops the index entry of a schedule with nothing left in flight.
 """
 
 from __future__ import annotations
@@ -18,13 +16,14 @@ import logging
 import os
 import socket
 import uuid
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from typing import Callable
 
 from shared.aml.errors import AmlError, AmlNotFoundError
 from shared.engine.attempt import SlotRunner
 from shared.engine.model import (
-    IN_FLIGHT_GRACE,
     LOST_RUN_AFTER,
     PRUNE_BATCH,
     PRUNE_SCHEDULES_PER_POLL,
@@ -36,7 +35,7 @@ from shared.engine.model import (
 from shared.engine.timing import WorkClock
 from shared.queue import QueueUnavailable, SlotMessage, SlotQueue
 from shared.schedules import RetryPolicy
-from shared.store import QUEUED, InFlightEntry, NotFound, PreconditionFailed, RunRecord, StoreError
+from shared.store import QUEUED, NotFound, PreconditionFailed, RunRecord, StoreError
 
 log = logging.getLogger("shared.engine")
 PRUNE_POSITION = "prune-position"
@@ -44,55 +43,54 @@ PRUNE_POSITION = "prune-position"
 
 class Poller:
     def __init__(self, runner: SlotRunner, queue: SlotQueue, owner: str, *, retention: timedelta | None,
-                 concurrency: int):
+                 concurrency: int, maintenance: Callable[[], object] | None = None):
         self._runner = runner
         self._queue = queue
         self._owner = owner
         self._retention = retention
         self._concurrency = concurrency
+        # Store upkeep that runs a bounded step per poll (moving old history to a new layout).
+        self._maintenance = maintenance
 
     def poll(self, clock: WorkClock) -> PollReport:
         report = PollReport()
+        by_schedule: dict[str, list[RunRecord]] = defaultdict(list)
         try:
-            entries = list(self._runner.schedules.in_flight_entries())
+            for run in self._runner.runs.all_in_flight():
+                by_schedule[run.schedule_id].append(run)
         except StoreError as exc:
-            log.warning("in-flight schedules could not be listed this poll: %s", exc)
+            log.warning("runs in flight could not be listed this poll: %s", exc)
             report.errors.append(f"in flight: {type(exc).__name__}")
-            entries = []
         queue_down = [False]
         with ThreadPoolExecutor(self._concurrency, thread_name_prefix="poll") as pool:
-            for outcome in pool.map(lambda e: self._poll_schedule(e, clock, queue_down), entries):
+            for outcome in pool.map(lambda runs: self._poll_schedule(runs, clock, queue_down), by_schedule.values()):
                 report.merge(outcome)
-        report.schedules = len(entries)
+        report.schedules = len(by_schedule)
         if self._retention is not None:
             try:
                 self._prune(clock.start - self._retention, report)
             except StoreError as exc:
                 log.warning("history pruning skipped this poll: %s", exc)
+        if self._maintenance is not None:
+            try:
+                self._maintenance()
+            except StoreError as exc:
+                log.warning("store upkeep skipped this poll: %s", exc)
         return report
 
-    def _poll_schedule(self, entry: InFlightEntry, clock: WorkClock, queue_down: list[bool]) -> PollReport:
+    def _poll_schedule(self, runs: list[RunRecord], clock: WorkClock, queue_down: list[bool]) -> PollReport:
         report = PollReport()
-        try:
-            runs = self._runner.runs.in_flight(entry.schedule_id)
-            if not runs:
-                if entry.marked_at < clock.now() - IN_FLIGHT_GRACE:
-                    self._runner.schedules.clear_in_flight(entry)
-                return report
-            # Active runs first: one that just ended frees the way for a waiting slot below.
-            for run in sorted(runs, key=lambda r: not r.active):
-                try:
-                    if run.active:
-                        report.checked += 1
-                        self._refresh(run, clock.now(), report)
-                    elif run.next_attempt_at is None or run.next_attempt_at <= clock.now():
-                        self._sweep(run, clock, report, queue_down)
-                except (StoreError, AmlError) as exc:
-                    log.warning("run %s not handled this poll: %s", run.run_key, exc)
-                    report.errors.append(f"{run.run_key}: {type(exc).__name__}")
-        except StoreError as exc:
-            log.warning("runs of %s not read this poll: %s", entry.schedule_id, exc)
-            report.errors.append(f"{entry.schedule_id}: {type(exc).__name__}")
+        # Active runs first: one that just ended frees the way for a waiting slot below.
+        for run in sorted(runs, key=lambda r: not r.active):
+            try:
+                if run.active:
+                    report.checked += 1
+                    self._refresh(run, clock.now(), report)
+                elif run.next_attempt_at is None or run.next_attempt_at <= clock.now():
+                    self._sweep(run, clock, report, queue_down)
+            except (StoreError, AmlError) as exc:
+                log.warning("run %s not handled this poll: %s", run.run_key, exc)
+                report.errors.append(f"{run.run_key}: {type(exc).__name__}")
         return report
 
     # -- pending runs ------------------------------------------------------------------
@@ -184,9 +182,18 @@ class Poller:
                     continue
                 runs.delete(run)
                 report.pruned += 1
-            if not old and not runs.list_runs(schedule_id, limit=1).items:
+            if not old and not self._exists(schedule_id) and not runs.list_runs(schedule_id, limit=1).items:
+                # A deleted schedule whose last record is gone leaves the pruner's round.
                 schedules.forget_history(schedule_id)
         schedules.set_meta(PRUNE_POSITION, following or "")
+
+
+    def _exists(self, schedule_id: str) -> bool:
+        try:
+            self._runner.schedules.get(schedule_id)
+            return True
+        except NotFound:
+            return False
 
 
 def process_owner() -> str:

@@ -1,30 +1,30 @@
-"""The tick: find the due schedules through the due index, claim their owed slots, hand each to the queue.
+"""The tick, in two steps: the timer finds the shards with due schedules, and a worker dispatches each shard.
 
-Exactly once per slot: a slot is claimed by inserting its run record (the store refuses
-a second insert); only then does anything happen to it, and the schedule's cursor moves
-last, guarded by the due row the tick read. Two ticks at once, a retried tick or a second
-instance all compute the same owed slots from the same cursor; only one claim per slot
-wins. A tick that stops half-way leaves the cursor where it was, and the next tick plans
-the same slots again: the claims already made are kept, the rest are made.
+The tick (the timer, a singleton) reads the due index, a key-only row per shard, and
+puts one shard message per shard with due schedules on the queue: it is done in
+milliseconds, however many schedules are due. A queue worker (scaled out by the
+platform) dispatches each shard: reads its due schedules from the index, plans their
+owed slots as of the tick's time, claims the slots to fire (one inserted run record
+each, the claims of a shard in few transactions), records the skipped ones, puts one
+slot message per claim on the queue, and moves the cursors, guarded by the due rows it
+read.
 
-The tick submits nothing itself: each claim becomes one queue message, and the
-queue-triggered workers (scaled out by the platform) do the submitting. The claim's
-lease covers the time in the queue; a message that never arrives is made good by the
-poll's sweep once that lease has run out. So the tick's time grows with the number of
-due slots, not with AML's latency.
+Exactly once per slot: the insert is the claim (the store refuses a second), and only
+a claimed slot is ever attempted. A dispatch that stops half-way leaves its cursors
+where they were; the next tick plans those slots again, the claims already made stay
+and the rest are made. If the queue cannot take a shard message, the tick dispatches
+that shard itself: slower, but nothing waits for the queue to come back.
 """
 
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime
 
 from shared.engine.attempt import SlotRunner
 from shared.engine.model import TickReport
 from shared.engine.timing import WorkClock
-from shared.queue import QueueUnavailable, SlotMessage, SlotQueue
+from shared.queue import QueueUnavailable, ShardMessage, SlotMessage, SlotQueue
 from shared.scheduling.slots import EARLY_LEEWAY, FIRE, SlotDecision, SlotPlan, plan_slots
 from shared.scheduling.triggers import Trigger
 from shared.store import AlreadyExists, NotFound, RunRecord, ScheduleRecord, StoreError
@@ -32,60 +32,74 @@ from shared.store import AlreadyExists, NotFound, RunRecord, ScheduleRecord, Sto
 log = logging.getLogger("shared.engine")
 
 
-@dataclass
-class _Settled:
-    record: ScheduleRecord
-    plan: SlotPlan
-    claims: list[RunRecord]
-    report: TickReport
-
-
 class Ticker:
-    def __init__(self, runner: SlotRunner, queue: SlotQueue, concurrency: int):
+    def __init__(self, runner: SlotRunner, queue: SlotQueue):
         self._runner = runner
         self._schedules = runner.schedules
         self._runs = runner.runs
         self._queue = queue
-        self._concurrency = concurrency
 
+    # -- the timer's part --------------------------------------------------------------
     def tick(self, clock: WorkClock) -> TickReport:
-        try:
-            return self._tick(clock)
-        except StoreError as exc:
-            # Storage went away before or while claiming: whatever was claimed stays pending
-            # for the sweep, the cursors did not move, and the next tick plans again.
-            log.warning("tick stopped: %s", exc)
-            return TickReport(errors=[f"tick: {type(exc).__name__}"])
-
-    def _tick(self, clock: WorkClock) -> TickReport:
         report = TickReport()
-        now = clock.start
-        planned = []
-        for record in self._schedules.due(now + EARLY_LEEWAY):
-            report.schedules += 1
+        try:
+            shards = self._schedules.due_shards(clock.start + EARLY_LEEWAY)
+        except StoreError as exc:
+            log.warning("tick stopped: %s", exc)
+            report.errors.append(f"tick: {type(exc).__name__}")
+            return report
+        queue_down = False
+        for shard in shards:
+            if not queue_down:
+                try:
+                    self._queue.send(ShardMessage(shard, clock.start))
+                    report.enqueued += 1
+                    continue
+                except QueueUnavailable as exc:
+                    log.warning("slot queue unavailable (%s); the tick dispatches its shards itself", exc)
+                    queue_down = True
+            report.queue_failures += 1
+            report.merge(self.dispatch(shard, clock.start, clock))
+        return report
+
+    # -- a shard -----------------------------------------------------------------------
+    def dispatch(self, shard: str, planned_at: datetime, clock: WorkClock) -> TickReport:
+        """Claim, record and queue the owed slots of a shard's due schedules, planned as of `planned_at`."""
+        report = TickReport()
+        try:
+            due = self._schedules.due(planned_at + EARLY_LEEWAY, shard)
+        except StoreError as exc:
+            log.warning("shard %s not dispatched: %s", shard, exc)
+            report.errors.append(f"{shard}: {type(exc).__name__}")
+            return report
+        report.schedules = len(due)
+        planned: list[tuple[ScheduleRecord, SlotPlan]] = []
+        for record in due:
             try:
-                planned.append((record, self._plan(record, now)))
+                planned.append((record, self._plan(record, planned_at)))
             except ValueError as exc:  # a definition the planner refuses: the others still run
                 log.warning("schedule %s not planned this tick: %s", record.id, exc)
                 report.errors.append(f"{record.id}: {type(exc).__name__}")
-        if not planned:
+        try:
+            settled = self._claim_and_queue(planned, clock, report)
+        except StoreError as exc:
+            # Storage failed mid-way: what was claimed stays pending for the sweep, the
+            # cursors did not move, and the next tick plans these schedules again.
+            log.warning("shard %s dispatch stopped: %s", shard, exc)
+            report.errors.append(f"{shard}: {type(exc).__name__}")
             return report
-        firing = [record.id for record, plan in planned if plan.fires]
-        # Before the first claim: the poll finds in-flight runs through this index only.
-        self._schedules.mark_in_flight(firing, clock.now())
-        with ThreadPoolExecutor(self._concurrency, thread_name_prefix="tick") as pool:
-            settled = list(pool.map(lambda item: self._claim(*item, clock), planned))
-            queue_down = _Flag()
-            for outcome in pool.map(lambda s: self._enqueue(s, queue_down), settled):
-                report.merge(outcome)
-        moved = [s.record for s in settled if s.record is not None]
-        for schedule_id, error in self._schedules.advance(moved).items():
+        try:
+            outcome = self._schedules.advance(settled)
+        except StoreError as exc:
+            log.warning("shard %s: cursors not moved this time: %s", shard, exc)
+            report.errors.append(f"{shard}: {type(exc).__name__}")
+            return report
+        for schedule_id, error in outcome.items():
             if error is not None:
-                # Another tick moved the cursor, or a user changed the schedule: their write
-                # stands, and the claims already made keep this tick's slots unique.
-                log.info("schedule %s changed during the tick; its cursor is left to the other writer", schedule_id)
-        for item in settled:
-            report.merge(item.report)
+                # Another dispatch moved the cursor, or a user changed the schedule: their
+                # write stands, and the claims already made keep these slots unique.
+                log.info("schedule %s changed while it was dispatched; its cursor is left to the other writer",
+                         schedule_id)
         return report
 
     def _plan(self, record: ScheduleRecord, now: datetime) -> SlotPlan:
@@ -95,37 +109,28 @@ class Ticker:
                           grace_seconds=policy.misfire_grace_seconds, max_catchup=policy.max_catchup,
                           not_before_offset=definition.trigger.jitter(record.id))
 
-    def _claim(self, record: ScheduleRecord, plan: SlotPlan, clock: WorkClock) -> _Settled:
-        """Claim the slots to fire and record the skipped ones; the new cursor on success."""
-        report = TickReport()
+    def _claim_and_queue(self, planned: list[tuple[ScheduleRecord, SlotPlan]], clock: WorkClock,
+                         report: TickReport) -> list[ScheduleRecord]:
+        """Claim every slot to fire and record every skipped one, queue the claims; the schedules to move."""
+        now = clock.now()
         claims: list[RunRecord] = []
-        trigger = record.definition.trigger.build()
-        last_decided = record.last_slot
-        try:
+        skips: list[tuple[ScheduleRecord, SlotDecision, RunRecord]] = []
+        for record, plan in planned:
             for decision in plan.decisions:
                 if decision.action == FIRE:
-                    claim = self._runner.new_claim(record, decision.slot, clock.now(), "schedule")
-                    try:
-                        claims.append(self._runs.claim(claim))
-                        report.claimed.append(claim.run_key)
-                    except AlreadyExists:
-                        report.lost_races += 1
+                    claims.append(self._runner.new_claim(record, decision.slot, now, "schedule"))
                 else:
-                    self._record_skip(record, trigger, decision, clock.now(), report)
-                last_decided = decision.last_slot or decision.slot
-        except (StoreError, ValueError) as exc:
-            # The cursor stays, so the next tick plans these slots again; claims made stay.
-            log.warning("schedule %s not settled this tick: %s", record.id, exc)
-            report.errors.append(f"{record.id}: {type(exc).__name__}")
-            return _Settled(None, plan, claims, report)
-        record.next_fire_time = plan.next_cursor
-        record.last_slot = last_decided
-        return _Settled(record, plan, claims, report)
-
-    def _enqueue(self, settled: _Settled, queue_down: "_Flag") -> TickReport:
-        report = TickReport()
-        for claim in settled.claims:
-            if queue_down.is_set:
+                    skips.append((record, decision, _skip_record(record, decision, now)))
+        claimed = self._runs.claim_many(claims + [skip for _, _, skip in skips])
+        queue_down = False
+        for claim, result in zip(claims, claimed):
+            if isinstance(result, AlreadyExists):
+                report.lost_races += 1
+                continue
+            if isinstance(result, StoreError):
+                raise result
+            report.claimed.append(claim.run_key)
+            if queue_down:
                 report.queue_failures += 1
                 continue
             try:
@@ -133,54 +138,63 @@ class Ticker:
                 report.enqueued += 1
             except QueueUnavailable as exc:
                 # The claims stay pending: the poll's sweep sends them once their lease runs out.
-                if not queue_down.is_set:
-                    log.warning("slot queue unavailable (%s); claims wait for the sweep", exc)
-                queue_down.set()
+                log.warning("slot queue unavailable (%s); claims wait for the sweep", exc)
+                queue_down = True
                 report.queue_failures += 1
-        return report
+        for (record, decision, skip), result in zip(skips, claimed[len(claims):]):
+            if isinstance(result, AlreadyExists):
+                report.lost_races += 1
+                self._cover_rest(record, decision, skip, report)
+            elif isinstance(result, StoreError):
+                raise result
+            else:
+                report.skipped += skip.skipped_count
+        settled = []
+        for record, plan in planned:
+            if not plan.decisions and plan.next_cursor == record.next_fire_time:
+                continue  # due by the index but not yet by its jitter: nothing to move
+            last = record.last_slot
+            for decision in plan.decisions:
+                last = decision.last_slot or decision.slot
+            record.next_fire_time, record.last_slot = plan.next_cursor, last
+            settled.append(record)
+        return settled
 
-    def _record_skip(self, record: ScheduleRecord, trigger: Trigger, decision: SlotDecision, now: datetime,
-                     report: TickReport) -> None:
-        """Record skipped slots so that each ends with exactly one record, its own or a summary's.
-
-        A summary is keyed by its first slot. Another tick that planned at a different
-        moment may already have recorded some of these slots (one by one, or as a shorter
-        summary, or fired them): those keep their records and the rest of the range is
-        recorded after the last slot they cover.
-        """
-        reason = decision.reason
-        if record.resumed_at is not None and decision.slot < record.resumed_at:
-            reason = "missed: the schedule was disabled"
+    def _cover_rest(self, record: ScheduleRecord, decision: SlotDecision, first: RunRecord,
+                    report: TickReport) -> None:
+        """A skip record collided: another dispatch, planning at another moment, recorded some of
+        these slots (one by one, as a shorter summary, or fired them). Those keep their records,
+        and the rest of the range is recorded after the last slot they cover, so every slot
+        ends with exactly one record."""
+        trigger = record.definition.trigger.build()
         last = decision.last_slot or decision.slot
         slot: datetime | None = decision.slot
         while slot is not None and slot <= last:
-            count, final = _count_slots(trigger, slot, last)
-            run = RunRecord(schedule_id=record.id, slot=slot, status="Skipped", reason=reason,
-                            experiment_name=record.definition.target.experiment_name, claimed_at=now,
-                            finished_at=now, updated_at=now, skipped_count=count,
-                            last_skipped_slot=final if count > 1 else None)
-            try:
-                self._runs.claim(run)
-                report.skipped += count
-                return
-            except AlreadyExists:
-                report.lost_races += 1
             try:
                 existing = self._runs.get(record.id, slot)
                 covered_to = existing.last_skipped_slot or existing.slot
             except NotFound:  # pruned meanwhile: it covered its own slot
                 covered_to = slot
             slot = trigger.next_after(covered_to)
+            if slot is None or slot > last:
+                return
+            count, final = _count_slots(trigger, slot, last)
+            try:
+                self._runs.claim(first.evolve(slot=slot, skipped_count=count,
+                                              last_skipped_slot=final if count > 1 else None))
+                report.skipped += count
+                return
+            except AlreadyExists:
+                report.lost_races += 1
 
 
-class _Flag:
-    """Once the queue failed in this tick, the remaining claims do not wait on it too."""
-
-    def __init__(self) -> None:
-        self.is_set = False
-
-    def set(self) -> None:
-        self.is_set = True
+def _skip_record(record: ScheduleRecord, decision: SlotDecision, now: datetime) -> RunRecord:
+    reason = decision.reason
+    if record.resumed_at is not None and decision.slot < record.resumed_at:
+        reason = "missed: the schedule was disabled"
+    return RunRecord(schedule_id=record.id, slot=decision.slot, status="Skipped", reason=reason,
+                     experiment_name=record.definition.target.experiment_name, claimed_at=now, finished_at=now,
+                     updated_at=now, skipped_count=decision.count, last_skipped_slot=decision.last_slot)
 
 
 def _count_slots(trigger: Trigger, first: datetime, last: datetime) -> tuple[int, datetime]:

@@ -1,6 +1,6 @@
-"""A queue worker's part: one message, one claimed slot, one attempt.
+"""A queue worker's part: a shard message is a dispatch (tick.py), a slot message one attempt.
 
-The message only names the slot; the run record decides. A slot already submitted or
+A slot message only names the slot; the run record decides. A slot already submitted or
 final, or held by another process's lease, is left alone, so a message delivered twice,
 or sent again by the sweep while a worker was still on it, never starts a second attempt.
 """

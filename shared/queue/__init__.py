@@ -1,8 +1,13 @@
-"""The slot queue: one message per claimed slot, taken by queue-triggered workers.
+"""The slot queue and its two kinds of message, taken by queue-triggered workers.
 
-The run record stays the truth; a message only says "this claimed slot wants an
-attempt". A lost message is made good by the poll's sweep (the claim's lease runs out),
-a duplicated one is refused by the record's lease: so the queue may lose, repeat or
+* a shard message: the tick found due schedules in a shard; a worker claims their owed
+  slots, queues one slot message per claim and moves their cursors;
+* a slot message: one claimed slot wants an attempt.
+
+The run record stays the truth; a message only says what wants doing. A lost shard
+message leaves its cursors where they were, so the next tick plans those slots again;
+a lost slot message is made good by the poll's sweep (the claim's lease runs out); a
+repeated one meets claims and leases already taken. So the queue may lose, repeat or
 reorder messages without losing or repeating a slot.
 """
 
@@ -63,8 +68,38 @@ class SlotMessage:
             raise InvalidSlotMessage(f"{exc.field}: {exc.message}") from None
 
 
+@dataclass(frozen=True)
+class ShardMessage:
+    shard: str
+    now: datetime  # the tick's time: what the shard's slots are planned with
+
+    def encode(self) -> str:
+        return json.dumps({"v": MESSAGE_VERSION, "shard": self.shard, "now": iso(self.now)}, separators=(",", ":"))
+
+
+def decode_message(text: str | bytes) -> "SlotMessage | ShardMessage":
+    """Either kind of message, or InvalidSlotMessage for anything that is not ours."""
+    from shared.schedules import parse_instant
+    from shared.scheduling import ScheduleError
+    from shared.store.keys import all_shards
+
+    raw = text.decode("utf-8", errors="replace") if isinstance(text, bytes) else text
+    if len(raw) <= MAX_MESSAGE_BYTES and '"shard"' in raw:
+        try:
+            doc = json.loads(raw)
+        except ValueError:
+            raise InvalidSlotMessage("not JSON") from None
+        if not isinstance(doc, dict) or doc.get("v") != MESSAGE_VERSION or doc.get("shard") not in all_shards():
+            raise InvalidSlotMessage("not a shard message of this version")
+        try:
+            return ShardMessage(doc["shard"], parse_instant("now", doc.get("now")))
+        except ScheduleError as exc:
+            raise InvalidSlotMessage(f"{exc.field}: {exc.message}") from None
+    return SlotMessage.decode(raw)
+
+
 class SlotQueue(Protocol):
-    def send(self, message: SlotMessage) -> None: ...
+    def send(self, message: "SlotMessage | ShardMessage") -> None: ...
 
 
 class MemoryQueue:
@@ -72,16 +107,16 @@ class MemoryQueue:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.sent: list[SlotMessage] = []
+        self.sent: list[SlotMessage | ShardMessage] = []
         self.down = False
 
-    def send(self, message: SlotMessage) -> None:
+    def send(self, message: "SlotMessage | ShardMessage") -> None:
         with self._lock:
             if self.down:
                 raise QueueUnavailable("the queue is down (test)")
             self.sent.append(message)
 
-    def take(self) -> list[SlotMessage]:
+    def take(self) -> list["SlotMessage | ShardMessage"]:
         with self._lock:
             taken, self.sent = self.sent, []
         return taken

@@ -13,7 +13,7 @@ from typing import Any
 from azure.core.exceptions import AzureError, ResourceExistsError
 from azure.storage.queue import QueueClient, QueueServiceClient, TextBase64EncodePolicy
 
-from shared.queue import QueueUnavailable, SlotMessage
+from shared.queue import QueueUnavailable, ShardMessage, SlotMessage
 
 
 def queue_service(*, connection_string: str | None, endpoint: str | None, credential: Any = None,
@@ -44,7 +44,7 @@ class StorageSlotQueue:
                 self._client = client
             return self._client
 
-    def send(self, message: SlotMessage) -> None:
+    def send(self, message: SlotMessage | ShardMessage) -> None:
         try:
             self._queue().send_message(message.encode())
         except AzureError as exc:

@@ -3,25 +3,26 @@
 Table storage indexes PartitionKey and RowKey and nothing else; every other filter scans.
 So each question the scheduler asks every minute is answered by a key range:
 
-Schedules table, in 16 shard partitions (`shard-00` .. `shard-15`, by a stable hash of
-the schedule id), so that cursor writes spread and the tick's reads stay small:
+Schedules table, in 16 shard partitions (`shard_00` .. `shard_15`, by a stable hash of
+the schedule id; `_` never appears in a schedule id, which tells them from the old layout's
+partitions), so that cursor writes spread and the tick's reads stay small:
 
     S_<id>              the schedule: definition, cursor, the key of its due row
     D_<due>_<id>        due index: one row per enabled schedule, at the instant its next
                         slot is due (jitter included), carrying a copy of the schedule so
                         the tick reads D rows only; rewritten in the same transaction as
                         the S row, so the copy is never stale
-    W_<id>              in-flight index: the schedule has pending or active runs (written
-                        before the first claim, removed by the poll once none are left)
-    H_<id>              history index: the schedule's runs partition may hold records
-                        (the pruner's round; outlives the schedule until its runs are gone)
+    H_<id>              history index: the schedule may have run records (the pruner's
+                        round; outlives the schedule until its runs are gone)
 
-Runs table, one partition per schedule id:
+Runs table, in the same shard partitions (the schedule's shard), so that the claims of
+many schedules go in one transaction:
 
-    <reverse time>_<slot key>   a run record; newest slot first
-    ~<run row key>              marker of a run that is pending or active: a full copy of
-                                the record, written in the same transaction, so the poll
-                                reads a schedule's in-flight runs with one range query
+    <id>|<reverse time>_<slot key>   a run record: the claim, then the history; a
+                                     schedule's records are one key range, newest first
+    ~<id>|<reverse time>_<slot key>  live row of a run in flight (pending or active): the
+                                     current state until it ends; every run in flight of
+                                     a shard is one key range
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ UTC = timezone.utc
 SHARDS = 16
 SCHEDULE_PREFIX = "S_"
 DUE_PREFIX = "D_"
-IN_FLIGHT_PREFIX = "W_"
 HISTORY_PREFIX = "H_"
 MARKER_PREFIX = "~"
 META_PARTITION = "meta"
@@ -43,11 +43,11 @@ LEGACY_SCHEDULE_PARTITION = "schedule"
 
 def shard_of(schedule_id: str) -> str:
     number = int.from_bytes(hashlib.sha256(schedule_id.encode()).digest()[:4], "big") % SHARDS
-    return f"shard-{number:02d}"
+    return f"shard_{number:02d}"
 
 
 def all_shards() -> list[str]:
-    return [f"shard-{n:02d}" for n in range(SHARDS)]
+    return [f"shard_{n:02d}" for n in range(SHARDS)]
 
 
 def time_key(instant: datetime) -> str:
@@ -70,5 +70,3 @@ def prefix_range(prefix: str) -> tuple[str, str]:
     return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
-def marker_key(run_row_key: str) -> str:
-    return MARKER_PREFIX + run_row_key

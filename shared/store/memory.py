@@ -6,13 +6,12 @@ import copy
 import threading
 import uuid
 from datetime import datetime
-from typing import Iterable, Iterator, Sequence
+from typing import Iterator, Sequence
 
 from shared.store import (
     ACTIVE_STATUSES,
     PENDING_STATUS,
     AlreadyExists,
-    InFlightEntry,
     NotFound,
     Page,
     PreconditionFailed,
@@ -24,6 +23,7 @@ from shared.store import (
     run_row_key,
     to_ms,
 )
+from shared.store.keys import shard_of
 
 
 def _new_etag() -> str:
@@ -37,11 +37,16 @@ def _normalise_times(record):
     return record
 
 
+def _with_etag(record: ScheduleRecord, etag: str | None) -> ScheduleRecord:
+    moved = copy.copy(record)
+    moved.etag = etag
+    return moved
+
+
 class MemoryScheduleStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._rows: dict[str, ScheduleRecord] = {}
-        self._in_flight: dict[str, tuple[datetime, str]] = {}
         self._history: set[str] = set()
         self._meta: dict[str, str] = {}
 
@@ -68,10 +73,12 @@ class MemoryScheduleStore:
             return self._put(record)
 
     def advance(self, records: Sequence[ScheduleRecord]) -> dict[str, StoreError | None]:
+        """Guarded by the record as `due` returned it, like the Table store's due row."""
         outcome: dict[str, StoreError | None] = {}
         for record in records:
             try:
-                self.replace(record)
+                self.replace(copy.copy(record) if record.handle is None else
+                             _with_etag(record, record.handle["etag"]))
                 outcome[record.id] = None
             except (NotFound, PreconditionFailed) as exc:
                 outcome[record.id] = exc
@@ -94,27 +101,18 @@ class MemoryScheduleStore:
         more = len(ids) > limit
         return Page(page, encode_token({"after": page[-1].id}) if more else None)
 
-    def due(self, horizon: datetime) -> list[ScheduleRecord]:
+    def due(self, horizon: datetime, shard: str | None = None) -> list[ScheduleRecord]:
         with self._lock:
-            return [copy.deepcopy(r) for _, r in sorted(self._rows.items())
-                    if r.definition.enabled and r.next_fire_time is not None
-                    and r.next_fire_time + r.definition.trigger.jitter(r.id) <= horizon]
+            found = [copy.deepcopy(r) for _, r in sorted(self._rows.items())
+                     if r.definition.enabled and r.next_fire_time is not None
+                     and r.next_fire_time + r.definition.trigger.jitter(r.id) <= horizon
+                     and (shard is None or shard_of(r.id) == shard)]
+        for record in found:
+            record.handle = {"etag": record.etag}
+        return found
 
-    def mark_in_flight(self, schedule_ids: Iterable[str], now: datetime) -> None:
-        with self._lock:
-            for schedule_id in schedule_ids:
-                self._in_flight[schedule_id] = (to_ms(now), _new_etag())
-
-    def in_flight_entries(self) -> Iterator[InFlightEntry]:
-        with self._lock:
-            entries = [InFlightEntry(sid, marked, token) for sid, (marked, token) in sorted(self._in_flight.items())]
-        return iter(entries)
-
-    def clear_in_flight(self, entry: InFlightEntry) -> None:
-        with self._lock:
-            current = self._in_flight.get(entry.schedule_id)
-            if current is not None and current[1] == entry.token:
-                del self._in_flight[entry.schedule_id]
+    def due_shards(self, horizon: datetime) -> list[str]:
+        return sorted({shard_of(r.id) for r in self.due(horizon)})
 
     def history_page(self, position: str | None, limit: int) -> tuple[list[str], str | None]:
         with self._lock:
@@ -154,6 +152,15 @@ class MemoryRunStore:
                 raise AlreadyExists(run.run_key)
             return self._put(key, run)
 
+    def claim_many(self, runs: Sequence[RunRecord]) -> list[RunRecord | StoreError]:
+        results: list[RunRecord | StoreError] = []
+        for run in runs:
+            try:
+                results.append(self.claim(run))
+            except AlreadyExists as exc:
+                results.append(exc)
+        return results
+
     def get(self, schedule_id: str, slot: datetime, trigger: str = "schedule") -> RunRecord:
         with self._lock:
             row = self._rows.get((schedule_id, run_row_key(slot, trigger)))
@@ -185,6 +192,11 @@ class MemoryRunStore:
         with self._lock:
             return [copy.deepcopy(r) for (sid, _), r in sorted(self._rows.items())
                     if sid == schedule_id and (r.status in ACTIVE_STATUSES or r.status == PENDING_STATUS)]
+
+    def all_in_flight(self) -> Iterator[RunRecord]:
+        with self._lock:
+            ids = sorted({sid for sid, _ in self._rows})
+        return (run for sid in ids for run in self.in_flight(sid))
 
     def active_runs_of(self, schedule_id: str) -> list[RunRecord]:
         return [r for r in self.in_flight(schedule_id) if r.active]

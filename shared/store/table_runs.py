@@ -1,18 +1,25 @@
-"""The run store on Table storage: one partition per schedule, and a marker beside each run in flight.
+"""The run store on Table storage: a schedule's runs in its shard's partition, and a live row per run in flight.
 
-A run record that is pending (Claimed) or active has a marker in its partition, a full
-copy of the record under row key `~<run row key>`, written in the same transaction as the
-record (one partition, all or nothing). `in_flight(schedule)` reads the markers alone,
-however long the schedule's history: what the poll and the pending sweep need, with one
-range query. A record read from its marker carries the marker's ETag, and its next write
-is guarded by it: the marker changes with every write of the record, so it guards as well.
+Row keys (partition `shard-NN`, the schedule's shard):
+
+    <schedule id>|<reverse time>_<slot key>    the run record: the claim, then the history
+    ~<schedule id>|<reverse time>_<slot key>   the live row of a run that is pending or
+                                               active: the truth while it is in flight
+
+A claim inserts both rows at once, and the claims of many schedules of one shard go in
+one transaction. While the run is in flight only its live row changes (a worker's lease,
+the submit, the poll's statuses: one write each); when it ends, the record takes the
+final state and the live row goes, in one transaction. Readers of a record in flight get
+the live row, so they always see the current state; the poll reads every run in flight
+with one range query per shard, however long the history behind them.
 """
 
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from datetime import datetime
-from typing import Any
+from typing import Any, Iterator, Sequence
 
 from azure.data.tables import TableServiceClient
 
@@ -20,15 +27,18 @@ from shared.store import (
     ACTIVE_STATUSES,
     PENDING_STATUS,
     _REVERSE_EPOCH,
+    AlreadyExists,
     NotFound,
     Page,
     RunRecord,
+    StoreError,
     run_row_key,
     to_ms,
 )
-from shared.store.keys import MARKER_PREFIX, marker_key
+from shared.store.keys import MARKER_PREFIX, all_shards, shard_of
 from shared.store.table_common import (
     MAX_TEXT,
+    MAX_TRANSACTION,
     Table,
     delete_op,
     drop_none,
@@ -49,73 +59,115 @@ _TEXT_FIELDS = {
     "AmlRunId": "aml_run_id", "AmlStatus": "aml_status", "PortalUrl": "portal_url",
     "ErrorCode": "error_code", "ErrorMessage": "error_message", "Owner": "owner",
 }
-# Etags say which row they came from: the run row ("r:") or its marker ("m:").
-_RUN, _MARKER = "r:", "m:"
+# Etags say which row they came from: the record ("r:") or its live row ("m:").
+_RUN, _LIVE = "r:", "m:"
 
 
 def _in_flight(status: str | None) -> bool:
     return status == PENDING_STATUS or status in ACTIVE_STATUSES
 
 
+def record_key(schedule_id: str, slot: datetime, trigger: str = "schedule") -> str:
+    return f"{schedule_id}|{run_row_key(slot, trigger)}"
+
+
+def live_key(record_row: str) -> str:
+    return MARKER_PREFIX + record_row
+
+
 class TableRunStore:
     def __init__(self, service: TableServiceClient, table_name: str):
         self._table = Table(service, table_name)
 
+    # -- claims ------------------------------------------------------------------------
     def claim(self, run: RunRecord) -> RunRecord:
-        entity = _entity(run)
-        operations = [("create", entity)]
-        if _in_flight(run.status):
-            operations.append(("create", _marker(entity)))
-        etags = self._table.transact(operations, run.run_key)
-        return _stored(run, _RUN + etags[0]["etag"])
+        result = self.claim_many([run])[0]
+        if isinstance(result, StoreError):
+            raise result
+        return result
 
-    def get(self, schedule_id: str, slot: datetime, trigger: str = "schedule") -> RunRecord:
-        with mapped_errors(f"{schedule_id}/{slot.isoformat()}"):
-            entity = self._table.client.get_entity(schedule_id, run_row_key(slot, trigger))
-        return _record(entity, _RUN)
+    def claim_many(self, runs: Sequence[RunRecord]) -> list[RunRecord | StoreError]:
+        """Claim each run (insert its record, and its live row if in flight), a shard's in one
+        transaction when none is taken; each result is the stored run or the error for it."""
+        results: dict[int, RunRecord | StoreError] = {}
+        by_shard: dict[str, list[int]] = defaultdict(list)
+        for index, run in enumerate(runs):
+            by_shard[shard_of(run.schedule_id)].append(index)
+        for shard, indexes in by_shard.items():
+            chunk: list[int] = []
+            size = 0
+            for index in indexes + [None]:  # None flushes the last chunk
+                ops = 0 if index is None else (2 if _in_flight(runs[index].status) else 1)
+                if index is None or size + ops > MAX_TRANSACTION:
+                    results.update(self._claim_chunk(shard, [runs[i] for i in chunk], chunk))
+                    chunk, size = [], 0
+                if index is not None:
+                    chunk.append(index)
+                    size += ops
+        return [results[i] for i in range(len(runs))]
 
-    def replace(self, run: RunRecord) -> RunRecord:
-        """Write the record (If-Match on its etag when it has one) and keep its marker in step."""
-        entity = _entity(run)
-        source, etag = _split(run.etag)
-        # A record whose stored status is unknown may have a marker: look for one to delete.
-        was = run.stored_status is None or _in_flight(run.stored_status)
-        now = _in_flight(run.status)
-        operations = [update_op(entity, etag if source == _RUN else None)]
-        if now:
-            marker = _marker(entity)
-            # Guarded by the marker when the record was read from it: either guard fails
-            # for a record that changed since.
-            operations.append(update_op(marker, etag) if source == _MARKER else upsert_op(marker))
-        elif was:
-            operations.append(delete_op(run.schedule_id, marker_key(entity["RowKey"]),
-                                        etag if source == _MARKER else None))
+    def _claim_chunk(self, shard: str, runs: list[RunRecord], indexes: list[int]) -> dict:
+        if not runs:
+            return {}
         try:
-            etags = self._table.transact(operations, run.run_key)
-        except NotFound:
-            if not (was and not now) or source == _MARKER:
-                raise
-            # A record written before markers existed has none to delete.
-            etags = self._table.transact(operations[:1], run.run_key)
-        return _stored(run, _RUN + etags[0]["etag"])
+            etags = self._table.transact([op for run in runs for op in _claim_ops(run, shard)], shard)
+        except (AlreadyExists, NotFound):
+            if len(runs) == 1:
+                return {indexes[0]: AlreadyExists(runs[0].run_key)}
+            # One slot was already claimed (another tick): claim the others one by one.
+            out = {}
+            for index, run in zip(indexes, runs):
+                out.update(self._claim_chunk(shard, [run], [index]))
+            return out
+        out, position = {}, 0
+        for index, run in zip(indexes, runs):
+            live = _in_flight(run.status)
+            etag = etags[position + 1]["etag"] if live else etags[position]["etag"]
+            out[index] = _stored(run, (_LIVE if live else _RUN) + etag)
+            position += 2 if live else 1
+        return out
 
-    def delete(self, run: RunRecord) -> None:
-        row = run_row_key(run.slot, run.trigger)
-        with mapped_errors(run.run_key):
-            self._table.client.delete_entity(run.schedule_id, row)
-            if _in_flight(run.stored_status or run.status):
-                self._table.client.delete_entity(run.schedule_id, marker_key(row))
+    # -- reading -----------------------------------------------------------------------
+    def get(self, schedule_id: str, slot: datetime, trigger: str = "schedule") -> RunRecord:
+        """The run as it stands: its live row while in flight, else its record."""
+        shard, row = shard_of(schedule_id), record_key(schedule_id, slot, trigger)
+        for key, source in ((live_key(row), _LIVE), (row, _RUN)):
+            try:
+                with mapped_errors(f"{schedule_id}/{slot.isoformat()}"):
+                    return _record(self._table.client.get_entity(shard, key), source)
+            except NotFound:
+                continue
+        raise NotFound(f"{schedule_id}/{slot.isoformat()}")
 
     def list_runs(self, schedule_id: str, *, status: str | None = None, limit: int = 50,
                   continuation: str | None = None) -> Page:
-        query, params = "PartitionKey eq @pk and RowKey lt @markers", {"pk": schedule_id, "markers": MARKER_PREFIX}
-        if status:
+        if status is not None and _in_flight(status):
+            # Only a live row knows an in-flight status; there are few of them.
+            runs = sorted((r for r in self.in_flight(schedule_id) if r.status == status),
+                          key=lambda r: (r.slot, r.slot_key), reverse=True)
+            return Page(runs[:limit], None)
+        query, params = ("PartitionKey eq @pk and RowKey gt @low and RowKey lt @high",
+                         {"pk": shard_of(schedule_id), "low": f"{schedule_id}|", "high": f"{schedule_id}|~"})
+        if status is not None:
             query, params = query + " and Status eq @status", {**params, "status": status}
-        return page_of(self._table.client, query, params, limit, continuation, lambda e: _record(e, _RUN))
+        page = page_of(self._table.client, query, params, limit, continuation, lambda e: _record(e, _RUN))
+        if status is not None:
+            return page
+        # Runs in flight are shown as their live rows say: their record lags until they end.
+        live = {r.slot_key: r for r in self.in_flight(schedule_id)}
+        return Page([live.get(r.slot_key, r) for r in page.items], page.continuation)
 
     def in_flight(self, schedule_id: str) -> list[RunRecord]:
-        return [_record(e, _MARKER) for e in self._table.query("PartitionKey eq @pk and RowKey ge @markers",
-                                                               pk=schedule_id, markers=MARKER_PREFIX)]
+        low = live_key(f"{schedule_id}|")
+        return [_record(e, _LIVE) for e in self._table.query(
+            "PartitionKey eq @pk and RowKey gt @low and RowKey lt @high", pk=shard_of(schedule_id),
+            low=low, high=low + "~")]
+
+    def all_in_flight(self) -> Iterator[RunRecord]:
+        """Every run in flight: one range query per shard."""
+        for shard in all_shards():
+            for entity in self._table.query("PartitionKey eq @pk and RowKey ge @low", pk=shard, low=MARKER_PREFIX):
+                yield _record(entity, _LIVE)
 
     def active_runs_of(self, schedule_id: str) -> list[RunRecord]:
         return [r for r in self.in_flight(schedule_id) if r.active]
@@ -124,27 +176,62 @@ class TableRunStore:
         return bool(self.active_runs_of(schedule_id))
 
     def older_than(self, schedule_id: str, cutoff: datetime, *, limit: int = 200) -> list[RunRecord]:
-        # Row keys start with the slot's reverse time: slots before the cutoff's second sort
-        # after every key of that second, and markers after them all.
+        # Record keys hold the slot's reverse time: slots before the cutoff's second sort after
+        # every key of that second.
         seconds = int(to_ms(cutoff).timestamp())
-        low = f"{_REVERSE_EPOCH - seconds:011d}_~"
-        rows = self._table.query("PartitionKey eq @pk and RowKey gt @low and RowKey lt @markers",
-                                 pk=schedule_id, low=low, markers=MARKER_PREFIX)
+        rows = self._table.query("PartitionKey eq @pk and RowKey gt @low and RowKey lt @high",
+                                 pk=shard_of(schedule_id), low=f"{schedule_id}|{_REVERSE_EPOCH - seconds:011d}_~",
+                                 high=f"{schedule_id}|~")
         return [_record(e, _RUN) for e in rows[:limit]]
+
+    # -- writing -----------------------------------------------------------------------
+    def replace(self, run: RunRecord) -> RunRecord:
+        """Write the run's current state (If-Match on its etag when it has one): to its live row
+        while in flight; to its record, with the live row removed, when it leaves flight."""
+        shard, row = shard_of(run.schedule_id), record_key(run.schedule_id, run.slot, run.trigger)
+        source, etag = _split(run.etag)
+        entity = _entity(run, shard, row)
+        was = _in_flight(run.stored_status) if run.stored_status is not None else source == _LIVE
+        now = _in_flight(run.status)
+        if was and now:
+            etags = self._table.transact([update_op(_live(entity), etag if source == _LIVE else None)], run.run_key)
+            return _stored(run, _LIVE + etags[0]["etag"])
+        if was:
+            operations = [upsert_op(entity), delete_op(shard, live_key(row), etag if source == _LIVE else None)]
+            etags = self._table.transact(operations, run.run_key)
+            return _stored(run, _RUN + etags[0]["etag"])
+        operations = [update_op(entity, etag if source == _RUN else None)]
+        if now:
+            operations.append(upsert_op(_live(entity)))
+        etags = self._table.transact(operations, run.run_key)
+        return _stored(run, (_LIVE + etags[1]["etag"]) if now else (_RUN + etags[0]["etag"]))
+
+    def delete(self, run: RunRecord) -> None:
+        shard, row = shard_of(run.schedule_id), record_key(run.schedule_id, run.slot, run.trigger)
+        with mapped_errors(run.run_key):
+            self._table.client.delete_entity(shard, row)
+            if _in_flight(run.stored_status or run.status):
+                self._table.client.delete_entity(shard, live_key(row))
+
+
+def _claim_ops(run: RunRecord, shard: str) -> list[tuple]:
+    entity = _entity(run, shard, record_key(run.schedule_id, run.slot, run.trigger))
+    return [("create", entity)] + ([("create", _live(entity))] if _in_flight(run.status) else [])
 
 
 def _split(etag: str | None) -> tuple[str | None, str | None]:
     if not etag:
         return None, None
-    if etag.startswith((_RUN, _MARKER)):
+    if etag.startswith((_RUN, _LIVE)):
         return etag[:2], etag[2:]
-    return _RUN, etag  # an etag from before this encoding: a run row's
+    return _RUN, etag
 
 
-def _entity(run: RunRecord) -> dict:
+def _entity(run: RunRecord, shard: str, row: str) -> dict:
     entity: dict[str, Any] = {
-        "PartitionKey": run.schedule_id,
-        "RowKey": run_row_key(run.slot, run.trigger),
+        "PartitionKey": shard,
+        "RowKey": row,
+        "ScheduleId": run.schedule_id,
         "Slot": to_ms(run.slot),
         "RunKey": run.run_key,
         "PreviousAmlRunIds": json.dumps(run.previous_aml_run_ids) if run.previous_aml_run_ids else None,
@@ -163,8 +250,8 @@ def _entity(run: RunRecord) -> dict:
     return drop_none(entity)
 
 
-def _marker(entity: dict) -> dict:
-    return {**entity, "RowKey": marker_key(entity["RowKey"])}
+def _live(entity: dict) -> dict:
+    return {**entity, "RowKey": live_key(entity["RowKey"])}
 
 
 def _record(entity: Any, source: str) -> RunRecord:
@@ -177,7 +264,7 @@ def _record(entity: Any, source: str) -> RunRecord:
         parsed = {"_truncated": parameters}
     previous, retry = entity.get("PreviousAmlRunIds"), entity.get("Retry")
     return RunRecord(
-        schedule_id=entity["PartitionKey"],
+        schedule_id=entity["ScheduleId"],
         slot=read_time(entity["Slot"]),
         previous_aml_run_ids=json.loads(previous) if previous else None,
         attempts=int(entity.get("Attempts", 0)),

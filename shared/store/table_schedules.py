@@ -12,13 +12,12 @@ import json
 import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Sequence
 
 from azure.data.tables import TableServiceClient
 
 from shared.schedules import parse_schedule
 from shared.store import (
-    InFlightEntry,
     NotFound,
     Page,
     PreconditionFailed,
@@ -29,7 +28,6 @@ from shared.store import (
 from shared.store.keys import (
     DUE_PREFIX,
     HISTORY_PREFIX,
-    IN_FLIGHT_PREFIX,
     META_PARTITION,
     SCHEDULE_PREFIX,
     all_shards,
@@ -118,16 +116,30 @@ class TableScheduleStore:
                        limit, continuation, _readable_or_raise)
 
     # -- the tick ----------------------------------------------------------------------
-    def due(self, horizon: datetime) -> list[ScheduleRecord]:
-        """Enabled schedules due by `horizon`: the due rows up to it, and nothing else."""
+    def due_shards(self, horizon: datetime) -> list[str]:
+        """The shards holding at least one due row up to `horizon` (one key-only row read each)."""
+        high = due_upper_bound(horizon)
+        found = []
+        for shard in all_shards():
+            with mapped_errors(shard):
+                rows = self._table.client.query_entities(
+                    "PartitionKey eq @pk and RowKey ge @low and RowKey le @high", select=["RowKey"],
+                    parameters={"pk": shard, "low": DUE_PREFIX, "high": high}, results_per_page=1)
+                if next(iter(rows), None) is not None:
+                    found.append(shard)
+        return found
+
+    def due(self, horizon: datetime, shard: str | None = None) -> list[ScheduleRecord]:
+        """Enabled schedules due by `horizon` (in one shard, or all): the due rows up to it, and nothing else."""
         found = []
         high = due_upper_bound(horizon)
-        for shard in all_shards():
+        for partition in [shard] if shard else all_shards():
             for entity in self._table.query("PartitionKey eq @pk and RowKey ge @low and RowKey le @high",
-                                            pk=shard, low=DUE_PREFIX, high=high):
+                                            pk=partition, low=DUE_PREFIX, high=high):
                 record = _readable(entity)
                 if record is not None:
-                    record.handle = {"shard": shard, "due": entity["RowKey"], "due_etag": entity.metadata["etag"]}
+                    record.handle = {"shard": partition, "due": entity["RowKey"],
+                                     "due_etag": entity.metadata["etag"]}
                     found.append(record)
         return found
 
@@ -157,32 +169,7 @@ class TableScheduleStore:
                             outcome[record.id] = exc
         return outcome
 
-    # -- in-flight and history indexes -------------------------------------------------
-    def mark_in_flight(self, schedule_ids: Iterable[str], now: datetime) -> None:
-        by_shard: dict[str, list[str]] = defaultdict(list)
-        for schedule_id in set(schedule_ids):
-            by_shard[shard_of(schedule_id)].append(schedule_id)
-        for shard, ids in by_shard.items():
-            for start in range(0, len(ids), MAX_TRANSACTION):
-                self._table.transact([upsert_op({"PartitionKey": shard, "RowKey": IN_FLIGHT_PREFIX + sid,
-                                                 "ScheduleId": sid, "MarkedAt": to_ms(now)})
-                                      for sid in ids[start:start + MAX_TRANSACTION]], shard)
-
-    def in_flight_entries(self) -> Iterator[InFlightEntry]:
-        low, high = prefix_range(IN_FLIGHT_PREFIX)
-        for shard in all_shards():
-            for entity in self._table.query("PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
-                                            pk=shard, low=low, high=high):
-                yield InFlightEntry(entity["ScheduleId"], read_time(entity["MarkedAt"]),
-                                    (shard, entity["RowKey"], entity.metadata["etag"]))
-
-    def clear_in_flight(self, entry: InFlightEntry) -> None:
-        shard, row, etag = entry.token
-        try:
-            self._table.transact([delete_op(shard, row, etag)], entry.schedule_id)
-        except (PreconditionFailed, NotFound):
-            pass  # marked again meanwhile, or already cleared: either way the entry is right
-
+    # -- history index -----------------------------------------------------------------
     def history_page(self, position: str | None, limit: int) -> tuple[list[str], str | None]:
         """Up to `limit` schedule ids with history, from `position`; and where the next page starts
         (None when the round is complete)."""

@@ -100,7 +100,10 @@ class TestScheduleStore:
         schedules.create(schedule("due", next_fire=T0))
         schedules.create(schedule("later", next_fire=T0 + timedelta(minutes=5)))
         schedules.create(schedule("off", enabled=False, next_fire=T0))
-        assert [r.id for r in schedules.due(T0.replace(microsecond=123000))] == ["due"]
+        horizon = T0.replace(microsecond=123000)
+        assert [r.id for r in schedules.due(horizon)] == ["due"]
+        [shard] = schedules.due_shards(horizon)
+        assert [r.id for r in schedules.due(horizon, shard)] == ["due"]
 
     def test_list_pages(self, stores):
         schedules, _ = stores
@@ -206,15 +209,23 @@ class TestRunStore:
 
 
 class TestIndexesAndRetention:
-    def test_in_flight_index_marks_lists_and_clears(self, stores):
-        schedules, _ = stores
-        schedules.mark_in_flight(["a", "b", "a"], T0)
-        entries = {e.schedule_id: e for e in schedules.in_flight_entries()}
-        assert set(entries) == {"a", "b"} and entries["a"].marked_at == T0.replace(microsecond=123000)
-        schedules.mark_in_flight(["a"], T0 + timedelta(minutes=1))  # marked again after it was read
-        schedules.clear_in_flight(entries["a"])
-        schedules.clear_in_flight(entries["b"])
-        assert [e.schedule_id for e in schedules.in_flight_entries()] == ["a"]
+    def test_all_in_flight_reads_every_shard_and_nothing_final(self, stores):
+        _, runs = stores
+        for i in range(40):
+            runs.claim(RunRecord(f"sched-{i}", T0, "Claimed" if i % 2 else "Submitted"))
+            runs.claim(RunRecord(f"sched-{i}", T0 - timedelta(hours=1), "Completed"))
+        found = sorted((r.schedule_id, r.status) for r in runs.all_in_flight())
+        assert len(found) == 40 and {status for _, status in found} == {"Claimed", "Submitted"}
+
+    def test_claim_many_claims_what_is_free_and_says_what_was_taken(self, stores):
+        _, runs = stores
+        runs.claim(RunRecord("s2", T0, "Claimed"))
+        results = runs.claim_many([RunRecord(f"s{i}", T0, "Claimed") for i in range(5)]
+                                  + [RunRecord("s1", T0 - timedelta(minutes=1), "Skipped", skipped_count=3)])
+        assert [type(r).__name__ for r in results] == ["RunRecord", "RunRecord", "AlreadyExists", "RunRecord",
+                                                        "RunRecord", "RunRecord"]
+        assert {r.schedule_id for r in runs.all_in_flight()} == {"s0", "s1", "s2", "s3", "s4"}
+        assert runs.get("s1", T0 - timedelta(minutes=1)).skipped_count == 3
 
     def test_advance_moves_cursors_unless_the_schedule_changed(self, stores):
         schedules, _ = stores
@@ -255,8 +266,8 @@ class TestIndexesAndRetention:
     def test_meta_round_trips(self, stores):
         schedules, _ = stores
         assert schedules.get_meta("prune-position") is None
-        schedules.set_meta("prune-position", "shard-03|s9")
-        assert schedules.get_meta("prune-position") == "shard-03|s9"
+        schedules.set_meta("prune-position", "shard_03|s9")
+        assert schedules.get_meta("prune-position") == "shard_03|s9"
 
     def test_manual_runs_have_their_own_key(self, stores):
         _, runs = stores

@@ -8,7 +8,7 @@ from datetime import datetime
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy
 
 from shared.engine import TickReport
-from shared.queue import SlotMessage
+from shared.queue import decode_message
 
 
 def slot_queue(runtime) -> QueueClient:
@@ -27,7 +27,7 @@ def drain(runtime, now: datetime, engine=None) -> TickReport:
         if not messages:
             return report
         for message in messages:
-            report.merge(engine.work(SlotMessage.decode(message.content), now))
+            report.merge(engine.work(decode_message(message.content), now))
             queue.delete_message(message)
 
 

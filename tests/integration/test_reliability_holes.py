@@ -56,7 +56,6 @@ def test_a_crash_before_the_first_submit_of_a_new_experiment_is_recovered(app_en
     start = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
     add_schedule(runtime, "crashed", experiment="also_never_seen", start=start, cron="0 10 * * *")
     # What a worker that died right after taking the slot leaves behind.
-    runtime.schedules.mark_in_flight(["crashed"], start)
     runtime.runs.claim(RunRecord("crashed", start, "Claimed", claimed_at=start, experiment_name="also_never_seen",
                                  next_attempt_at=start + engine.leases.lease, owner="a-worker", dequeued_at=start))
     engine.poll(start + engine.leases.lease + timedelta(seconds=1))
@@ -89,7 +88,6 @@ def test_aml_acting_after_the_client_gave_up_does_not_get_a_second_submit(app_en
 def test_every_active_run_is_checked_by_every_poll(app_env, aml_emulator):
     runtime = build_runtime(load_settings(app_env))
     start = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
-    runtime.schedules.mark_in_flight([f"many-{i}" for i in range(6)], start)
     for i in range(600):
         runtime.runs.claim(RunRecord(f"many-{i % 6}", start + timedelta(minutes=i), "Submitted",
                                      experiment_name="many", aml_run_id=f"run_{i}", submitted_at=start))

@@ -42,6 +42,12 @@ class CrashingRuns:
             raise SimulatedCrash("after the claim")
         return stored
 
+    def claim_many(self, runs):
+        stored = self._inner.claim_many(runs)
+        if any(r.status == "Claimed" for r in runs) and self._roll():
+            raise SimulatedCrash("after the claim")
+        return stored
+
     def replace(self, run):
         if run.status == "Submitted" and self._roll():
             raise SimulatedCrash("before the status write")

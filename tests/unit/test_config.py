@@ -44,7 +44,6 @@ def test_every_problem_is_named_at_once():
     ("SLOT_QUEUE", "Slots"),
     ("SLOT_QUEUE", "a--b"),
     ("QUEUES_ENDPOINT", "http://acct.queue.core.windows.net"),
-    ("TICK_CONCURRENCY", "0"),
     ("POLL_CONCURRENCY", "500"),
 ])
 def test_rejects_bad_values(name, value):
@@ -94,4 +93,4 @@ def test_queue_defaults_and_identity_based_queue():
     s = load_settings({**BASE, "QUEUES_CONNECTION_STRING": "", "QUEUES_ENDPOINT": "https://acct.queue.core.windows.net/"})
     assert (s.slot_queue, s.queues_connection_string, s.queues_endpoint) == (
         "scheduler-slots", None, "https://acct.queue.core.windows.net")
-    assert (s.tick_concurrency, s.poll_concurrency) == (16, 32)
+    assert s.poll_concurrency == 32

@@ -125,7 +125,9 @@ def test_a_lease_runs_from_when_a_worker_takes_the_slot_not_from_the_claim():
 
     aml = SlowAml()
     driven = Driven(schedules, runs, aml)
-    driven.engine.tick(T0 + timedelta(seconds=1))  # claimed and queued, not yet taken
+    driven.engine.tick(T0 + timedelta(seconds=1))
+    [shard] = driven.queue.take()
+    driven.engine.work(shard, T0 + timedelta(seconds=1))  # claimed and queued, not yet taken
     [message] = driven.queue.take()
     taken_at = T0 + timedelta(minutes=7)
     worker = threading.Thread(target=driven.engine.work, args=(message, taken_at))
@@ -147,7 +149,6 @@ def test_no_attempt_starts_on_a_claim_whose_lease_is_too_short_without_renewing_
 
     # A claim from an earlier owner whose lease is about to run out.
     short = T0 + timedelta(seconds=10)
-    schedules.mark_in_flight(["s1"], T0)
     runs.claim(RunRecord("s1", T0, "Claimed", claimed_at=T0, next_attempt_at=short, experiment_name="exp",
                          owner="worker-that-died"))
     engine.poll(short + timedelta(seconds=1))
@@ -165,7 +166,6 @@ def test_a_retry_waiting_behind_forbid_is_not_starved_by_new_on_time_slots():
     engine = Driven(schedules, runs, aml)
     # An older slot waiting for its next attempt, due now.
     earlier = T0 - timedelta(hours=1)
-    schedules.mark_in_flight(["s1"], earlier)
     runs.claim(RunRecord("s1", earlier, "Claimed", attempts=1, claimed_at=earlier, next_attempt_at=T0,
                          experiment_name="exp", owner="a-worker"))
     for minute in range(3):

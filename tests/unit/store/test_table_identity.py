@@ -107,13 +107,22 @@ def test_runtime_hands_the_process_credential_to_the_tables(monkeypatch):
         queue_seen.update(kwargs)
         return SimpleNamespace()
 
+    import shared.http_session
     import shared.queue.storage
 
     monkeypatch.setattr(shared.identity, "process_credential", lambda _settings: credential)
     monkeypatch.setattr(shared.store.table, "service_client", fake_service_client)
     monkeypatch.setattr(shared.queue.storage, "queue_service", fake_queue_service)
+    import shared.store.migrate
+
+    # The layout check reads the tables; here there are none behind the recording client.
+    monkeypatch.setattr(shared.store.migrate, "ensure_layout", lambda schedules, runs: None)
     runtime = shared.runtime.build_runtime(settings)
+    transport = seen.pop("transport")
     assert seen == {"connection_string": None, "endpoint": ENDPOINT, "credential": credential}
+    # Every SDK client shares the process's one session, which reads no environment per call.
+    assert transport.session is shared.http_session.process_session() and not transport.session.trust_env
     # The slot queue is reached with the same identity: no key anywhere.
+    assert queue_seen.pop("transport").session is transport.session
     assert queue_seen == {"connection_string": None, "endpoint": QUEUE_ENDPOINT, "credential": credential}
     assert runtime.credential is credential
