@@ -12,11 +12,9 @@ def run_tick(past_due: bool = False) -> None:
 
     runtime = get_runtime()
     report = runtime.engine.tick(runtime.clock())
-    log.info("tick: %d due schedule(s), %d slot(s) claimed, %d queued, %d skipped, %d already taken, "
-             "%d queue failure(s), %d error(s)%s", report.schedules, len(report.claimed), report.enqueued,
-             report.skipped, report.lost_races, report.queue_failures, len(report.errors),
+    log.info("tick: %d shard(s) with due schedules handed to the queue workers, %d dispatched here "
+             "(queue unavailable), %d error(s)%s", report.enqueued, report.queue_failures, len(report.errors),
              " (timer was past due)" if past_due else "")
-
 
 def run_poll() -> None:
     from shared.runtime import get_runtime

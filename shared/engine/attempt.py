@@ -158,7 +158,12 @@ class SlotRunner:
             return self._submit_failed(record, run, exc, attempt, clock.now(), report)
         accepted_at = clock.now()  # when AML answered: the lag a user sees is accepted_at - slot
         report.submitted.append(run.run_key)
-        log.info("slot %s: submitted AML run %s (attempt %d)", run.run_key, submitted.run_id, attempt)
+        # Lag, the number an operator watches: from the slot to AML accepting its run, and
+        # where it went (claim, queue wait, submit).
+        log.info("slot %s: submitted AML run %s (attempt %d), %.1f s after its slot (claimed +%.1f s, "
+                 "taken from the queue +%.1f s)", run.run_key, submitted.run_id, attempt,
+                 _seconds(run.slot, accepted_at), _seconds(run.slot, run.claimed_at),
+                 _seconds(run.slot, run.dequeued_at or run.claimed_at))
         earlier = f" after: {run.error_code} {run.error_message}"[:300] if run.error_code else ""
         return self.save(run.evolve(
             status="Submitted", aml_run_id=submitted.run_id, aml_status=submitted.status or "NotStarted",
@@ -246,6 +251,10 @@ class SlotRunner:
                 log.warning("could not cancel %s to replace it: %s", active.run_key, exc.message)
                 continue
             self.save(active.evolve(reason=f"cancel requested: replaced by slot {iso(slot)}", updated_at=now))
+
+
+def _seconds(start: datetime, end: datetime | None) -> float:
+    return (end - start).total_seconds() if end else 0.0
 
 
 def slot_context(record: ScheduleRecord, slot: datetime, run_key: str) -> SlotContext:

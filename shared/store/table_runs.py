@@ -150,11 +150,12 @@ class TableRunStore:
                          {"pk": shard_of(schedule_id), "low": f"{schedule_id}|", "high": f"{schedule_id}|~"})
         if status is not None:
             query, params = query + " and Status eq @status", {**params, "status": status}
-        page = page_of(self._table.client, query, params, limit, continuation, lambda e: _record(e, _RUN))
-        if status is not None:
-            return page
+            return page_of(self._table.client, query, params, limit, continuation, lambda e: _record(e, _RUN))
         # Runs in flight are shown as their live rows say: their record lags until they end.
+        # Live rows first: a run that ends in between then shows its final record, not a
+        # record from before its live row was removed.
         live = {r.slot_key: r for r in self.in_flight(schedule_id)}
+        page = page_of(self._table.client, query, params, limit, continuation, lambda e: _record(e, _RUN))
         return Page([live.get(r.slot_key, r) for r in page.items], page.continuation)
 
     def in_flight(self, schedule_id: str) -> list[RunRecord]:
