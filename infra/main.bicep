@@ -104,6 +104,12 @@ param armTokenScope string = '${environment().resourceManager}.default'
 @description('Token scope for the AML pipelines and run-history services (AML_TOKEN_SCOPE). Empty: the ARM scope. https://ml.azure.com/.default also works.')
 param amlTokenScope string = ''
 
+@description('Explicit base URL of batch-endpoint scoring (AML_INFERENCE_BASE_URL), for private link. Empty: https://<endpoint>.<region>.inference.ml.azure.com, which needs amlRegion.')
+param amlInferenceBaseUrl string = ''
+
+@description('Token scope of batch-endpoint invocations (AML_BATCH_TOKEN_SCOPE).')
+param amlBatchTokenScope string = 'https://ml.azure.com/.default'
+
 @description('Base of the studio links stored with each run (AML_STUDIO_URL).')
 param amlStudioUrl string = 'https://ml.azure.com'
 
@@ -119,6 +125,9 @@ param amlMaxRetries int = 4
 
 @description('Microsoft.MachineLearningServices api-version of the compute routes (AML_COMPUTE_API_VERSION). Empty: the app\'s built-in default.')
 param amlComputeApiVersion string = ''
+
+@description('Microsoft.MachineLearningServices api-version of the AML v2 routes: jobs, batch endpoints, schedules (AML_V2_API_VERSION). Empty: the app\'s built-in default.')
+param amlV2ApiVersion string = ''
 
 @description('Allow the proxy\'s destructive routes, compute delete and run cancel (AML_PROXY_ALLOW_DESTRUCTIVE). Each one is logged with its caller either way.')
 param amlProxyAllowDestructive bool = true
@@ -354,9 +363,12 @@ var schedulerSettings = {
   ARM_TOKEN_SCOPE: armTokenScope
   AML_TOKEN_SCOPE: amlTokenScope
   AML_STUDIO_URL: amlStudioUrl
+  AML_INFERENCE_BASE_URL: amlInferenceBaseUrl
+  AML_BATCH_TOKEN_SCOPE: amlBatchTokenScope
   AML_HTTP_TIMEOUT_SECONDS: string(amlHttpTimeoutSeconds)
   AML_MAX_RETRIES: string(amlMaxRetries)
   AML_COMPUTE_API_VERSION: amlComputeApiVersion
+  AML_V2_API_VERSION: amlV2ApiVersion
   AML_PROXY_ALLOW_DESTRUCTIVE: amlProxyAllowDestructive ? 'true' : 'false'
   AML_PROXY_MAX_UPLOAD_MB: string(amlProxyMaxUploadMb)
   AML_PROXY_MAX_WAIT_SECONDS: string(amlProxyMaxWaitSeconds)

@@ -36,9 +36,12 @@ SETTING_NAMES = (
     "ARM_TOKEN_SCOPE",
     "AML_TOKEN_SCOPE",
     "AML_STUDIO_URL",
+    "AML_INFERENCE_BASE_URL",
+    "AML_BATCH_TOKEN_SCOPE",
     "AML_HTTP_TIMEOUT_SECONDS",
     "AML_MAX_RETRIES",
     "AML_COMPUTE_API_VERSION",
+    "AML_V2_API_VERSION",
     "AML_PROXY_ALLOW_DESTRUCTIVE",
     "AML_PROXY_MAX_UPLOAD_MB",
     "AML_PROXY_MAX_WAIT_SECONDS",
@@ -59,9 +62,14 @@ SETTING_NAMES = (
 DEFAULT_ARM_BASE_URL = "https://management.azure.com"
 DEFAULT_ARM_SCOPE = "https://management.azure.com/.default"
 DEFAULT_STUDIO_URL = "https://ml.azure.com"
+# Batch endpoint invocations are the one call AML accepts only with the ml.azure.com audience.
+DEFAULT_BATCH_TOKEN_SCOPE = "https://ml.azure.com/.default"
+INFERENCE_HOST_SUFFIX = "inference.ml.azure.com"
 # A stable Microsoft.MachineLearningServices api-version with the compute operations
 # (2025-12-01 is also published; switch with the setting once it is available in your cloud).
 DEFAULT_COMPUTE_API_VERSION = "2025-09-01"
+# Jobs, batch endpoints and schedules (AML v2), as checked against azure-ai-ml's generated client.
+DEFAULT_V2_API_VERSION = "2025-12-01"
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 # ARM resource group names: letters, digits, underscores, hyphens, periods, parentheses;
@@ -70,6 +78,8 @@ _RESOURCE_GROUP = re.compile(r"^[-\w.()]{1,90}$")
 # AML workspace names: 3-33 characters, alphanumeric start, then alphanumerics, - or _.
 _WORKSPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,32}$")
 _REGION = re.compile(r"^[a-z0-9]{2,40}$")
+# `<endpoint>.<region>.inference.ml.azure.com`: endpoint names are 3-32 letters, digits and '-'.
+_INFERENCE_HOST = re.compile(r"[a-z][a-z0-9-]{1,31}\.[a-z0-9]{2,40}\.inference\.ml\.azure\.com")
 _TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
 _API_VERSION = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$")
 # Storage queue names: 3-63 lowercase letters, digits and single hyphens, not at either end.
@@ -99,6 +109,10 @@ class Settings:
     schedules_table: str
     runs_table: str
     runs_retention_days: int
+    region: str | None = None
+    v2_api_version: str = DEFAULT_V2_API_VERSION
+    inference_base_url: str | None = None
+    batch_token_scope: str = DEFAULT_BATCH_TOKEN_SCOPE
     slot_queue: str = DEFAULT_SLOT_QUEUE
     queues_connection_string: str | None = None
     queues_endpoint: str | None = None
@@ -114,8 +128,29 @@ class Settings:
 
     @property
     def allowed_hosts(self) -> frozenset[str]:
-        """The only hosts the AML client may call: those configured, never one from a request."""
+        """The fixed hosts the AML client may call: those configured, never one from a request."""
         return frozenset(urlsplit(u).netloc.lower() for u in (self.aml_api_base_url, self.arm_base_url))
+
+    def allows_host(self, host: str) -> bool:
+        """The fixed hosts, and the batch-scoring hosts of this workspace's region (or the
+        configured inference base): where a batch endpoint's scoring URI may lead."""
+        host = host.lower()
+        if host in self.allowed_hosts:
+            return True
+        if self.inference_base_url:
+            return host == urlsplit(self.inference_base_url).netloc.lower()
+        return bool(self.region) and _INFERENCE_HOST.fullmatch(host) is not None \
+            and host.endswith(f".{self.region}.{INFERENCE_HOST_SUFFIX}")
+
+    def scoring_uri_ok(self, endpoint_name: str, uri: str) -> bool:
+        """Whether a scoring URI that ARM gave for `endpoint_name` is one the app may post to."""
+        parts = urlsplit(uri)
+        if parts.query or parts.fragment or parts.username or parts.password:
+            return False
+        if self.inference_base_url:
+            return uri.startswith(self.inference_base_url + "/")
+        expected = f"{endpoint_name.lower()}.{self.region}.{INFERENCE_HOST_SUFFIX}"
+        return bool(self.region) and parts.scheme == "https" and parts.netloc.lower() == expected
 
 
 def _base_url(name: str, value: str, problems: dict[str, str]) -> str:
@@ -192,6 +227,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         if not scope.startswith("https://") or not scope.endswith("/.default"):
             problems[name] = "must look like https://<audience>/.default"
     studio = _base_url("AML_STUDIO_URL", get("AML_STUDIO_URL") or DEFAULT_STUDIO_URL, problems)
+    inference_base = get("AML_INFERENCE_BASE_URL") or None
+    if inference_base:
+        inference_base = _base_url("AML_INFERENCE_BASE_URL", inference_base, problems)
+    batch_scope = get("AML_BATCH_TOKEN_SCOPE") or DEFAULT_BATCH_TOKEN_SCOPE
+    if not batch_scope.startswith("https://") or not batch_scope.endswith("/.default"):
+        problems["AML_BATCH_TOKEN_SCOPE"] = "must look like https://<audience>/.default"
 
     timeout = _number(env, "AML_HTTP_TIMEOUT_SECONDS", 30.0, 1.0, 200.0, problems)
     retries = int(_number(env, "AML_MAX_RETRIES", 4, 0, 10, problems, integer=True))
@@ -199,6 +240,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     compute_api_version = get("AML_COMPUTE_API_VERSION") or DEFAULT_COMPUTE_API_VERSION
     if not _API_VERSION.match(compute_api_version):
         problems["AML_COMPUTE_API_VERSION"] = "must be an ARM api-version such as 2025-09-01"
+    v2_api_version = get("AML_V2_API_VERSION") or DEFAULT_V2_API_VERSION
+    if not _API_VERSION.match(v2_api_version):
+        problems["AML_V2_API_VERSION"] = "must be an ARM api-version such as 2025-12-01"
     allow_raw = (get("AML_PROXY_ALLOW_DESTRUCTIVE") or "true").lower()
     if allow_raw not in ("true", "false"):
         problems["AML_PROXY_ALLOW_DESTRUCTIVE"] = "must be true or false"
@@ -255,6 +299,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         http_timeout_seconds=timeout,
         max_retries=retries,
         compute_api_version=compute_api_version,
+        v2_api_version=v2_api_version,
         allow_destructive=allow_destructive,
         max_upload_bytes=upload_mb * 1024 * 1024,
         max_wait_seconds=max_wait,
@@ -264,6 +309,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         schedules_table=tables["SCHEDULES_TABLE"],
         runs_table=tables["RUNS_TABLE"],
         runs_retention_days=retention,
+        region=region if region and _REGION.match(region) else None,
+        inference_base_url=inference_base,
+        batch_token_scope=batch_scope,
         slot_queue=slot_queue,
         queues_connection_string=queues_connection_string,
         queues_endpoint=queues_endpoint,

@@ -74,7 +74,7 @@ def build_runtime(settings: "Settings | None" = None) -> Runtime:
     schedules = TableScheduleStore(service, settings.schedules_table)
     runs = TableRunStore(service, settings.runs_table)
     ensure_layout(schedules, runs)
-    transport = AmlTransport(CredentialTokenSource(credential), allowed_hosts=settings.allowed_hosts,
+    transport = AmlTransport(CredentialTokenSource(credential), allowed_hosts=settings.allows_host,
                              timeout_seconds=settings.http_timeout_seconds, max_retries=settings.max_retries,
                              session=process_session())
     aml = AmlClient(transport, settings)

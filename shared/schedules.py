@@ -11,19 +11,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
 
-from shared.aml import names
 from shared.scheduling import ScheduleError
 from shared.scheduling.cron import CronExpression
 from shared.scheduling.jitter import MAX_JITTER_SECONDS, jitter_offset
 from shared.scheduling.recurrence import Recurrence, RecurrenceTrigger
-from shared.scheduling.templating import validate_parameters
 from shared.scheduling.triggers import CronTrigger, Trigger
 from shared.scheduling.zones import resolve_zone
+from shared.targets import TARGET_KINDS, Target, parse_target  # noqa: F401 - part of the schedule resource
 
 UTC = timezone.utc
 SCHEDULE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 READ_ONLY_FIELDS = frozenset({"nextFireTime", "lastSlot", "createdAt", "updatedAt", "etag"})
-TARGET_KINDS = ("pipeline", "pipelineEndpoint")
 CONCURRENCY = ("Allow", "Forbid", "Replace")
 MISFIRE = ("latest", "all", "skip")
 
@@ -65,26 +63,6 @@ class Policy:
         return {"concurrency": self.concurrency, "misfire": self.misfire,
                 "misfireGraceSeconds": self.misfire_grace_seconds, "maxCatchup": self.max_catchup,
                 "retry": self.retry.to_dict(), "runTimeoutMinutes": self.run_timeout_minutes}
-
-
-@dataclass(frozen=True)
-class Target:
-    kind: str
-    target_id: str
-    experiment_name: str
-    parameter_assignments: dict
-    data_path_assignments: dict
-    pipeline_version: str | None = None
-
-    def to_dict(self) -> dict:
-        doc: dict[str, Any] = {"kind": self.kind}
-        doc["pipelineId" if self.kind == "pipeline" else "pipelineEndpointId"] = self.target_id
-        if self.pipeline_version is not None:
-            doc["pipelineVersion"] = self.pipeline_version
-        doc["experimentName"] = self.experiment_name
-        doc["parameterAssignments"] = dict(self.parameter_assignments)
-        doc["dataPathAssignments"] = dict(self.data_path_assignments)
-        return doc
 
 
 @dataclass(frozen=True)
@@ -242,43 +220,6 @@ def parse_trigger(doc: Any) -> TriggerSpec:
         raise ScheduleError("trigger.recurrence.monthDays", "none of these days occurs in the months this "
                             "recurrence selects, so it never fires")
     return TriggerSpec(None, zone_name, start, end, recurrence=recurrence, jitter_seconds=jitter)
-
-
-def _data_paths(doc: Any) -> dict:
-    field_name = "target.dataPathAssignments"
-    if not isinstance(doc, dict):
-        raise ScheduleError(field_name, "must be an object")
-    for name, value in doc.items():
-        entry = _object(value, f"{field_name}.{name}", {"DataStoreName", "RelativePath"})
-        for key in ("DataStoreName", "RelativePath"):
-            if not isinstance(entry.get(key), str) or not entry[key]:
-                raise ScheduleError(f"{field_name}.{name}.{key}", "is required and must be a string")
-        validate_parameters(f"{field_name}.{name}", {"RelativePath": entry["RelativePath"]})
-    return dict(doc)
-
-
-def parse_target(doc: Any) -> Target:
-    doc = _object(doc, "target", {"kind", "pipelineId", "pipelineEndpointId", "pipelineVersion",
-                                  "experimentName", "parameterAssignments", "dataPathAssignments"})
-    kind = _choice(doc, "kind", "target.kind", "", TARGET_KINDS)
-    id_key, id_kind = ("pipelineId", "pipeline id") if kind == "pipeline" else ("pipelineEndpointId", "pipeline endpoint id")
-    other = "pipelineEndpointId" if kind == "pipeline" else "pipelineId"
-    if other in doc:
-        raise ScheduleError(f"target.{other}", f"does not apply to kind {kind}")
-    if not names.is_valid(id_kind, doc.get(id_key)):
-        raise ScheduleError(f"target.{id_key}", "is required and must be a GUID")
-    version = doc.get("pipelineVersion")
-    if version is not None:
-        if kind != "pipelineEndpoint":
-            raise ScheduleError("target.pipelineVersion", "applies to kind pipelineEndpoint only")
-        if not names.is_valid("pipeline version", version):
-            raise ScheduleError("target.pipelineVersion", "must be 1-64 letters, digits, '.', '-' or '_'")
-    if not names.is_valid("experiment name", doc.get("experimentName")):
-        raise ScheduleError("target.experimentName",
-                            "is required: 1-255 letters, digits, '-' or '_', starting with a letter or digit")
-    params = validate_parameters("target.parameterAssignments", doc.get("parameterAssignments", {}))
-    paths = _data_paths(doc.get("dataPathAssignments", {}))
-    return Target(kind, doc[id_key], doc["experimentName"], params, paths, version)
 
 
 def parse_policy(doc: Any) -> Policy:

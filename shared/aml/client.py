@@ -6,14 +6,18 @@ the pipelines service (PascalCase) and run history (camelCase) as the service do
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Mapping
 from urllib.parse import quote
 
 from shared.aml import names
 from shared.aml.errors import AmlNotFoundError, AmlPermanentError
 from shared.aml.transport import AmlTransport
 from shared.config import Settings
+
+if TYPE_CHECKING:
+    from shared.aml.batch import BatchClient
+    from shared.aml.jobs import JobsClient
 
 # Run statuses after which AML never changes the run again.
 TERMINAL_RUN_STATUSES = frozenset({"Completed", "Failed", "Canceled"})
@@ -113,6 +117,44 @@ class AmlClient:
             # first submit of a new experiment creates it).
             return []
         return [run_state(item) for item in (response.json().get("value") or [])]
+
+    # -- v2 ---------------------------------------------------------------------------
+    @property
+    def jobs(self) -> "JobsClient":
+        from shared.aml.jobs import JobsClient
+        return JobsClient(self._t, self._s)
+
+    @property
+    def batch(self) -> "BatchClient":
+        from shared.aml.batch import BatchClient
+        return BatchClient(self._t, self._s)
+
+    def submit_job(self, name: str, properties: dict, *, tag: str, value: str) -> RunState:
+        """Create the job `name`, or adopt it if an earlier attempt did (tag `tag` = `value`)."""
+        return self.jobs.create_named(name, properties, tag=tag, value=value)
+
+    def find_job(self, name: str) -> RunState | None:
+        return self.jobs.find(name)
+
+    def get_job(self, name: str) -> RunState:
+        """A job's state; a failed job's error comes from its run in run history."""
+        from shared.aml.jobs import job_state
+        jobs = self.jobs
+        state = job_state(jobs.get(name))
+        if state.status == "Failed":
+            code, message = jobs.error(name)
+            state = replace(state, error_code=code, error_message=message)
+        return state
+
+    def cancel_job(self, name: str) -> None:
+        self.jobs.cancel(name)
+
+    def invoke_batch(self, endpoint: str, inputs: dict, outputs: dict, *, deployment: str | None,
+                     experiment_name: str | None, tags: dict, repeatability_id: str) -> RunState:
+        from shared.aml.batch import invocation_body, invoked_job
+        body = invocation_body(inputs, outputs, experiment_name=experiment_name, tags=tags)
+        return invoked_job(self.batch.invoke(endpoint, body, deployment=deployment,
+                                             repeatability_id=repeatability_id))
 
     def cancel_run(self, experiment_name: str, run_id: str) -> dict:
         """Ask the execution service to cancel a run; returns its answer (`{"runId"}`)."""

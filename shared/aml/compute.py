@@ -20,9 +20,10 @@ import re
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from shared.aml import names
+from shared.aml.arm import MAX_PAGES, ArmResources, checked_query, json_object, json_or_none
 from shared.aml.errors import AmlPermanentError, InvalidAmlName
 from shared.aml.transport import AmlTransport, parse_retry_after
 from shared.config import Settings
@@ -30,7 +31,6 @@ from shared.config import Settings
 POWER_ACTIONS = ("start", "stop", "restart")
 UNDERLYING_ACTIONS = ("Delete", "Detach")
 TERMINAL_OPERATION_STATUSES = frozenset({"Succeeded", "Failed", "Canceled"})
-MAX_PAGES = 50
 MAX_OPERATION_ID_CHARS = 2048
 
 _GUID = r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}"
@@ -55,11 +55,6 @@ _QUERY_RULES = {
     "api-version": re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:-preview)?"),
     "service": re.compile(r"[A-Za-z]{1,20}"),
     "monitor": re.compile(r"true|false", re.IGNORECASE),
-}
-_NEXT_LINK_QUERY_RULES = {
-    "api-version": _QUERY_RULES["api-version"],
-    "$skip": re.compile(r"[A-Za-z0-9+/=_.-]{1,2048}"),
-    "$skipToken": re.compile(r"[A-Za-z0-9+/=_.-]{1,2048}"),
 }
 
 
@@ -97,36 +92,27 @@ class ComputeClient:
         self._s = settings
         self._sleep = sleep
         self._clock = clock
+        self._arm = ArmResources(transport, settings, "computes", settings.compute_api_version)
         parts = urlsplit(settings.arm_base_url)
         self._origin = (parts.scheme.lower(), parts.netloc.lower())
         self._prefix = parts.path.rstrip("/")
 
     # -- URLs ------------------------------------------------------------------------
     def _computes_path(self, *segments: str) -> str:
-        return "/".join((f"{self._prefix}/{self._s.workspace_path}/computes", *segments))
+        return self._arm.path(*segments)
 
     def _url(self, path: str, **params: str) -> str:
-        query = urlencode({"api-version": self._s.compute_api_version, **params})
-        return f"{self._origin[0]}://{self._origin[1]}{path}?{query}"
+        return self._arm.url(path, **params)
 
     def _request(self, method: str, url: str, **kwargs):
         return self._t.request(method, url, scope=self._s.arm_token_scope, **kwargs)
 
     # -- reads -----------------------------------------------------------------------
     def list(self) -> list[dict]:
-        path = self._computes_path()
-        url: str | None = self._url(path)
-        items: list[dict] = []
-        for _ in range(MAX_PAGES):
-            if url is None:
-                return items
-            page = _json(self._request("GET", url))
-            items.extend(x for x in (page.get("value") or []) if isinstance(x, dict))
-            url = self._next_link(page.get("nextLink"), path)
-        raise AmlPermanentError(f"ARM kept answering with a nextLink after {MAX_PAGES} pages")
+        return self._arm.all(self._computes_path())
 
     def get(self, name: str) -> dict:
-        return _json(self._request("GET", self._url(self._computes_path(names.segment("compute name", name)))))
+        return self._arm.get(self._computes_path(names.segment("compute name", name)))
 
     def list_nodes(self, name: str) -> list[dict]:
         path = self._computes_path(names.segment("compute name", name), "listNodes")
@@ -136,9 +122,9 @@ class ComputeClient:
             if url is None:
                 return nodes
             # listNodes only reads, so repeating it after a failure is safe.
-            page = _json(self._request("POST", url, idempotent=True))
+            page = json_object(self._request("POST", url, idempotent=True))
             nodes.extend(x for x in (page.get("nodes") or []) if isinstance(x, dict))
-            url = self._next_link(page.get("nextLink"), path)
+            url = self._arm.next_link(page.get("nextLink"), path)
         raise AmlPermanentError(f"ARM kept answering with a nextLink after {MAX_PAGES} pages")
 
     # -- writes ----------------------------------------------------------------------
@@ -169,7 +155,7 @@ class ComputeClient:
         kind, url = self.operation_url(operation_id)
         response = self._request("GET", url)
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        body = _json_or_none(response)
+        body = json_or_none(response)
         if kind == "a":
             status = body.get("status") if isinstance(body, dict) else None
             status = status if isinstance(status, str) and status else "InProgress"
@@ -239,59 +225,11 @@ class ComputeClient:
         if "ws" in groups and (groups["rg"].lower() != self._s.resource_group.lower()
                                or groups["ws"].lower() != self._s.workspace_name.lower()):
             return None
-        return _checked_query(query, _QUERY_RULES)
-
-    def _next_link(self, link: Any, expected_path: str) -> str | None:
-        """The next page's URL, rebuilt on the configured host, or None at the end."""
-        if link in (None, ""):
-            return None
-        if not isinstance(link, str):
-            raise AmlPermanentError("ARM answered with a malformed nextLink")
-        parts = urlsplit(link)
-        if ((parts.scheme.lower(), parts.netloc.lower()) != self._origin
-                or parts.path.lower() != expected_path.lower() or parts.fragment):
-            # Following it would send our token somewhere we did not choose.
-            raise AmlPermanentError("ARM answered with a nextLink outside this workspace's computes")
-        params = _checked_query(parts.query, _NEXT_LINK_QUERY_RULES)
-        if params is None:
-            raise AmlPermanentError("ARM answered with a nextLink carrying unexpected parameters")
-        return f"{self._origin[0]}://{self._origin[1]}{expected_path}?{urlencode(params)}"
+        return checked_query(query, _QUERY_RULES)
 
     def _arm_result(self, response) -> ArmResult:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         operation = self.encode_operation("a", response.headers.get("Azure-AsyncOperation"))
         if operation is None and response.status_code in (201, 202):
             operation = self.encode_operation("l", response.headers.get("Location"))
-        return ArmResult(response.status_code, _json_or_none(response), operation, retry_after)
-
-
-def _checked_query(query: str, rules: dict[str, re.Pattern[str]]) -> dict[str, str] | None:
-    if not query:
-        return {}
-    try:
-        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=True)
-    except ValueError:
-        return None
-    params: dict[str, str] = {}
-    for key, value in pairs:
-        rule = rules.get(key)
-        if rule is None or key in params or not rule.fullmatch(value):
-            return None
-        params[key] = value
-    return params
-
-
-def _json_or_none(response) -> Any:
-    if not response.content:
-        return None
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _json(response) -> dict:
-    body = _json_or_none(response)
-    if not isinstance(body, dict):
-        raise AmlPermanentError("ARM answered with a body that is not a JSON object", status=response.status_code)
-    return body
+        return ArmResult(response.status_code, json_or_none(response), operation, retry_after)

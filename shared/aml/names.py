@@ -47,6 +47,16 @@ _RULES: dict[str, tuple[re.Pattern[str], str]] = {
         "must be 3-24 letters, digits or '-', starting with a letter, not ending in '-' or '-<digits>'",
     ),
     "region": (re.compile(r"^[a-z0-9]{2,40}$"), "must be an Azure region name such as westeurope"),
+    # AML v2 job names: letters, digits, '_' and '-' (no ':' or '.'); the scheduler's own
+    # names are derived from run keys.
+    "job name": (re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$"),
+                 "must be 1-255 letters, digits, '_' or '-', starting with a letter or digit"),
+    "batch endpoint name": (re.compile(r"^[A-Za-z][A-Za-z0-9-]{2,31}$"),
+                            "must be 3-32 letters, digits or '-', starting with a letter"),
+    "deployment name": (re.compile(r"^[A-Za-z][A-Za-z0-9-]{2,31}$"),
+                        "must be 3-32 letters, digits or '-', starting with a letter"),
+    "schedule name": (re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$"),
+                      "must be 1-255 letters, digits, '_' or '-', starting with a letter or digit"),
 }
 
 

@@ -92,7 +92,7 @@ class AmlTransport:
         self,
         tokens: TokenSource,
         *,
-        allowed_hosts: frozenset[str],
+        allowed_hosts: frozenset[str] | Callable[[str], bool],
         timeout_seconds: float = 30.0,
         max_retries: int = 4,
         backoff_base_seconds: float = 0.5,
@@ -102,7 +102,9 @@ class AmlTransport:
         sleep: Callable[[float], None] = time.sleep,
     ):
         self._tokens = tokens
-        self._allowed_hosts = allowed_hosts
+        # A set of hosts, or a check (the settings' `allows_host`, which also knows the
+        # batch-scoring hosts of the workspace's region).
+        self._allows = allowed_hosts.__contains__ if isinstance(allowed_hosts, (set, frozenset)) else allowed_hosts
         self._timeout = (min(5.0, timeout_seconds), timeout_seconds)
         self._max_retries = max_retries
         self._backoff_base = backoff_base_seconds
@@ -131,6 +133,7 @@ class AmlTransport:
         params: Mapping[str, str] | None = None,
         json: Any = None,
         files: Any = None,
+        headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
     ) -> requests.Response:
         """Send with retries; return the 2xx response or raise an AmlError.
@@ -140,7 +143,7 @@ class AmlTransport:
         anything else is raised with `uncertain=True` for the caller to reconcile.
         """
         host = urlsplit(url).netloc.lower()
-        if host not in self._allowed_hosts:
+        if not self._allows(host):
             raise HostNotAllowed(f"refusing to call a host that is not configured: {host or '?'}")
         if idempotent is None:
             idempotent = method.upper() in ("GET", "PUT", "DELETE", "HEAD", "OPTIONS")
@@ -157,7 +160,8 @@ class AmlTransport:
                                           uncertain=False)
                 response = None
             else:
-                response = self._send(method, url, token=token, params=params, json=json, files=files)
+                response = self._send(method, url, token=token, params=params, json=json, files=files,
+                                      headers=headers)
             if isinstance(response, AmlError):
                 error = response
             elif response is not None:
@@ -177,10 +181,11 @@ class AmlTransport:
                      attempt + 1, error.code or error.status or type(error).__name__)
             self._sleep(delay)
 
-    def _send(self, method: str, url: str, *, token: str, params: Any, json: Any,
-              files: Any) -> "requests.Response | AmlError":
+    def _send(self, method: str, url: str, *, token: str, params: Any, json: Any, files: Any,
+              headers: Mapping[str, str] | None = None) -> "requests.Response | AmlError":
         """One HTTP exchange: the response, or the AML error its failure maps to."""
-        headers = {"Authorization": f"Bearer {token}", "User-Agent": USER_AGENT, "Accept": "application/json"}
+        headers = {**(headers or {}), "Authorization": f"Bearer {token}", "User-Agent": USER_AGENT,
+                   "Accept": "application/json"}
         try:
             return self._session.request(
                 method, url, params=params, json=json, files=files, headers=headers,

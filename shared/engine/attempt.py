@@ -20,10 +20,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from shared.aml.errors import AmlError
-from shared.engine.model import ATTEMPT_TAG, RUN_KEY_TAG, WAIT_FOR_ACTIVE, AmlPort, TickReport
+from shared.engine import kinds
+from shared.engine.model import WAIT_FOR_ACTIVE, AmlPort, TickReport
 from shared.engine.timing import LeasePolicy, WorkClock
-from shared.scheduling.templating import SlotContext, render_parameters
-from shared.schedules import Target, iso
+from shared.scheduling.templating import SlotContext
+from shared.schedules import iso
 from shared.store import MANUAL, QUEUED, NotFound, PreconditionFailed, RunRecord, RunStore, ScheduleRecord, ScheduleStore
 
 if TYPE_CHECKING:
@@ -48,12 +49,12 @@ class SlotRunner:
         """
         target, policy = record.definition.target, record.definition.policy
         key_probe = RunRecord(record.id, slot, "Claimed", trigger=kind)
-        assignments = {**target.parameter_assignments, **(overrides or {})}
-        parameters = render_parameters(assignments, slot_context(record, slot, key_probe.run_key))
+        parameters = target.rendered_parameters(slot_context(record, slot, key_probe.run_key), overrides)
         return RunRecord(schedule_id=record.id, slot=slot, status="Claimed", trigger=kind, reason=reason,
-                         experiment_name=target.experiment_name, claimed_at=now, updated_at=now,
+                         experiment_name=target.experiment(), claimed_at=now, updated_at=now,
                          next_attempt_at=now + self.leases.lease, owner=owner, parameters=parameters,
-                         run_timeout_minutes=policy.run_timeout_minutes, retry=policy.retry.to_dict())
+                         run_timeout_minutes=policy.run_timeout_minutes, retry=policy.retry.to_dict(),
+                         target_kind=target.kind)
 
     def save(self, run: RunRecord) -> RunRecord | None:
         try:
@@ -120,7 +121,7 @@ class SlotRunner:
         now = clock.now()
         if recovering:
             try:
-                found = self.lost_run(run)
+                found = self.lost_run(run, record)
             except AmlError as exc:
                 # Without the answer we cannot tell a lost submit from a missing one; wait.
                 log.info("slot %s: run lookup failed (%s); retrying later", run.run_key, exc.code or exc.status)
@@ -179,9 +180,10 @@ class SlotRunner:
         log.warning("slot %s: attempt %d failed (%s %s): %s", run.run_key, attempt, exc.status, exc.code, exc.message)
         if exc.retryable and attempt < retry.max_attempts or exc.uncertain:
             delay = timedelta(seconds=max(retry.delay_after(attempt), exc.retry_after or 0))
-            if exc.uncertain:
+            if exc.uncertain and not record.definition.target.unique_by_name:
                 # AML may still act on the request we gave up on: look for its run only once
                 # AML has had time to act and run history to show it, whatever the backoff.
+                # (A v2 slot's next attempt sends the same name or repeatability id: no wait.)
                 delay = max(delay, self.leases.settle)
             report.retrying.append(run.run_key)
             what = "outcome unknown" if exc.uncertain else "failed"
@@ -194,51 +196,19 @@ class SlotRunner:
         return self.save(run.evolve(status="SubmitFailed", attempts=attempt, finished_at=now, updated_at=now,
                                     next_attempt_at=None, reason=reason, **errors))
 
-    def lost_run(self, run: RunRecord) -> "tuple[RunState, int] | None":
-        """The AML run a previous attempt of this slot started without it being recorded.
-
-        Candidates carry the slot's run key and an attempt number no lower than the last
-        recorded one: the recorded attempt if its outcome was unknown, the next one if the
-        process died between submitting and recording. Runs already known to have failed
-        (retryOnRunFailure) are not candidates.
-        """
-        known = set(run.previous_aml_run_ids or [])
-        best: "tuple[RunState, int] | None" = None
-        for state in self.aml.find_runs_by_tags(run.experiment_name, {RUN_KEY_TAG: run.run_key}):
+    def lost_run(self, run: RunRecord, record: ScheduleRecord | None = None) -> "tuple[RunState, int] | None":
+        """The AML run a previous attempt of this slot started without it being recorded
+        (how it is found depends on the target kind: kinds.find_lost)."""
+        if record is None and run.target_kind == "batchEndpoint":
             try:
-                attempt = int(state.tags.get(ATTEMPT_TAG, "0"))
-            except (TypeError, ValueError):
-                continue
-            if state.run_id in known or attempt < max(run.attempts, 1):
-                continue
-            if best is None or attempt > best[1]:
-                best = (state, attempt)
-        return best
+                record = self.schedules.get(run.schedule_id)
+            except NotFound:
+                record = None
+        context = (lambda: slot_context(record, run.slot, run.run_key)) if record is not None else None
+        return kinds.find_lost(self.aml, record, run, context)
 
-    def _submit(self, record: ScheduleRecord, run: RunRecord, attempt: int) -> "SubmittedRun":
-        target: Target = record.definition.target
-        parameters, data_paths = run.parameters, {}
-        # Parameters were rendered when the slot was claimed; the slot context (which walks
-        # the trigger back to the previous fire time) is only rebuilt when something still
-        # needs it.
-        if parameters is None or target.data_path_assignments:
-            ctx = slot_context(record, run.slot, run.run_key)
-            if parameters is None:
-                parameters = render_parameters(target.parameter_assignments, ctx)
-            data_paths = {name: {**entry, "RelativePath": render_parameters({"p": entry["RelativePath"]}, ctx)["p"]}
-                          for name, entry in target.data_path_assignments.items()}
-        common = dict(
-            experiment_name=target.experiment_name,
-            parameter_assignments=parameters,
-            data_path_assignments=data_paths or None,
-            description=f"{run.trigger} run of {record.id} for slot {iso(run.slot)}",
-            tags={RUN_KEY_TAG: run.run_key, ATTEMPT_TAG: str(attempt), "scheduler_schedule_id": record.id,
-                  "scheduler_slot": iso(run.slot), "scheduler_trigger": run.trigger},
-        )
-        if target.kind == "pipelineEndpoint":
-            return self.aml.submit_pipeline_endpoint(target.target_id, pipeline_version=target.pipeline_version,
-                                                     **common)
-        return self.aml.submit_pipeline(target.target_id, **common)
+    def _submit(self, record: ScheduleRecord, run: RunRecord, attempt: int) -> "SubmittedRun | RunState":
+        return kinds.submit(self.aml, record, run, attempt, lambda: slot_context(record, run.slot, run.run_key))
 
     def _cancel_active(self, schedule_id: str, slot: datetime, now: datetime) -> None:
         """Concurrency Replace: ask AML to cancel the schedule's active runs first."""
@@ -246,7 +216,7 @@ class SlotRunner:
             if not active.aml_run_id:
                 continue
             try:
-                self.aml.cancel_run(active.experiment_name, active.aml_run_id)
+                kinds.cancel(self.aml, active)
             except AmlError as exc:
                 log.warning("could not cancel %s to replace it: %s", active.run_key, exc.message)
                 continue

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from shared.aml.errors import AmlError, AmlNotFoundError
+from shared.engine import kinds
 from shared.engine.attempt import SlotRunner
 from shared.engine.model import (
     LOST_RUN_AFTER,
@@ -124,14 +125,14 @@ class Poller:
         if timeout and run.submitted_at and now - run.submitted_at > timedelta(minutes=timeout):
             # Cancel first: if AML does not take the cancel, the run stays active and the
             # next poll tries again, rather than recording a timeout AML never acted on.
-            aml.cancel_run(run.experiment_name, run.aml_run_id)
+            kinds.cancel(aml, run)
             save(run.evolve(status="TimedOut", finished_at=now, updated_at=now,
                             reason=f"ran longer than runTimeoutMinutes ({timeout}); cancelled"))
             report.timed_out += 1
             report.finished += 1
             return
         try:
-            state = aml.get_run(run.experiment_name, run.aml_run_id)
+            state = kinds.read(aml, run)
         except AmlNotFoundError as exc:
             if run.submitted_at and now - run.submitted_at > LOST_RUN_AFTER:
                 save(run.evolve(status="Failed", reason="AML no longer knows this run",

@@ -42,23 +42,27 @@ def validate_parameters(field: str, assignments: Any) -> dict:
             raise ScheduleError(f"{field}.{name}", "must be a string, number or boolean")
         if len(value) > 4096:
             raise ScheduleError(f"{field}.{name}", "must be at most 4096 characters")
-        for match in _PLACEHOLDER.finditer(value):
-            key, fmt = match.group(1), match.group(2)
-            if key not in KNOWN:
-                raise ScheduleError(f"{field}.{name}", f"unknown placeholder {{{{{key}}}}}; known: "
-                                    + ", ".join(sorted(KNOWN)))
-            if fmt is not None and key in _TEXT_NAMES:
-                raise ScheduleError(f"{field}.{name}", f"{{{{{key}}}}} takes no format")
-            if fmt is not None and not fmt.strip():
-                raise ScheduleError(f"{field}.{name}", "an empty strftime format after ':'")
+        check_placeholders(f"{field}.{name}", value)
     return dict(assignments)
 
 
+def check_placeholders(field: str, value: str) -> None:
+    """Every placeholder in `value` is one we know, with a format only where one applies."""
+    for match in _PLACEHOLDER.finditer(value):
+        key, fmt = match.group(1), match.group(2)
+        if key not in KNOWN:
+            raise ScheduleError(field, f"unknown placeholder {{{{{key}}}}}; known: " + ", ".join(sorted(KNOWN)))
+        if fmt is not None and key in _TEXT_NAMES:
+            raise ScheduleError(field, f"{{{{{key}}}}} takes no format")
+        if fmt is not None and not fmt.strip():
+            raise ScheduleError(field, "an empty strftime format after ':'")
+
+
 def render_parameters(assignments: Mapping[str, Any], ctx: SlotContext) -> dict:
-    return {name: _render(value, ctx) if isinstance(value, str) else value for name, value in assignments.items()}
+    return {name: render_text(value, ctx) if isinstance(value, str) else value for name, value in assignments.items()}
 
 
-def _render(text: str, ctx: SlotContext) -> str:
+def render_text(text: str, ctx: SlotContext) -> str:
     def replace(match: re.Match[str]) -> str:
         key, fmt = match.group(1), match.group(2)
         fmt = fmt.rstrip() if fmt is not None else None

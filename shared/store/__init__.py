@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any, Iterable, Iterator, Protocol, Sequence
+from typing import Any, Iterator, Protocol, Sequence
 
 from shared.schedules import ScheduleDefinition, iso
 
@@ -151,6 +151,9 @@ class RunRecord:
     # The schedule's policy, copied at the claim, so the poll needs no schedule reads.
     run_timeout_minutes: int | None = None
     retry: dict | None = None
+    # The target's kind when the slot was claimed: which AML API tracks its run (v2 jobs by
+    # name on ARM, v1 runs in run history). None on records from before v2 targets: v1.
+    target_kind: str | None = None
     etag: str | None = field(default=None, compare=False)
     # The status as the store holds it (the store keeps its indexes from it); set by the store.
     stored_status: str | None = field(default=None, compare=False)
@@ -187,6 +190,9 @@ class RunRecord:
             "nextAttemptAt": iso(self.next_attempt_at) if self.pending else None,
             "dequeuedAt": iso(self.dequeued_at),
         }
+        if self.target_kind in ("job", "batchEndpoint"):
+            doc["targetKind"] = self.target_kind
+            doc["amlJobName"] = self.aml_run_id
         if self.previous_aml_run_ids:
             doc["previousAmlRunIds"] = list(self.previous_aml_run_ids)
         if self.skipped_count > 1:

@@ -23,8 +23,8 @@ import sys
 from typing import Any
 
 from shared.store import RunRecord
-from shared.store.keys import LEGACY_SCHEDULE_PARTITION, META_PARTITION, SHARDS
-from shared.store.table_common import delete_op, read_time, upsert_op
+from shared.store.keys import LEGACY_SCHEDULE_PARTITION, SHARDS
+from shared.store.table_common import delete_op, read_time
 
 log = logging.getLogger(__name__)
 LAYOUT = "layout"

@@ -57,7 +57,7 @@ _TIME_FIELDS = {
 _TEXT_FIELDS = {
     "Status": "status", "Trigger": "trigger", "Reason": "reason", "ExperimentName": "experiment_name",
     "AmlRunId": "aml_run_id", "AmlStatus": "aml_status", "PortalUrl": "portal_url",
-    "ErrorCode": "error_code", "ErrorMessage": "error_message", "Owner": "owner",
+    "ErrorCode": "error_code", "ErrorMessage": "error_message", "Owner": "owner", "TargetKind": "target_kind",
 }
 # Etags say which row they came from: the record ("r:") or its live row ("m:").
 _RUN, _LIVE = "r:", "m:"
