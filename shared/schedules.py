@@ -17,9 +17,10 @@ from shared.scheduling.jitter import MAX_JITTER_SECONDS, jitter_offset
 from shared.scheduling.recurrence import Recurrence, RecurrenceTrigger
 from shared.scheduling.triggers import CronTrigger, Trigger
 from shared.scheduling.zones import resolve_zone
-from shared.targets import TARGET_KINDS, Target, parse_target  # noqa: F401 - part of the schedule resource
+from shared.targets import TARGET_KINDS, Target, parse_target  # noqa: F401 - re-exported: part of the schedule resource
 
 UTC = timezone.utc
+DEFAULT_PAUSE_AFTER_FAILURES = 5
 SCHEDULE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 READ_ONLY_FIELDS = frozenset({"nextFireTime", "lastSlot", "createdAt", "updatedAt", "etag"})
 CONCURRENCY = ("Allow", "Forbid", "Replace")
@@ -58,11 +59,15 @@ class Policy:
     max_catchup: int = 10
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     run_timeout_minutes: int | None = None
+    # Disable the schedule after this many slots in a row that AML refused outright (a
+    # target deleted, access taken away); 0 never pauses.
+    pause_after_failures: int = DEFAULT_PAUSE_AFTER_FAILURES
 
     def to_dict(self) -> dict:
         return {"concurrency": self.concurrency, "misfire": self.misfire,
                 "misfireGraceSeconds": self.misfire_grace_seconds, "maxCatchup": self.max_catchup,
-                "retry": self.retry.to_dict(), "runTimeoutMinutes": self.run_timeout_minutes}
+                "retry": self.retry.to_dict(), "runTimeoutMinutes": self.run_timeout_minutes,
+                "pauseAfterFailures": self.pause_after_failures}
 
 
 @dataclass(frozen=True)
@@ -224,7 +229,7 @@ def parse_trigger(doc: Any) -> TriggerSpec:
 
 def parse_policy(doc: Any) -> Policy:
     doc = _object(doc, "policy", {"concurrency", "misfire", "misfireGraceSeconds", "maxCatchup", "retry",
-                                  "runTimeoutMinutes"})
+                                  "runTimeoutMinutes", "pauseAfterFailures"})
     retry_doc = _object(doc.get("retry", {}), "policy.retry", {"maxAttempts", "backoffSeconds", "retryOnRunFailure"})
     retry_on_failure = retry_doc.get("retryOnRunFailure", False)
     if not isinstance(retry_on_failure, bool):
@@ -244,6 +249,8 @@ def parse_policy(doc: Any) -> Policy:
         max_catchup=_int(doc, "maxCatchup", "policy.maxCatchup", 10, 1, 1000),
         retry=retry,
         run_timeout_minutes=timeout,
+        pause_after_failures=_int(doc, "pauseAfterFailures", "policy.pauseAfterFailures",
+                                  DEFAULT_PAUSE_AFTER_FAILURES, 0, 1000),
     )
 
 

@@ -24,6 +24,7 @@ from shared.api.openapi_schemas import (
     ref,
     string,
 )
+from shared.store import STATUS_GROUPS
 
 OPENAPI_VERSION = "3.1.0"
 
@@ -57,8 +58,10 @@ _P = {
                                 schema=string(pattern=STORE_TOKEN)),
     "runsToken": _param("continuationToken", "query", "from the previous page; empty for the first",
                         schema=string(pattern=RUNS_TOKEN)),
-    "scheduleRunStatus": _param("status", "query", "only records with this status",
-                                schema=string(enum=SCHEDULE_RUN_STATUSES)),
+    "scheduleRunStatus": _param("status", "query", "only records with this status, or in this group (failed: "
+                                "Failed, SubmitFailed, TimedOut; active: Submitted, Queued, Running; finished: "
+                                "every final status)",
+                                schema=string(enum=SCHEDULE_RUN_STATUSES + sorted(STATUS_GROUPS))),
     "amlRunStatus": _param("status", "query", "only runs with this status", schema=string(enum=list(AML_RUN_STATUSES))),
     "count": _param("count", "query", "how many fire times (default 10)", schema=integer(1, 100)),
     "from": _param("from", "query", "ISO-8601 date-time to start after (default now)",

@@ -20,9 +20,12 @@ from shared.schedules import CONCURRENCY, MISFIRE, SCHEDULE_ID
 from shared.scheduling.jitter import MAX_JITTER_SECONDS
 from shared.scheduling.recurrence import FREQUENCIES, MAX_INTERVAL, WEEK_DAYS
 from shared.store import ACTIVE_STATUSES, TERMINAL_STATUSES
+from shared.targets import INPUT_MODES, JOB_TYPES, MAX_IO
 
 GUID = r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$"
 AML_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$"
+BATCH_NAME = r"^[A-Za-z][A-Za-z0-9-]{2,31}$"
+IO_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
 PIPELINE_VERSION = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 SCHEDULE_RUN_STATUSES = sorted(ACTIVE_STATUSES | TERMINAL_STATUSES | {"Claimed"})
 
@@ -118,7 +121,8 @@ def _schedule_input(*, create: bool) -> dict:
         "policy": ref("Policy"),
         # Read-only fields of an answer may be sent back as they came; they are ignored.
         **{name: {"description": "read-only: ignored when sent"}
-           for name in ("nextFireTime", "lastSlot", "createdAt", "updatedAt", "etag")},
+           for name in ("nextFireTime", "lastSlot", "createdAt", "updatedAt", "etag", "consecutiveFailures",
+                        "pausedReason", "pausedAt")},
     }, ("id", "trigger", "target") if create else ("trigger", "target"))
 
 
@@ -152,7 +156,37 @@ SCHEDULE_SCHEMAS: dict[str, dict] = {
                 "experimentName": string(pattern=AML_NAME), "parameterAssignments": _SCHEDULE_PARAMETERS,
                 "dataPathAssignments": {"type": "object", "additionalProperties": ref("ScheduleDataPath")}},
                ("kind", "pipelineEndpointId", "experimentName")),
+        closed({"kind": string(enum=["job"]), "job": ref("JobDefinition")}, ("kind", "job")),
+        closed({"kind": string(enum=["batchEndpoint"]),
+                "endpointName": string(pattern=BATCH_NAME), "deployment": string(pattern=BATCH_NAME),
+                "experimentName": string(pattern=AML_NAME),
+                "inputs": {"type": "object", "maxProperties": MAX_IO, "propertyNames": {"pattern": IO_NAME},
+                           "additionalProperties": ref("BatchInput")},
+                "outputs": {"type": "object", "maxProperties": MAX_IO, "propertyNames": {"pattern": IO_NAME},
+                            "additionalProperties": ref("BatchOutput")}},
+               ("kind", "endpointName")),
     ]},
+    "JobDefinition": {
+        "type": "object",
+        "description": "an AML v2 job's properties as ARM takes them (AML v2 schedules' jobDefinition); "
+                       "every string may hold placeholders",
+        "required": ["jobType"],
+        "properties": {
+            "jobType": string(enum=list(JOB_TYPES)), "experimentName": string(pattern=AML_NAME),
+            "displayName": string(maxLength=1024), "description": string(maxLength=1024),
+            "computeId": string("compute name, azureml:<name> or ARM id"),
+            "tags": {"type": "object", "additionalProperties": string()},
+            "inputs": ANY_OBJECT, "outputs": ANY_OBJECT, "settings": ANY_OBJECT, "jobs": ANY_OBJECT,
+        },
+        "not": {"anyOf": [{"required": [key]} for key in ("status", "services", "isArchived")]},
+    },
+    "BatchInput": {"oneOf": [
+        closed({"type": string(enum=["uri_folder", "uri_file"]), "uri": string(minLength=1, maxLength=2048),
+                "mode": string(enum=list(INPUT_MODES))}, ("type", "uri")),
+        closed({"type": string(enum=["literal"]), "value": {"type": ["string", "number"]}}, ("type", "value")),
+    ]},
+    "BatchOutput": closed({"type": string(enum=["uri_folder", "uri_file"]), "uri": string(minLength=1, maxLength=2048),
+                           "mode": string(enum=list(INPUT_MODES))}, ("type", "uri")),
     "ScheduleDataPath": closed({"DataStoreName": string(minLength=1),
                                 "RelativePath": string("may hold placeholders", minLength=1)},
                                ("DataStoreName", "RelativePath")),
@@ -164,6 +198,8 @@ SCHEDULE_SCHEMAS: dict[str, dict] = {
         "retry": closed({"maxAttempts": integer(1, 10), "backoffSeconds": integer(1, 3600),
                          "retryOnRunFailure": {"type": "boolean"}}),
         "runTimeoutMinutes": nullable(integer(1, 7 * 24 * 60)),
+        "pauseAfterFailures": integer(0, 1000, "disable the schedule after this many slots in a row that AML "
+                                               "refused; 0 never pauses"),
     }),
     "ScheduleCreate": _schedule_input(create=True),
     "ScheduleInput": _schedule_input(create=False),
@@ -172,8 +208,11 @@ SCHEDULE_SCHEMAS: dict[str, dict] = {
         "trigger": ref("Trigger"), "target": ref("Target"), "policy": ref("Policy"),
         "nextFireTime": nullable(INSTANT), "lastSlot": nullable(INSTANT), "createdAt": INSTANT,
         "updatedAt": INSTANT, "etag": string(),
+        "consecutiveFailures": integer(0, description="slots in a row that AML refused"),
+        "pausedReason": nullable(string("why the schedule paused itself (policy.pauseAfterFailures)")),
+        "pausedAt": nullable(INSTANT),
     }, ("id", "description", "enabled", "trigger", "target", "policy", "nextFireTime", "lastSlot", "createdAt",
-        "updatedAt", "etag")),
+        "updatedAt", "etag", "consecutiveFailures", "pausedReason", "pausedAt")),
     "SchedulePage": closed({"value": {"type": "array", "items": ref("Schedule")},
                             "continuationToken": nullable(string())}, ("value", "continuationToken")),
     "RunRecord": closed({
@@ -184,7 +223,9 @@ SCHEDULE_SCHEMAS: dict[str, dict] = {
         "portalUrl": nullable(string()), "claimedAt": nullable(INSTANT), "submittedAt": nullable(INSTANT),
         "finishedAt": nullable(INSTANT), "error": _AML_ERROR, "parameters": nullable(ANY_OBJECT),
         "nextAttemptAt": nullable(INSTANT), "previousAmlRunIds": {"type": "array", "items": string()},
-        "skippedCount": integer(2), "lastSkippedSlot": nullable(INSTANT),
+        "skippedCount": integer(2), "lastSkippedSlot": nullable(INSTANT), "dequeuedAt": nullable(INSTANT),
+        "targetKind": string(enum=["job", "batchEndpoint"]),
+        "amlJobName": nullable(string("the AML v2 job (job and batchEndpoint targets)")),
     }, ("scheduleId", "slot", "slotKey", "runKey", "status", "trigger", "attempts"),
         description="one schedule slot's outcome"),
     "RunRecordPage": closed({"value": {"type": "array", "items": ref("RunRecord")},

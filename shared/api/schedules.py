@@ -24,6 +24,7 @@ from shared.scheduling import ScheduleError
 from shared.scheduling.templating import validate_parameters
 from shared.store import (
     ACTIVE_STATUSES,
+    STATUS_GROUPS,
     TERMINAL_STATUSES,
     AlreadyExists,
     NotFound,
@@ -179,8 +180,10 @@ class ScheduleHandlers:
     def runs(self, req: func.HttpRequest) -> func.HttpResponse:
         schedule_id = _id(req)
         status = req.params.get("status")
-        if status is not None and status not in RUN_STATUSES:
-            raise bad_request("status", "must be one of " + ", ".join(RUN_STATUSES))
+        if status is not None and status not in RUN_STATUSES and status not in STATUS_GROUPS:
+            raise bad_request("status", "must be a status (" + ", ".join(RUN_STATUSES) + ") or a group ("
+                              + ", ".join(f"{name}: {'/'.join(sorted(members))}"
+                                          for name, members in STATUS_GROUPS.items()) + ")")
         limit = query_int(req, "limit", 50, 1, 500)
         page = self._runs.list_runs(schedule_id, status=status, limit=limit, continuation=_token(req))
         if not page.items and not _token(req):
@@ -230,12 +233,16 @@ class ScheduleHandlers:
             # A new trigger starts from now: slots of the old trigger are not owed.
             next_fire = _first_fire(definition, now)
         resumed_at = current.resumed_at
+        health = dict(failure_streak=current.failure_streak, paused_reason=current.paused_reason,
+                      paused_at=current.paused_at)
         if definition.enabled and not current.definition.enabled:
             # The cursor stayed where it was while disabled: the next tick applies the
             # misfire policy to what was missed, and records those slots as missed-while-disabled.
             resumed_at = now
+            # Enabling again is the operator saying the cause of a pause is dealt with.
+            health = dict(failure_streak=0, paused_reason=None, paused_at=None)
         updated = ScheduleRecord(definition, next_fire, current.last_slot, current.created_at, now,
-                                 etag=current.etag, resumed_at=resumed_at)
+                                 etag=current.etag, resumed_at=resumed_at, **health)
         try:
             stored = self._schedules.replace(updated)
         except PreconditionFailed:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from shared.aml.errors import AmlError
 from shared.engine import kinds
+from shared.engine.health import ScheduleHealth
 from shared.engine.model import WAIT_FOR_ACTIVE, AmlPort, TickReport
 from shared.engine.timing import LeasePolicy, WorkClock
 from shared.scheduling.templating import SlotContext
@@ -39,6 +40,7 @@ class SlotRunner:
         self.runs = runs
         self.aml = aml
         self.leases = leases
+        self.health = ScheduleHealth(schedules)
 
     # -- claims ----------------------------------------------------------------------
     def new_claim(self, record: ScheduleRecord, slot: datetime, now: datetime, kind: str,
@@ -165,6 +167,8 @@ class SlotRunner:
                  "taken from the queue +%.1f s)", run.run_key, submitted.run_id, attempt,
                  _seconds(run.slot, accepted_at), _seconds(run.slot, run.claimed_at),
                  _seconds(run.slot, run.dequeued_at or run.claimed_at))
+        if record.failure_streak:
+            self.health.accepted(record, accepted_at)
         earlier = f" after: {run.error_code} {run.error_message}"[:300] if run.error_code else ""
         return self.save(run.evolve(
             status="Submitted", aml_run_id=submitted.run_id, aml_status=submitted.status or "NotStarted",
@@ -193,8 +197,11 @@ class SlotRunner:
         report.failed.append(run.run_key)
         reason = ("AML refused the submission" if not exc.retryable
                   else f"AML stayed unavailable through {attempt} attempt(s)")
-        return self.save(run.evolve(status="SubmitFailed", attempts=attempt, finished_at=now, updated_at=now,
-                                    next_attempt_at=None, reason=reason, **errors))
+        saved = self.save(run.evolve(status="SubmitFailed", attempts=attempt, finished_at=now, updated_at=now,
+                                     next_attempt_at=None, reason=reason, **errors))
+        if saved is not None and not exc.retryable:
+            self.health.refused(record, run, exc, now)
+        return saved
 
     def lost_run(self, run: RunRecord, record: ScheduleRecord | None = None) -> "tuple[RunState, int] | None":
         """The AML run a previous attempt of this slot started without it being recorded

@@ -107,6 +107,11 @@ class ScheduleRecord:
     # When the schedule was last re-enabled: owed slots before it were missed because the
     # schedule was disabled, which is what their Skipped records should say.
     resumed_at: datetime | None = None
+    # Slots in a row that AML refused outright, and why the schedule was paused for it
+    # (policy.pauseAfterFailures); cleared when the schedule is enabled again.
+    failure_streak: int = 0
+    paused_reason: str | None = None
+    paused_at: datetime | None = None
     # Where the store found the record (its due-index entry, for a cursor move); opaque.
     handle: Any = field(default=None, compare=False, repr=False)
 
@@ -117,7 +122,9 @@ class ScheduleRecord:
     def to_api(self) -> dict:
         doc = self.definition.to_dict()
         doc.update(nextFireTime=iso(self.next_fire_time), lastSlot=iso(self.last_slot),
-                   createdAt=iso(self.created_at), updatedAt=iso(self.updated_at), etag=self.etag)
+                   createdAt=iso(self.created_at), updatedAt=iso(self.updated_at), etag=self.etag,
+                   consecutiveFailures=self.failure_streak, pausedReason=self.paused_reason,
+                   pausedAt=iso(self.paused_at))
         return doc
 
 
@@ -207,6 +214,23 @@ class Page:
     continuation: str | None
 
 
+# Status groups a run listing can ask for by one name.
+STATUS_GROUPS = {
+    "failed": frozenset({"Failed", "SubmitFailed", "TimedOut"}),
+    "active": ACTIVE_STATUSES,
+    "finished": TERMINAL_STATUSES,
+}
+
+
+def status_set(status: "str | frozenset[str] | None") -> frozenset[str] | None:
+    """A listing's status filter as a set (one status, a group's name, or a set)."""
+    if status is None:
+        return None
+    if isinstance(status, str):
+        return STATUS_GROUPS.get(status, frozenset({status}))
+    return frozenset(status)
+
+
 class ScheduleStore(Protocol):
     def create(self, record: ScheduleRecord) -> ScheduleRecord: ...
     def get(self, schedule_id: str) -> ScheduleRecord: ...
@@ -228,7 +252,7 @@ class RunStore(Protocol):
     def get(self, schedule_id: str, slot: datetime, trigger: str = "schedule") -> RunRecord: ...
     def replace(self, run: RunRecord) -> RunRecord: ...
     def delete(self, run: RunRecord) -> None: ...
-    def list_runs(self, schedule_id: str, *, status: str | None = None, limit: int = 50,
+    def list_runs(self, schedule_id: str, *, status: "str | frozenset[str] | None" = None, limit: int = 50,
                   continuation: str | None = None) -> Page: ...
     def in_flight(self, schedule_id: str) -> list[RunRecord]: ...
     def all_in_flight(self) -> Iterator[RunRecord]: ...

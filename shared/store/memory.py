@@ -22,6 +22,7 @@ from shared.store import (
     encode_token,
     run_row_key,
     to_ms,
+    status_set,
 )
 from shared.store.keys import shard_of
 
@@ -178,12 +179,13 @@ class MemoryRunStore:
                 raise PreconditionFailed(run.run_key)
             return self._put(key, run)
 
-    def list_runs(self, schedule_id: str, *, status: str | None = None, limit: int = 50,
+    def list_runs(self, schedule_id: str, *, status: "str | frozenset[str] | None" = None, limit: int = 50,
                   continuation: str | None = None) -> Page:
         after = decode_token(continuation).get("after", "") if continuation else ""
+        wanted = status_set(status)
         with self._lock:
             keys = sorted(rk for (sid, rk), row in self._rows.items()
-                          if sid == schedule_id and rk > after and (status is None or row.status == status))
+                          if sid == schedule_id and rk > after and (wanted is None or row.status in wanted))
             page = [copy.deepcopy(self._rows[(schedule_id, rk)]) for rk in keys[:limit]]
         more = len(keys) > limit
         return Page(page, encode_token({"after": keys[limit - 1]}) if more else None)

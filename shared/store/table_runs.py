@@ -33,6 +33,7 @@ from shared.store import (
     RunRecord,
     StoreError,
     run_row_key,
+    status_set,
     to_ms,
 )
 from shared.store.keys import MARKER_PREFIX, all_shards, shard_of
@@ -139,17 +140,23 @@ class TableRunStore:
                 continue
         raise NotFound(f"{schedule_id}/{slot.isoformat()}")
 
-    def list_runs(self, schedule_id: str, *, status: str | None = None, limit: int = 50,
+    def list_runs(self, schedule_id: str, *, status: "str | frozenset[str] | None" = None, limit: int = 50,
                   continuation: str | None = None) -> Page:
-        if status is not None and _in_flight(status):
+        wanted = status_set(status)
+        if wanted is not None and all(_in_flight(s) for s in wanted):
             # Only a live row knows an in-flight status; there are few of them.
-            runs = sorted((r for r in self.in_flight(schedule_id) if r.status == status),
+            runs = sorted((r for r in self.in_flight(schedule_id) if r.status in wanted),
                           key=lambda r: (r.slot, r.slot_key), reverse=True)
             return Page(runs[:limit], None)
         query, params = ("PartitionKey eq @pk and RowKey gt @low and RowKey lt @high",
                          {"pk": shard_of(schedule_id), "low": f"{schedule_id}|", "high": f"{schedule_id}|~"})
-        if status is not None:
-            query, params = query + " and Status eq @status", {**params, "status": status}
+        if wanted is not None:
+            if any(_in_flight(s) for s in wanted):
+                raise ValueError("a status filter is either all in flight or all final")
+            names = sorted(wanted)
+            # Spaces around the names: the SDK reads a parameter name up to the next space.
+            query += " and ( " + " or ".join(f"Status eq @s{i}" for i in range(len(names))) + " )"
+            params.update({f"s{i}": name for i, name in enumerate(names)})
             return page_of(self._table.client, query, params, limit, continuation, lambda e: _record(e, _RUN))
         # Runs in flight are shown as their live rows say: their record lags until they end.
         # Live rows first: a run that ends in between then shows its final record, not a

@@ -245,6 +245,9 @@ def _fields(record: ScheduleRecord) -> dict:
         "CreatedAt": to_ms(record.created_at),
         "UpdatedAt": to_ms(record.updated_at),
         "ResumedAt": to_ms(record.resumed_at) if record.resumed_at else None,
+        "FailureStreak": record.failure_streak or None,
+        "PausedReason": record.paused_reason,
+        "PausedAt": to_ms(record.paused_at) if record.paused_at else None,
     }
 
 
@@ -275,6 +278,9 @@ def record_from_entity(entity: Any) -> ScheduleRecord:
         updated_at=read_time(entity.get("UpdatedAt")),
         etag=entity.metadata.get("etag"),
         resumed_at=read_time(entity.get("ResumedAt")),
+        failure_streak=int(entity.get("FailureStreak") or 0),
+        paused_reason=entity.get("PausedReason"),
+        paused_at=read_time(entity.get("PausedAt")),
     )
 
 
@@ -306,4 +312,7 @@ def _stored(record: ScheduleRecord, etag: str, due: str | None) -> ScheduleRecor
         updated_at=to_ms(record.updated_at),
         etag=etag,
         resumed_at=to_ms(record.resumed_at) if record.resumed_at else None,
+        failure_streak=record.failure_streak,
+        paused_reason=record.paused_reason,
+        paused_at=to_ms(record.paused_at) if record.paused_at else None,
     )

@@ -1,0 +1,61 @@
+"""A schedule's streak of refused slots, and the pause it leads to (policy.pauseAfterFailures).
+
+A target deleted in AML, or access taken away, makes every slot fail the same way; without
+a pause that is one SubmitFailed record per slot, forever. A slot AML refuses outright
+(a permanent error, not an outage) adds one to the schedule's streak; a submit AML accepts
+ends it; at the policy's count the schedule is disabled, with the reason on the record.
+The streak lives on the schedule record and is written with If-Match, re-read on a race.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import datetime
+
+from shared.aml.errors import AmlError
+from shared.store import NotFound, PreconditionFailed, StoreError, RunRecord, ScheduleRecord, ScheduleStore
+
+log = logging.getLogger("shared.engine")
+_WRITE_ROUNDS = 5
+
+
+class ScheduleHealth:
+    def __init__(self, schedules: ScheduleStore):
+        self._schedules = schedules
+
+    def refused(self, record: ScheduleRecord, run: RunRecord, exc: AmlError, now: datetime) -> None:
+        def change(current: ScheduleRecord) -> ScheduleRecord | None:
+            streak = current.failure_streak + 1
+            limit = current.definition.policy.pause_after_failures
+            if limit and streak >= limit and current.definition.enabled:
+                reason = (f"paused after {streak} slots in a row that AML refused; last: slot {run.slot_key}: "
+                          f"{exc.code or exc.status or 'error'}: {exc.message}")[:1000]
+                log.warning("schedule %s: %s", current.id, reason)
+                return replace(current, definition=replace(current.definition, enabled=False),
+                               failure_streak=streak, paused_reason=reason, paused_at=now, updated_at=now)
+            return replace(current, failure_streak=streak)
+        self._update(record.id, change)
+
+    def accepted(self, record: ScheduleRecord, now: datetime) -> None:
+        self._update(record.id, lambda current: replace(current, failure_streak=0) if current.failure_streak else None)
+
+    def _update(self, schedule_id: str, change) -> None:
+        """Apply `change` to a fresh read and write it conditionally; a few rounds, then give up
+        (the streak is advice: losing one count to a storm of writers is harmless)."""
+        for _ in range(_WRITE_ROUNDS):
+            try:
+                current = self._schedules.get(schedule_id)
+                updated = change(current)
+                if updated is not None:
+                    self._schedules.replace(updated)
+                return
+            except PreconditionFailed:
+                continue
+            except NotFound:
+                return
+            except StoreError as exc:
+                # The slot's own record is written; its effect on the streak waits for the next one.
+                log.warning("schedule %s: failure streak not updated: %s", schedule_id, exc)
+                return
+        log.info("schedule %s: failure streak not updated (kept changing)", schedule_id)
