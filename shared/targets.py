@@ -61,16 +61,6 @@ class Target:
         invocations carry a repeatability id. v1 submits rely on the run-key lookup."""
         return self.is_v2
 
-    @property
-    def compute_name(self) -> str | None:
-        """The compute a job names (computeId or settings.default_compute), as a short name."""
-        if not self.job:
-            return None
-        for value in (self.job.get("computeId"), (self.job.get("settings") or {}).get("default_compute")):
-            if isinstance(value, str) and value:
-                match = _COMPUTE_ID.fullmatch(value)
-                return match.group("name") if match else value.removeprefix("azureml:")
-        return None
 
     def label(self) -> str:
         """What the target is called, for lists and logs."""
@@ -219,22 +209,29 @@ def _parse_job(doc: dict) -> Target:
     tags = job.get("tags", {})
     if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
         raise ScheduleError("target.job.tags", "must be an object of strings")
-    for where in ("computeId", "settings.default_compute"):
-        head, _, tail = where.partition(".")
-        value = job.get(head) if not tail else (job.get(head) or {}).get(tail)
-        if value is not None and not _compute_reference(value):
+    settings, steps = job.get("settings", {}), job.get("jobs", {})
+    if not isinstance(settings, dict) or not isinstance(steps, dict):
+        raise ScheduleError("target.job." + ("settings" if not isinstance(settings, dict) else "jobs"),
+                            "must be an object")
+    references = [("computeId", job.get("computeId")), ("settings.default_compute", settings.get("default_compute"))]
+    references += [(f"jobs.{step}.computeId", spec.get("computeId")) for step, spec in steps.items()
+                   if isinstance(spec, dict)]
+    for where, value in references:
+        if value is not None and compute_reference_name(value) is None:
             raise ScheduleError(f"target.job.{where}", "must be a compute name, azureml:<name>, or the compute's ARM "
                                                        "resource id")
     check_placeholders_in("target.job", job)
     return Target("job", None, experiment, job=job)
 
 
-def _compute_reference(value: Any) -> bool:
-    if not isinstance(value, str):
-        return False
+def compute_reference_name(value: Any) -> str | None:
+    """The compute's short name in a job's compute reference (a name, azureml:<name> or an
+    ARM id), or None if the value is not one."""
+    if not isinstance(value, str) or not value:
+        return None
     match = _COMPUTE_ID.fullmatch(value)
     name = match.group("name") if match else value.removeprefix("azureml:")
-    return names.is_valid("compute name", name)
+    return name if names.is_valid("compute name", name) else None
 
 
 def _parse_batch(doc: dict) -> Target:

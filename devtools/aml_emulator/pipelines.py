@@ -5,6 +5,8 @@ Data plane (``W`` as in the run-history routes):
     POST /pipelines/v1.0/W/PipelineRuns/PipelineSubmit/{pipelineId}
     POST /pipelines/v1.0/W/PipelineRuns/PipelineEndpointSubmit/Id/{endpointId}[/{version}][?pipelineVersion=V]
     GET  /pipelines/v1.0/W/pipelines                              (published pipelines; no public spec)
+    GET  /pipelines/v1.0/W/pipelines/{pipelineId}                 (one published pipeline)
+    GET  /pipelines/v1.0/W/PipelineEndpoints/{endpointId}         (one endpoint, with its versions)
 
 An endpoint's version may be given in the path (Microsoft's v1 client sends it there
 and in the query), in the query, or in both if they agree; versions that differ are a
@@ -121,7 +123,7 @@ class PipelinesMixin(RunsMixin):
         else:
             raise not_found(f"Pipeline endpoint {endpoint_id} has no version {requested!r}.")
         # Each endpoint version is its own published pipeline; give it a stable id.
-        pipeline_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"aml-emulator/{endpoint_id}/{version}"))
+        pipeline_id = _version_pipeline_id(endpoint_id, version)
         return self._submit(request, endpoint, pipeline_id, endpoint_id, version)
 
     def _submit(
@@ -210,18 +212,44 @@ class PipelinesMixin(RunsMixin):
             published = [p for p in self._pipelines.values() if p["kind"] == "pipeline"]
         # Shape of the pipelines service's published-pipeline entity as seen in its answers;
         # no public spec covers this route.
-        return Reply(200, [
-            {
-                "Name": f"pipeline-{p['id'][:8]}",
-                "Description": None,
-                "Version": None,
-                "GraphId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"aml-emulator/graph/{p['id']}")),
-                "Url": f"{self.base_url}/pipelines/v1.0/{self.workspace_path}/PipelineRuns/PipelineSubmit/{p['id']}",
-                "EntityStatus": 0,
-                "Id": p["id"],
-            }
-            for p in sorted(published, key=lambda x: x["id"])
-        ])
+        return Reply(200, [self._published_entity(p) for p in sorted(published, key=lambda x: x["id"])])
+
+
+    def _h_pipeline_get(self, request: Request) -> Reply:
+        with self._lock:
+            entry = self._pipelines.get(request.params["pipelineId"])
+        if entry is None or entry["kind"] != "pipeline":
+            raise not_found(f"Published pipeline {request.params['pipelineId']} was not found.")
+        return Reply(200, self._published_entity(entry))
+
+    def _h_endpoint_get(self, request: Request) -> Reply:
+        with self._lock:
+            entry = self._pipelines.get(request.params["endpointId"])
+        if entry is None or entry["kind"] != "endpoint":
+            raise not_found(f"Pipeline endpoint {request.params['endpointId']} was not found.")
+        # Shape of azureml-pipeline-core's PipelineEndpointEntity: versions as a list.
+        return Reply(200, {
+            "Id": entry["id"], "Name": f"endpoint-{entry['id'][:8]}", "Description": None, "EntityStatus": 0,
+            "DefaultVersion": entry["versions"][0],
+            "PipelineVersionList": [{"Version": v, "PipelineId": _version_pipeline_id(entry["id"], v)}
+                                    for v in entry["versions"]],
+        })
+
+    def _published_entity(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "Name": f"pipeline-{p['id'][:8]}",
+            "Description": None,
+            "Version": None,
+            "GraphId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"aml-emulator/graph/{p['id']}")),
+            "Url": f"{self.base_url}/pipelines/v1.0/{self.workspace_path}/PipelineRuns/PipelineSubmit/{p['id']}",
+            "EntityStatus": 0,
+            "Id": p["id"],
+        }
+
+
+def _version_pipeline_id(endpoint_id: str, version: str) -> str:
+    """The stable id of an endpoint version's published pipeline."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"aml-emulator/{endpoint_id}/{version}"))
 
 
 def _requested_version(request: Request) -> str | None:
@@ -281,4 +309,8 @@ ROUTES = [
     Route("POST", rf"{_RUNS}/PipelineEndpointSubmit/Id/(?P<endpointId>{SEGMENT})(?:/(?P<pathVersion>{SEGMENT}))?",
           "data", PipelinesMixin._h_endpoint_submit),
     Route("GET", rf"{PIPELINES}/{WORKSPACE}/pipelines", "data", PipelinesMixin._h_pipelines_list),
+    Route("GET", rf"{PIPELINES}/{WORKSPACE}/pipelines/(?P<pipelineId>{SEGMENT})", "data",
+          PipelinesMixin._h_pipeline_get),
+    Route("GET", rf"{PIPELINES}/{WORKSPACE}/PipelineEndpoints/(?P<endpointId>{SEGMENT})", "data",
+          PipelinesMixin._h_endpoint_get),
 ]

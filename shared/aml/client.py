@@ -90,6 +90,14 @@ class AmlClient:
                                    idempotent=False)
         return _submitted(response)
 
+    def get_published_pipeline(self, pipeline_id: str) -> dict:
+        url = self._data_plane("pipelines/v1.0", "pipelines", names.segment("pipeline id", pipeline_id))
+        return json_object(self._t.request("GET", url, scope=self._s.aml_token_scope))
+
+    def get_pipeline_endpoint(self, endpoint_id: str) -> dict:
+        url = self._data_plane("pipelines/v1.0", "PipelineEndpoints", names.segment("pipeline endpoint id", endpoint_id))
+        return json_object(self._t.request("GET", url, scope=self._s.aml_token_scope))
+
     # -- runs ------------------------------------------------------------------------
     def get_run(self, experiment_name: str, run_id: str) -> RunState:
         url = self._data_plane("history/v1.0", "experiments", names.segment("experiment name", experiment_name),

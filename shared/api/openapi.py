@@ -52,6 +52,8 @@ _P = {
     "operationId": _param("id", "path", "operation id returned by this API", schema=string(pattern=OPERATION_ID)),
     "raw": _param("raw", "query", "include AML's own answer as `raw`", schema=_FLAG),
     "wait": _param("wait", "query", "wait for the operation, up to AML_PROXY_MAX_WAIT_SECONDS", schema=_FLAG),
+    "validate": _param("validate", "query", "false: save without asking AML whether the target exists (for "
+                       "targets created later); default true", schema=string(enum=["true", "false"])),
     "ifMatch": _param("If-Match", "header", "ETag from a previous read (or *); 412 if the schedule changed since"),
     "limit": _param("limit", "query", "page size", schema=integer(1, 500)),
     "continuationToken": _param("continuationToken", "query", "from the previous page; empty for the first",
@@ -150,7 +152,7 @@ def _op(function: str, summary: str, responses: dict, *, params: tuple[str, ...]
 
 def _paths() -> dict:
     s, c, r, p = "schedules", "compute", "runs", "pipelines"
-    edit_errors = (400, 404, 409, 412, 413, 415, 503)
+    edit_errors = (400, 404, 409, 412, 413, 415, 502, 503)
     power = {"200": _ok("Compute", "done (wait=true)"), "202": _ok("Accepted", "poll the operation")}
     return {
         "/health": {"get": {
@@ -168,16 +170,16 @@ def _paths() -> dict:
                        params=("limit", "continuationToken"), tag=s),
             "post": _op("schedules_create", "create a schedule (409 if the id exists)",
                         {"201": _ok("Schedule", "created")}, body=_json_body("ScheduleCreate"), tag=s,
-                        errors=(400, 409, 413, 415, 503), rules="schedule"),
+                        params=("validate",), errors=(400, 409, 413, 415, 502, 503), rules="schedule"),
         },
         "/schedules/{id}": {
             "get": _op("schedules_get", "read a schedule", {"200": _ok("Schedule")}, params=("scheduleId",), tag=s),
             "put": _op("schedules_put", "replace (or create) a schedule",
                        {"200": _ok("Schedule"), "201": _ok("Schedule", "created")},
-                       params=("scheduleId", "ifMatch"), body=_json_body("ScheduleInput"), tag=s,
+                       params=("scheduleId", "ifMatch", "validate"), body=_json_body("ScheduleInput"), tag=s,
                        errors=edit_errors, rules="schedule", extra_rules=(("id", "matches the id in the URL"),)),
             "patch": _op("schedules_patch", "JSON merge patch of a schedule", {"200": _ok("Schedule")},
-                         params=("scheduleId", "ifMatch"),
+                         params=("scheduleId", "ifMatch", "validate"),
                          body={"required": True, "content": {"application/merge-patch+json": {"schema": ANY_OBJECT},
                                                              "application/json": {"schema": ANY_OBJECT}}},
                          tag=s, errors=edit_errors, rules="patch"),

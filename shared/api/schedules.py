@@ -14,6 +14,7 @@ import azure.functions as func
 from shared.api.http import ApiError, bad_request, json_response, no_content, query_int, read_json
 from shared.schedules import (
     ScheduleDefinition,
+    Target,
     check_schedule_id,
     iso,
     merge_patch,
@@ -47,11 +48,14 @@ _STORE_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,2048}")
 
 
 class ScheduleHandlers:
-    def __init__(self, schedules: ScheduleStore, runs: RunStore, clock: Callable[[], datetime], engine: Any = None):
+    def __init__(self, schedules: ScheduleStore, runs: RunStore, clock: Callable[[], datetime], engine: Any = None,
+                 check_target: Callable[[Target], None] | None = None):
         self._schedules = schedules
         self._runs = runs
         self._clock = clock
         self._engine = engine
+        # Asks AML whether a target exists (target_check.TargetCheck); None checks nothing.
+        self._check_target = check_target
 
     # -- collection ------------------------------------------------------------------
     def list(self, req: func.HttpRequest) -> func.HttpResponse:
@@ -61,6 +65,7 @@ class ScheduleHandlers:
 
     def create(self, req: func.HttpRequest) -> func.HttpResponse:
         definition = parse_schedule(read_json(req))
+        self._checked(req, definition, None)
         now = self._clock()
         record = ScheduleRecord(definition, _first_fire(definition, now), None, now, now)
         try:
@@ -78,6 +83,7 @@ class ScheduleHandlers:
         schedule_id = _id(req)
         definition = parse_schedule(read_json(req), schedule_id=schedule_id)
         if_match = _if_match(req)
+        checked: list = []
         for attempt in _update_rounds():
             now = self._clock()
             try:
@@ -85,12 +91,14 @@ class ScheduleHandlers:
             except NotFound:
                 if if_match is not None:
                     raise ApiError(412, "PreconditionFailed", "If-Match given but the schedule does not exist") from None
+                self._checked(req, definition, None, checked)
                 record = ScheduleRecord(definition, _first_fire(definition, now), None, now, now)
                 try:
                     return _schedule_response(self._schedules.create(record), 201,
                                               location=f"/api/schedules/{schedule_id}")
                 except AlreadyExists:
                     continue  # created meanwhile: replace it on the next round
+            self._checked(req, definition, current.definition, checked)
             try:
                 return self._store_update(current, definition, if_match, now)
             except _Contended:
@@ -102,9 +110,13 @@ class ScheduleHandlers:
         patch = read_json(req, allowed_types=("application/json", "application/merge-patch+json"))
         if not isinstance(patch, dict):
             raise bad_request("body", "a merge patch must be a JSON object")
-        return self._read_modify_write(
-            schedule_id, _if_match(req),
-            lambda current: parse_schedule(merge_patch(current.definition.to_dict(), patch), schedule_id=schedule_id))
+        checked: list = []
+
+        def change(current: ScheduleRecord) -> ScheduleDefinition:
+            definition = parse_schedule(merge_patch(current.definition.to_dict(), patch), schedule_id=schedule_id)
+            self._checked(req, definition, current.definition, checked)
+            return definition
+        return self._read_modify_write(schedule_id, _if_match(req), change)
 
     def delete(self, req: func.HttpRequest) -> func.HttpResponse:
         schedule_id = _id(req)
@@ -202,6 +214,21 @@ class ScheduleHandlers:
                               "from": iso(start), "value": fires})
 
     # -- helpers ---------------------------------------------------------------------
+    def _checked(self, req: func.HttpRequest, definition: ScheduleDefinition, current: ScheduleDefinition | None,
+                 done: list | None = None) -> None:
+        """Ask AML whether a new or changed target exists, unless ?validate=false; once per
+        request (`done` remembers the targets checked across read-modify-write rounds)."""
+        validate = req.params.get("validate", "true")
+        if validate not in ("true", "false"):
+            raise bad_request("validate", "must be true or false")
+        target = definition.target
+        if (validate == "false" or self._check_target is None
+                or (current is not None and current.target == target) or (done is not None and target in done)):
+            return
+        self._check_target(target)
+        if done is not None:
+            done.append(target)
+
     def _get(self, schedule_id: str) -> ScheduleRecord:
         try:
             return self._schedules.get(schedule_id)

@@ -12,10 +12,12 @@ bp = func.Blueprint()
 
 def _build():
     from shared.api.schedules import ScheduleHandlers
+    from shared.api.target_check import TargetCheck
     from shared.runtime import get_runtime
 
     runtime = get_runtime()
-    return ScheduleHandlers(runtime.schedules, runtime.runs, runtime.clock, runtime.engine)
+    return ScheduleHandlers(runtime.schedules, runtime.runs, runtime.clock, runtime.engine,
+                            TargetCheck(runtime.aml, runtime.compute))
 
 
 handlers = LazyHandlers(_build)
