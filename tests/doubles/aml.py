@@ -46,3 +46,52 @@ class RecordingAml:
 
     def portal_url(self, run_id):
         return f"https://ml.azure.com/runs/{run_id}"
+
+    # -- AML v2 ------------------------------------------------------------------------
+    # Jobs are kept by name, as AML does: a second PUT of a name answers with the job
+    # (duplicate="return") or refuses it (duplicate="refuse", a 409), both as AML may.
+    duplicate = "return"
+
+    def submit_job(self, name, properties, *, tag, value):
+        from shared.aml.errors import AmlConflictError
+        with self.lock:
+            if self.fail_with:
+                raise self.fail_with
+            job = self.jobs_by_name().get(name)
+            if job is None:
+                self.submissions.append({"job": name, "run_id": name, "properties": properties,
+                                         "tags": dict(properties.get("tags") or {})})
+                self.status[name] = "NotStarted"
+                job = self.submissions[-1]
+            elif self.duplicate == "refuse":
+                # What the real client does next: read the name and adopt a job with our tag.
+                if job["tags"].get(tag) != value:
+                    raise AmlConflictError("taken", status=409)
+            return RunState(name, self.status[name], None, None, None, None, job["tags"], {})
+
+    def jobs_by_name(self):
+        return {s["job"]: s for s in self.submissions if "job" in s}
+
+    def find_job(self, name):
+        job = self.jobs_by_name().get(name)
+        return None if job is None else RunState(name, self.status[name], None, None, None, None, job["tags"], {})
+
+    def get_job(self, name):
+        return self.get_run(None, name)
+
+    def cancel_job(self, name):
+        self.cancel_run(None, name)
+
+    def invoke_batch(self, endpoint, inputs, outputs, *, deployment, experiment_name, tags, repeatability_id):
+        with self.lock:
+            if self.fail_with:
+                raise self.fail_with
+            for s in self.submissions:
+                if s.get("repeatability_id") == repeatability_id:
+                    return RunState(s["run_id"], self.status[s["run_id"]], None, None, None, None, {}, {})
+            run_id = f"batchjob-{len(self.submissions) + 1}"
+            self.submissions.append({"endpoint": endpoint, "run_id": run_id, "inputs": inputs, "outputs": outputs,
+                                     "deployment": deployment, "experiment_name": experiment_name, "tags": tags,
+                                     "repeatability_id": repeatability_id})
+            self.status[run_id] = "NotStarted"
+            return RunState(run_id, "NotStarted", None, None, None, None, {}, {})
