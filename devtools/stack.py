@@ -186,6 +186,11 @@ class LocalStack:
 
     ``queues=False`` starts no Azurite queue service and runs the dev host with
     ``--no-queues``; ``AzureWebJobsStorage`` then names the tables only.
+
+    The AML emulator's workspace holds the AML v2 resources the app can use locally
+    (``devtools.aml_emulator.local_seeds``: compute cpu-cluster, batch endpoint
+    score-batch with default deployment blue, schedule nightly-batch-score to import);
+    ``aml_seeds=False`` leaves it empty.
     """
 
     def __init__(
@@ -202,9 +207,11 @@ class LocalStack:
         ready_timeout: float = READY_TIMEOUT,
         stop_timeout: float = STOP_TIMEOUT,
         queues: bool = True,
+        aml_seeds: bool = True,
     ) -> None:
         self.app_dir = Path(app_dir).resolve()
         self.queues = queues
+        self.aml_seeds = aml_seeds
         if fixed_ports:
             self.ports = dict(FIXED_PORTS)
         else:
@@ -378,6 +385,8 @@ class LocalStack:
             aml_command += ["--run-seconds", f"{self.run_seconds:g}"]
         for pipeline in self.pipelines:
             aml_command += ["--pipeline", pipeline]
+        if self.aml_seeds:
+            aml_command.append("--local-seeds")
         self._launch(
             "aml", aml_command, env=_minimal_env(), cwd=REPO_ROOT,
             health_url=self.health_urls["aml"],

@@ -16,7 +16,10 @@
     GET    /_emulator/operations
     GET    /_emulator/settings                  PATCH changes some of them:
            {"runSeconds", "cancelSeconds", "queryPageSize", "computePageSize",
-            "operationSeconds", "retryAfterSeconds"}
+            "operationSeconds", "retryAfterSeconds", "armPageSize",
+            "repeatabilityWindowSeconds", "duplicateJobPut": "update|conflict|return-existing"}
+
+AML v2 (jobs, batch endpoints, schedules): see ``admin_v2``.
 
 Each handler calls the ``AmlEmulator`` method of the same purpose (``register_pipeline``,
 ``add_fault``, ``seed_compute``, ...), which the other areas provide.
@@ -25,6 +28,7 @@ Each handler calls the ``AmlEmulator`` method of the same purpose (``register_pi
 from __future__ import annotations
 
 from devtools.aml_emulator.base import EmulatorBase
+from devtools.aml_emulator.jobs import DUPLICATE_JOB_PUT_MODES
 from devtools.aml_emulator.errors import bad_request, not_found
 from devtools.aml_emulator.routing import SEGMENT, Reply, Request, Route
 
@@ -38,7 +42,12 @@ _COMPUTE_FIELDS = {"computeType": "compute_type", "vmSize": "vm_size", "minNodeC
 # the Retry-After header always carries whole seconds.
 SETTINGS = {"runSeconds": ("run_seconds", float), "cancelSeconds": ("cancel_seconds", float),
             "queryPageSize": ("query_page_size", int), "computePageSize": ("compute_page_size", int),
-            "operationSeconds": ("operation_seconds", float), "retryAfterSeconds": ("retry_after_seconds", float)}
+            "operationSeconds": ("operation_seconds", float), "retryAfterSeconds": ("retry_after_seconds", float),
+            "armPageSize": ("arm_page_size", int),
+            "repeatabilityWindowSeconds": ("repeatability_window_seconds", float),
+            "duplicateJobPut": ("duplicate_job_put", str)}
+# The values a str setting may take.
+SETTING_CHOICES = {"duplicateJobPut": DUPLICATE_JOB_PUT_MODES}
 
 
 class AdminMixin(EmulatorBase):
@@ -140,6 +149,10 @@ class AdminMixin(EmulatorBase):
         # Check every value before changing any, so a bad body changes nothing.
         for key, value in body.items():
             attr, kind = SETTINGS[key]
+            if kind is str:
+                if value not in SETTING_CHOICES[key]:
+                    raise bad_request(f"{key} must be one of {list(SETTING_CHOICES[key])}.")
+                continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < (1 if kind is int else 0):
                 raise bad_request(f"{key} must be a {'positive integer' if kind is int else 'non-negative number'}.")
             if kind is int and value != int(value):

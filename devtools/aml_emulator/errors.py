@@ -4,7 +4,11 @@ from __future__ import annotations
 
 
 class ApiError(Exception):
-    """An answer in the AML error shape."""
+    """An answer in the AML error shape.
+
+    ``inner_code`` is one code, or a tuple of codes from general to specific, which
+    AML sends as nested ``innerError`` objects (e.g. ``("Immutable", "JobPropertyImmutable")``).
+    """
 
     def __init__(
         self,
@@ -12,7 +16,7 @@ class ApiError(Exception):
         code: str,
         message: str,
         *,
-        inner_code: str | None = None,
+        inner_code: str | tuple[str, ...] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)

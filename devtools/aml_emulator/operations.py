@@ -141,10 +141,13 @@ class OperationsMixin(EmulatorBase):
         return Reply(200, result) if result is not None and op["kind"] != "delete" else Reply(204)
 
 
-_LOCATION = (rf"/subscriptions/(?P<opsub>{SEGMENT})/providers/Microsoft\.MachineLearningServices"
+# Where ARM keeps a region's operations; AML v2 job cancels poll under it too (jobs).
+LOCATION_PATH = (rf"/subscriptions/(?P<opsub>{SEGMENT})/providers/Microsoft\.MachineLearningServices"
              rf"/locations/(?P<loc>{SEGMENT})")
 
 ROUTES = [
-    Route("GET", rf"{_LOCATION}/computeOperationsStatus/(?P<op>{SEGMENT})", "arm", OperationsMixin._h_operation_status),
-    Route("GET", rf"{_LOCATION}/computeOperationsResult/(?P<op>{SEGMENT})", "arm", OperationsMixin._h_operation_result),
+    Route("GET", rf"{LOCATION_PATH}/computeOperationsStatus/(?P<op>{SEGMENT})", "arm",
+          OperationsMixin._h_operation_status),
+    Route("GET", rf"{LOCATION_PATH}/computeOperationsResult/(?P<op>{SEGMENT})", "arm",
+          OperationsMixin._h_operation_result),
 ]

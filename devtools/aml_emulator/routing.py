@@ -25,7 +25,7 @@ WORKSPACE = (
     rf"subscriptions/(?P<sub>{SEGMENT})/resourceGroups/(?P<rg>{SEGMENT})"
     rf"/providers/Microsoft\.MachineLearningServices/workspaces/(?P<ws>{SEGMENT})"
 )
-PLANES = ("data", "arm", "admin")
+PLANES = ("data", "arm", "inference", "admin")
 
 
 class Request:
@@ -63,6 +63,8 @@ class Request:
 
 
 class Reply:
+    """An answer; a ``str`` body goes out as text/plain, anything else as JSON."""
+
     def __init__(
         self, status: int, body: Any = None, headers: dict[str, str] | None = None
     ) -> None:
@@ -73,8 +75,11 @@ class Reply:
 
 def error_reply(err: ApiError) -> Reply:
     error: dict[str, Any] = {"code": err.code, "message": err.message, "details": []}
-    if err.inner_code:
-        error["innerError"] = {"code": err.inner_code}
+    codes = (err.inner_code,) if isinstance(err.inner_code, str) else (err.inner_code or ())
+    parent = error
+    for code in codes:
+        parent["innerError"] = {"code": code}
+        parent = parent["innerError"]
     body = {"error": error, "correlation": {"RequestId": str(uuid.uuid4())}}
     return Reply(err.status, body, dict(err.headers))
 
@@ -83,7 +88,8 @@ class Route:
     """One row of the route table.
 
     ``plane`` chooses authentication: "data" accepts the data-plane audiences,
-    "arm" only the ARM audience, "admin" none. ARM routes (computes, jobs) are rows
+    "arm" only the ARM audience, "inference" (batch endpoint scoring URIs) only the
+    ML audience, "admin" none. ARM routes (computes, jobs) are rows
     with the "arm" plane and a pattern starting ``/{WORKSPACE}``; the workspace check
     and faults apply to them unchanged. ``handler`` is called as ``handler(emulator,
     request)``.

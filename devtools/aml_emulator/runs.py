@@ -132,7 +132,8 @@ class RunsMixin(EmulatorBase):
         experiment = self._experiments[run["experimentName"]]
         error = None
         if status == "Failed":
-            error = {"error": dict(FAILURE_ERROR, details=[])}
+            # A v2 job may carry the error its experiment's job outcome set.
+            error = {"error": dict(run.get("failureError") or FAILURE_ERROR, details=[])}
         last_change = max(t for t in (run["submittedAt"], start, end, run["cancelRequestedAt"]) if t is not None)
         return {
             "runNumber": run["runNumber"],
@@ -160,7 +161,7 @@ class RunsMixin(EmulatorBase):
             "endTimeUtc": rh_time(end),
             "options": {"generateDataContainerIdIfNotSpecified": True},
             "isVirtual": True,
-            "displayName": None,
+            "displayName": run.get("displayName"),
             "name": None,
             "dataContainerId": f"dcid.{run['runId']}",
             "description": run["description"],
@@ -199,6 +200,10 @@ class RunsMixin(EmulatorBase):
             "endTimeUtc": rh_time(end),
             "cancelRequestedAt": rh_time(run["cancelRequestedAt"]),
             "audience": run["audience"],
+            # AML v2 only: the job type, and for a batch endpoint invocation what was
+            # invoked (endpoint, deployment, repeatability id, inputs, outputs).
+            "jobType": run.get("jobType"),
+            "invocation": json_copy(run.get("invocation")),
         }
 
     def _find_run(self, run_id: str, experiment: str | None) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
     POST /execution/v1.0/W/experiments/{exp}/startrun[?runId=]   multipart runDefinitionFile + projectZipFile
     GET  /history/v1.0/W/experiments/{exp}/runs/{runId}/details
+    GET  /history/v1.0/W/runs/{runId}/details
 
 ``startrun`` answers the execution service's ``StartRunResult`` (``{"runId"}``); the run
 then advances like a pipeline run, over ``run_seconds``, and always completes.
@@ -19,7 +20,7 @@ import uuid
 import zipfile
 
 from devtools.aml_emulator.errors import ApiError, bad_request
-from devtools.aml_emulator.routing import SEGMENT, Reply, Request, Route
+from devtools.aml_emulator.routing import SEGMENT, WORKSPACE, Reply, Request, Route
 from devtools.aml_emulator.runs import EXECUTION, EXPERIMENT_NAME, EXPERIMENT_PATH, HISTORY, RunsMixin
 from devtools.aml_emulator.wire_formats import parse_rh_time, timespan
 
@@ -89,7 +90,7 @@ class ScriptRunsMixin(RunsMixin):
     def _h_run_details(self, request: Request) -> Reply:
         now = time.time()
         with self._lock:
-            run = self._find_run(request.params["runId"], request.params["exp"])
+            run = self._find_run(request.params["runId"], request.params.get("exp"))
             dto = self._run_dto(run, now)
         details = {key: dto.get(key) for key in _DETAILS_FROM_RUN}
         started, ended = parse_rh_time(dto["startTimeUtc"]), parse_rh_time(dto["endTimeUtc"])
@@ -131,5 +132,8 @@ def multipart_parts(request: Request) -> dict[str, bytes]:
 ROUTES = [
     Route("POST", rf"{EXECUTION}{EXPERIMENT_PATH}/startrun", "data", ScriptRunsMixin._h_start_run),
     Route("GET", rf"{HISTORY}{EXPERIMENT_PATH}/runs/(?P<runId>{SEGMENT})/details", "data",
+          ScriptRunsMixin._h_run_details),
+    # Without the experiment, as azure-ai-ml reads a v2 job's details (and its error).
+    Route("GET", rf"{HISTORY}/{WORKSPACE}/runs/(?P<runId>{SEGMENT})/details", "data",
           ScriptRunsMixin._h_run_details),
 ]

@@ -1,10 +1,12 @@
 """The HTTP server and the path every request takes through it.
 
-A request is read, matched to a route, then (for AML and ARM routes) faults are
-applied, the bearer token's audience is checked for the route's plane and the
-workspace in the path is checked against the emulated one, before the route's
-handler runs. Every AML and ARM request is recorded in the request log, without
-its headers, so tokens never reach the log.
+A request is read, matched to a route, then (for AML, ARM and inference routes)
+faults are applied, the bearer token's audience is checked for the route's plane
+(data: the data-plane audiences; arm: the ARM audience; inference: the ML audience
+only, refused as the inference gateway refuses) and the workspace in the path is
+checked against the emulated one, before the route's handler runs. Every request but
+the admin API's is recorded in the request log, without its headers, so tokens never
+reach the log.
 """
 
 from __future__ import annotations
@@ -29,6 +31,22 @@ from devtools.identity_emulator import decode_token
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
+
+# Batch endpoint scoring URIs sit behind the inference gateway, which rejects a token
+# it does not accept with this plain-text body rather than AML's JSON error (seen in
+# azure-ai-ml failing to parse it as JSON, MicrosoftLearning/mslearn-azure-ml#115).
+INFERENCE_AUTH_REJECTION = (
+    "Microsoft Entra Token denied by policy, please review "
+    "https://learn.microsoft.com/en-us/azure/machine-learning/how-to-authenticate-online-endpoint"
+)
+
+
+class InferenceAuthError(Exception):
+    """A rejected token on the inference plane, answered as the gateway does."""
+
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(reply.body)
+        self.reply = reply
 
 
 class HttpServer(ThreadingHTTPServer):
@@ -66,10 +84,15 @@ class RequestHandler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle  # noqa: N815
 
     def send_reply(self, reply: Reply) -> None:
-        data = b"" if reply.body is None else json.dumps(reply.body).encode()
+        if reply.body is None:
+            data, content_type = b"", None
+        elif isinstance(reply.body, str):
+            data, content_type = reply.body.encode(), "text/plain; charset=utf-8"
+        else:
+            data, content_type = json.dumps(reply.body).encode(), "application/json; charset=utf-8"
         self.send_response(reply.status)
-        if reply.body is not None:
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+        if content_type is not None:
+            self.send_header("Content-Type", content_type)
         for name, value in reply.headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
@@ -182,6 +205,8 @@ class ServingMixin(FaultsMixin):
                 audience = self._authenticate(request, plane)
                 self._check_workspace(params)
             reply = route.handler(self, request)
+        except InferenceAuthError as err:
+            reply = err.reply
         except ApiError as err:
             reply = error_reply(err)
         except Exception:  # noqa: BLE001 - an emulator bug must still answer
@@ -219,16 +244,22 @@ class ServingMixin(FaultsMixin):
             self._requests.append(entry)
 
     def _authenticate(self, request: Request, plane: str) -> str:
-        expected = self.accepted_data_plane_audiences if plane == "data" else (self.arm_audience,)
+        expected = {
+            "data": self.accepted_data_plane_audiences,
+            "arm": (self.arm_audience,),
+            "inference": (self.inference_audience,),
+        }[plane]
         wanted = ", ".join(expected)
 
-        def reject(code: str, message: str) -> ApiError:
+        def reject(code: str, message: str) -> Exception:
             challenge = (
                 'Bearer authorization_uri="https://login.microsoftonline.com/common", '
                 f'error="invalid_token", error_description="{message}"'
             )
-            return ApiError(401, code, f"{message} Expected audience: {wanted}.",
-                            headers={"WWW-Authenticate": challenge})
+            headers = {"WWW-Authenticate": challenge}
+            if plane == "inference":
+                return InferenceAuthError(Reply(401, INFERENCE_AUTH_REJECTION, headers))
+            return ApiError(401, code, f"{message} Expected audience: {wanted}.", headers=headers)
 
         header = request.headers.get("Authorization")
         if not header:

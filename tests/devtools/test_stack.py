@@ -22,6 +22,9 @@ from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 from devtools.stack import (
     AZURITE_ACCOUNT_KEY,
     AZURITE_ACCOUNT_NAME,
+    LOCAL_RESOURCE_GROUP,
+    LOCAL_SUBSCRIPTION_ID,
+    LOCAL_WORKSPACE_NAME,
     LocalStack,
     StackError,
     find_azurite,
@@ -179,6 +182,15 @@ def test_full_stack_comes_up_healthy_and_goes_away_completely(tmp_path):
         status, body = _get(token_url, {"X-IDENTITY-HEADER": stack.identity_header})
         assert status == 200 and json.loads(body)["access_token"]
         assert _get(token_url, {"X-IDENTITY-HEADER": "wrong"})[0] != 200
+
+        # The AML emulator's workspace holds the local AML v2 seeds, readable over ARM.
+        arm = {"Authorization": f"Bearer {json.loads(body)['access_token']}"}
+        workspace = (f"{stack.aml_url}/subscriptions/{LOCAL_SUBSCRIPTION_ID}/resourceGroups/{LOCAL_RESOURCE_GROUP}"
+                     f"/providers/Microsoft.MachineLearningServices/workspaces/{LOCAL_WORKSPACE_NAME}")
+        for resource in ("computes/cpu-cluster", "batchEndpoints/score-batch", "schedules/nightly-batch-score"):
+            status, body = _get(f"{workspace}/{resource}?api-version=2025-12-01", arm)
+            assert status == 200, resource
+        assert json.loads(body)["properties"]["action"]["actionType"] == "InvokeBatchEndpoint"
 
     everything = [pid for group in pids.values() for pid in group]
     assert [pid for pid in everything if alive(pid)] == []

@@ -1,4 +1,5 @@
-"""Fixtures for the AML emulator's tests: tokens from the identity emulator, a fresh emulator per test."""
+"""Fixtures for the AML emulator's tests: tokens from the identity emulator, a fresh emulator per test,
+an ARM client for the AML v2 routes."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import requests
 
 from devtools.aml_emulator import AmlEmulator
 from devtools.identity_emulator import IdentityEmulator
-from tests.devtools.aml_emulator.support import ARM, Client
+from tests.devtools.aml_emulator.support import ARM, Arm, Client
 
 RUN_SECONDS = 0.6
 
@@ -40,3 +41,10 @@ def aml():
 @pytest.fixture
 def client(aml, token):
     return Client(aml, token)
+
+
+@pytest.fixture
+def arm(aml):
+    """An ARM client for the AML v2 routes, on a workspace with the cluster cpu-cluster."""
+    aml.seed_compute("cpu-cluster")
+    return Arm(aml)

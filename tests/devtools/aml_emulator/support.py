@@ -64,3 +64,83 @@ def assert_error_shape(response: requests.Response, status: int) -> dict:
     assert set(body["error"]) >= {"code", "message", "details"}
     assert GUID.match(body["correlation"]["RequestId"])
     return body["error"]
+
+
+class Arm:
+    """Just enough of an ARM client for the emulator's AML v2 routes, over real HTTP."""
+
+    def __init__(self, aml: AmlEmulator, token: str | None = None, api_version: str = "2025-12-01") -> None:
+        self.aml = aml
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token or minted_token(ARM)}"
+        self.params = {"api-version": api_version}
+
+    def url(self, *segments: str) -> str:
+        return "/".join((self.aml.base_url, self.aml.workspace_path, *segments))
+
+    def call(self, method: str, *segments: str, url: str | None = None, params: dict | None = None,
+             **kwargs) -> requests.Response:
+        return self.session.request(method, url or self.url(*segments),
+                                    params=self.params if params is None and url is None else params,
+                                    timeout=5, **kwargs)
+
+    def get(self, *segments: str, **kwargs) -> requests.Response:
+        return self.call("GET", *segments, **kwargs)
+
+    def put_job(self, name: str, properties: dict) -> requests.Response:
+        return self.call("PUT", "jobs", name, json={"properties": properties})
+
+    def wait_for_job(self, name: str, statuses: set[str], timeout: float = 5.0) -> tuple[dict, list[str]]:
+        """The job once its status is one of ``statuses``, and every status seen on the way."""
+        seen: list[str] = []
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.get("jobs", name).json()
+            status = job["properties"]["status"]
+            if not seen or seen[-1] != status:
+                seen.append(status)
+            if status in statuses:
+                return job, seen
+            assert time.monotonic() < deadline, f"job stuck; saw {seen}"
+            time.sleep(0.02)
+
+
+def compute_id(aml: AmlEmulator, name: str) -> str:
+    return f"/{aml.workspace_path}/computes/{name}"
+
+
+def command_job(aml: AmlEmulator, compute: str = "cpu-cluster", **extra) -> dict:
+    """A CommandJob's properties, as azure-ai-ml sends them for a job on ``compute``."""
+    return {"jobType": "Command", "command": "python score.py --date ${{inputs.date}}",
+            "environmentId": "azureml:AzureML-sklearn-1.0-ubuntu20.04-py38-cpu@latest",
+            "computeId": compute_id(aml, compute), "experimentName": "nightly", "displayName": "nightly scoring",
+            "inputs": {"date": {"jobInputType": "literal", "value": "2026-11-22"}},
+            "outputs": {"scores": {"jobOutputType": "uri_folder", "mode": "ReadWriteMount"}},
+            "tags": {"slot": "2026-11-22T02:00"}, **extra}
+
+
+def pipeline_job(aml: AmlEmulator, compute: str = "cpu-cluster", **extra) -> dict:
+    """A PipelineJob's properties with one command node, as the 2025-12-01 examples shape them."""
+    return {"jobType": "Pipeline", "experimentName": "nightly", "displayName": "nightly pipeline",
+            "computeId": compute_id(aml, compute), "settings": {"default_compute": compute_id(aml, compute)},
+            "inputs": {"data": {"jobInputType": "uri_folder", "uri": "azureml://datastores/blob/paths/in/",
+                                "mode": "ReadOnlyMount"}},
+            "outputs": {"scores": {"jobOutputType": "uri_folder", "mode": "Upload"}},
+            "jobs": {"score": {"type": "command", "componentId": "azureml:score:1",
+                               "inputs": {"data": {"job_input_type": "literal", "value": "${{parent.inputs.data}}"}}}},
+            "tags": {}, **extra}
+
+
+# Schedule properties as an ARM PUT carries them, one per trigger and action type.
+CRON = {
+    "displayName": "Nightly", "isEnabled": True,
+    "trigger": {"triggerType": "Cron", "expression": "0 2 * * *", "timeZone": "W. Europe Standard Time",
+                "startTime": "2026-01-01T00:00:00", "endTime": "2027-01-01T00:00:00"},
+    "action": {"actionType": "InvokeBatchEndpoint", "endpointInvocationDefinition": {"endpointId": "score-batch"}},
+}
+RECURRENCE = {
+    "displayName": "Weekdays", "isEnabled": False,
+    "trigger": {"triggerType": "Recurrence", "frequency": "Week", "interval": 1, "timeZone": "Pacific Standard Time",
+                "schedule": {"hours": [6], "minutes": [30], "weekDays": ["Monday", "Friday"]}},
+    "action": {"actionType": "CreateJob", "jobDefinition": {"jobType": "Pipeline", "jobs": {}}},
+}
