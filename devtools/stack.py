@@ -298,6 +298,8 @@ class LocalStack:
             "IDENTITY_HEADER": self.identity_header,
             "ARM_BASE_URL": self.aml_url,
             "AML_API_BASE_URL": self.aml_url,
+            # The emulator serves batch scoring URIs itself.
+            "AML_INFERENCE_BASE_URL": self.aml_url,
             "AML_SUBSCRIPTION_ID": LOCAL_SUBSCRIPTION_ID,
             "AML_RESOURCE_GROUP": LOCAL_RESOURCE_GROUP,
             "AML_WORKSPACE_NAME": LOCAL_WORKSPACE_NAME,

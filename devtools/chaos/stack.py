@@ -47,6 +47,7 @@ class ChaosStack:
         settings = {
             "AML_SUBSCRIPTION_ID": self.aml.subscription_id, "AML_RESOURCE_GROUP": self.aml.resource_group,
             "AML_WORKSPACE_NAME": self.aml.workspace, "AML_API_BASE_URL": self.aml.base_url,
+            "AML_INFERENCE_BASE_URL": self.aml.base_url,
             "ARM_BASE_URL": self.aml.base_url, "SCHEDULES_TABLE": f"chaossched{suffix}",
             "RUNS_TABLE": f"chaosruns{suffix}", "AML_HTTP_TIMEOUT_SECONDS": "1", "AML_MAX_RETRIES": "2",
             "SLOT_QUEUE": self.slot_queue, **self.identity.env(),

@@ -60,6 +60,10 @@ class AmlClient:
         wsid = f"/subscriptions/{s.subscription_id}/resourcegroups/{s.resource_group}/workspaces/{s.workspace_name}"
         return f"{s.studio_url}/runs/{names.segment('run id', run_id)}?wsid={quote(wsid, safe='/')}"
 
+    def compute_id(self, name: str) -> str:
+        """The ARM id of a workspace compute: what a job's computeId must be on the wire."""
+        return f"/{self._s.workspace_path}/computes/{names.segment('compute name', name)}"
+
     # -- pipelines -------------------------------------------------------------------
     def submit_pipeline(self, pipeline_id: str, *, experiment_name: str,
                         parameter_assignments: Mapping[str, Any] | None = None,

@@ -89,15 +89,18 @@ class JobsClient:
         job carrying the same tag value is the one an earlier attempt created.
         """
         try:
-            return job_state(self.create(name, properties))
+            existing = job_state(self.create(name, properties))
+            refused = None
         except AmlError as exc:
             if exc.retryable or not (isinstance(exc, AmlConflictError) or exc.status == 400):
                 raise
             refused = exc
-        try:
-            existing = job_state(self.get(name))
-        except AmlNotFoundError:
-            raise refused from None
+            try:
+                existing = job_state(self.get(name))
+            except AmlNotFoundError:
+                raise refused from None
+        # A service that answers a repeated PUT with the job as it is may hand back someone
+        # else's job of that name: only a job with our tag is ours.
         if existing.tags.get(tag) != value:
             raise AmlConflictError(f"a job named {name} exists but was not started for this slot",
                                    status=409, code="JobNameTaken") from refused

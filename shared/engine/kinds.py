@@ -24,6 +24,7 @@ from shared.engine.model import ATTEMPT_TAG, RUN_KEY_TAG, AmlPort
 from shared.scheduling.templating import SlotContext, render_text
 from shared.schedules import iso
 from shared.store import RunRecord, ScheduleRecord
+from shared.targets import compute_reference_name
 
 if TYPE_CHECKING:
     from shared.aml.client import RunState, SubmittedRun
@@ -65,7 +66,7 @@ def submit(aml: AmlPort, record: ScheduleRecord, run: RunRecord, attempt: int,
     target = record.definition.target
     labels = tags(record, run, attempt)
     if target.kind == "job":
-        properties = target.rendered_job(context())
+        properties = with_compute_ids(target.rendered_job(context()), aml.compute_id)
         if run.parameters and "inputs" in run.parameters:
             properties["inputs"] = run.parameters["inputs"]  # as rendered at the claim, overrides included
         properties["tags"] = {**(properties.get("tags") or {}), **labels}
@@ -78,6 +79,23 @@ def submit(aml: AmlPort, record: ScheduleRecord, run: RunRecord, attempt: int,
                                 experiment_name=target.experiment_name, tags=labels,
                                 repeatability_id=repeatability_id(run))
     return _submit_v1(aml, record, run, labels, context)
+
+
+def with_compute_ids(job: dict, compute_id: Callable[[str], str]) -> dict:
+    """The job with every compute reference (a name, azureml:<name>, or an ARM id) as the
+    ARM id ARM takes: the CLI and SDK make the same conversion before they PUT."""
+    job = dict(job)
+    if compute_reference_name(job.get("computeId")):
+        job["computeId"] = compute_id(compute_reference_name(job["computeId"]))
+    settings = job.get("settings")
+    if isinstance(settings, dict) and compute_reference_name(settings.get("default_compute")):
+        job["settings"] = {**settings, "default_compute": compute_id(compute_reference_name(settings["default_compute"]))}
+    steps = job.get("jobs")
+    if isinstance(steps, dict):
+        job["jobs"] = {name: ({**step, "computeId": compute_id(compute_reference_name(step["computeId"]))}
+                              if isinstance(step, dict) and compute_reference_name(step.get("computeId")) else step)
+                       for name, step in steps.items()}
+    return job
 
 
 def _batch_io(target, run: RunRecord, context) -> tuple[dict, dict]:

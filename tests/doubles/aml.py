@@ -44,6 +44,9 @@ class RecordingAml:
         self.cancelled.append(run_id)
         self.status[run_id] = "Canceled"
 
+    def compute_id(self, name):
+        return f"/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/w/computes/{name}"
+
     def portal_url(self, run_id):
         return f"https://ml.azure.com/runs/{run_id}"
 
