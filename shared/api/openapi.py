@@ -80,6 +80,7 @@ _P = {
 # fields may answer a request the schema allows; a field ending in ".*" covers the fields under it.
 _TOKEN_RULE = ("continuationToken", "must be a token this API issued on a previous page")
 _DATE_RULE = "a date-time of years 1-9999 in UTC (no leap second)"
+_IN_AML = "names {} that exists in AML (checked when saved, unless ?validate=false)"
 _SEMANTIC = {
     "schedule": (
         ("trigger.startTime", _DATE_RULE), ("trigger.endTime", f"{_DATE_RULE}, after startTime"),
@@ -88,6 +89,16 @@ _SEMANTIC = {
                                           "{{slot_local:<strftime>}}, {{interval_start}}, {{interval_end}}, "
                                           "{{schedule_id}}, {{run_key}}"),
         ("target.dataPathAssignments.*", "RelativePath placeholders as in parameterAssignments"),
+        ("target.pipelineId", _IN_AML.format("a published pipeline")),
+        ("target.pipelineEndpointId", _IN_AML.format("a pipeline endpoint")),
+        ("target.pipelineVersion", _IN_AML.format("a version of the pipeline endpoint")),
+        ("target.endpointName", _IN_AML.format("a batch endpoint")),
+        ("target.deployment", _IN_AML.format("a deployment of the batch endpoint (without one: the endpoint has a "
+                                             "default deployment)")),
+        ("target.job.*", "every compute the job names exists in AML (unless ?validate=false); strings use the "
+                         "placeholders of parameterAssignments"),
+        ("target.inputs.*", "strings use the placeholders of parameterAssignments"),
+        ("target.outputs.*", "strings use the placeholders of parameterAssignments"),
     ),
     "patch": (("*", "the schedule the merge patch produces must be a valid ScheduleInput"),),
     "trigger": (("parameterAssignments.*", "placeholders as in a schedule's parameterAssignments"),),

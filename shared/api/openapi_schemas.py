@@ -16,7 +16,7 @@ from typing import Any
 from shared.api import compute as compute_rules
 from shared.api import pipelines as submit_rules
 from shared.aml.runs import RUN_STATUSES as AML_RUN_STATUSES
-from shared.schedules import CONCURRENCY, MISFIRE, SCHEDULE_ID
+from shared.schedules import CONCURRENCY, MISFIRE, READ_ONLY_FIELDS, SCHEDULE_ID
 from shared.scheduling.jitter import MAX_JITTER_SECONDS
 from shared.scheduling.recurrence import FREQUENCIES, MAX_INTERVAL, WEEK_DAYS
 from shared.store import ACTIVE_STATUSES, TERMINAL_STATUSES
@@ -121,8 +121,7 @@ def _schedule_input(*, create: bool) -> dict:
         "policy": ref("Policy"),
         # Read-only fields of an answer may be sent back as they came; they are ignored.
         **{name: {"description": "read-only: ignored when sent"}
-           for name in ("nextFireTime", "lastSlot", "createdAt", "updatedAt", "etag", "consecutiveFailures",
-                        "pausedReason", "pausedAt")},
+           for name in sorted(READ_ONLY_FIELDS)},
     }, ("id", "trigger", "target") if create else ("trigger", "target"))
 
 
