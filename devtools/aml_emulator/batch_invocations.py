@@ -4,7 +4,7 @@
          Authorization: Bearer <token for https://ml.azure.com>   (no other audience)
          azureml-model-deployment: <deployment>                    (optional; else the default)
          repeatability_request-id: <id>                            (optional)
-         {"properties": {"InputData": {...}, "OutputData": {...}, "properties": {"experimentName"}}}
+         {"properties": {"InputData": {...}, "OutputData": {...}, "properties": {"experimentName"}, "tags": {}}}
 
 The body is taken in the PascalCase of Microsoft's REST docs and the camelCase that
 azure-ai-ml sends (``inputData``, ``jobInputType``, ``uri``, ``value``), key by key, as
@@ -76,7 +76,7 @@ class BatchInvocationsMixin(JobsMixin, BatchEndpointsMixin):
             experiment = invocation["experimentName"] or endpoint_name
             props = {
                 "jobType": "Pipeline", "experimentName": experiment, "displayName": name,
-                "description": None, "tags": {}, "properties": {},
+                "description": None, "tags": invocation["tags"], "properties": {},
                 "computeId": self._compute_id(endpoint["compute"]),
                 "inputs": invocation["jobInputs"], "outputs": invocation["jobOutputs"],
                 "settings": {}, "jobs": {},
@@ -101,7 +101,7 @@ class BatchInvocationsMixin(JobsMixin, BatchEndpointsMixin):
             "type": "Microsoft.MachineLearningServices/workspaces/batchEndpoints/jobs",
             "properties": {
                 "description": None,
-                "tags": {},
+                "tags": json_copy(run["tags"]),
                 "properties": {},
                 "inputData": json_copy(invocation["inputData"]),
                 "outputData": json_copy(invocation["outputData"]),
@@ -133,11 +133,14 @@ def _parse_invocation(body: Any) -> dict[str, Any]:
     experiment = _field(inner, "experimentName")
     if experiment is not None and (not isinstance(experiment, str) or not EXPERIMENT_NAME.match(experiment)):
         raise bad_request(f"experimentName {experiment!r} is invalid.")
+    tags = _field(props, "tags") or {}
+    if not isinstance(tags, dict) or any(not isinstance(v, str) for v in tags.values()):
+        raise bad_request("tags must map names to strings.")
     name = _field(props, "name")
     if name is not None and (not isinstance(name, str) or not name):
         raise bad_request("name must be a job name.")
     return {"inputData": inputs, "jobInputs": job_inputs, "outputData": outputs, "jobOutputs": job_outputs,
-            "experimentName": experiment, "name": name}
+            "experimentName": experiment, "name": name, "tags": dict(tags)}
 
 
 def _bindings(raw: Any, label: str, discriminator: str,

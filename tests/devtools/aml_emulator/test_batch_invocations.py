@@ -125,3 +125,11 @@ def test_a_job_name_in_the_body_names_the_job_once(aml, endpoint):
 def test_a_body_the_service_would_refuse_is_a_400(aml, endpoint, body):
     assert_error_shape(invoke(endpoint, body), 400)
     assert aml.runs() == []
+
+
+def test_the_invocations_tags_are_the_jobs_tags(aml, arm, endpoint):
+    body = {"properties": {**CAMEL_BODY["properties"], "tags": {"scheduler_run_key": "s1_20261122T100000Z"}}}
+    answer = invoke(endpoint, body).json()
+    assert answer["properties"]["tags"] == {"scheduler_run_key": "s1_20261122T100000Z"}
+    assert arm.get("jobs", answer["name"]).json()["properties"]["tags"] == {"scheduler_run_key": "s1_20261122T100000Z"}
+    assert invoke(endpoint, {"properties": {"tags": {"n": 1}}}).status_code == 400
