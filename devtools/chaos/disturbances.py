@@ -9,6 +9,8 @@ from devtools.chaos.checks import RoundSchedule
 from devtools.chaos.stack import ChaosStack
 
 SUBMIT = "PipelineSubmit"
+JOB_PUT = "/jobs/"
+INVOKE = "/batch/"
 
 
 def aml_faults(rng: random.Random) -> list[dict]:
@@ -23,6 +25,14 @@ def aml_faults(rng: random.Random) -> list[dict]:
         dict(method="POST", path_contains=SUBMIT, reset=True, times=1),
         dict(method="POST", path_contains="runs:query", status=503, times=rng.randint(1, 3)),
         dict(method="GET", path_contains="/runs/", status=500, times=rng.randint(1, 3)),
+        # The same on AML v2: a job PUT or a batch invocation AML carries out after the
+        # client gave up, fails, or resets; job reads failing.
+        dict(method="PUT", path_contains=JOB_PUT, delay_seconds=1.5, times=1),
+        dict(method="PUT", path_contains=JOB_PUT, status=500, times=rng.randint(1, 2)),
+        dict(method="POST", path_contains=INVOKE, delay_seconds=1.5, times=1),
+        dict(method="POST", path_contains=INVOKE, status=503, times=rng.randint(1, 3)),
+        dict(method="POST", path_contains=INVOKE, reset=True, times=1),
+        dict(method="GET", path_contains=JOB_PUT, status=500, times=rng.randint(1, 3)),
     ]
     return rng.sample(kinds, rng.randint(1, 2))
 

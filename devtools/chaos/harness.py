@@ -2,8 +2,8 @@
 
 Each instance is the app as the platform runs it (queue workers under the dev host) plus
 the tick and the poll, which the harness calls at the times of its own logical clock.
-Each round creates fresh schedules (new experiments, so AML has never heard of them)
-and plays steps: every instance ticks (sometimes polls) at the step's time while the
+Each round creates fresh schedules (new experiments, so AML has never heard of them),
+of every target kind in turn (v1 pipelines, v2 jobs, v2 batch endpoints), and plays steps: every instance ticks (sometimes polls) at the step's time while the
 harness, at random moments, SIGKILLs instances, injects AML faults (429 with
 Retry-After, 503 bursts, 500, a submit AML carries out after the client gave up, hangs,
 resets, failing run lookups), cuts table storage or the queue for a while, edits or
@@ -30,12 +30,27 @@ from pathlib import Path
 from devtools.chaos import disturbances
 from devtools.chaos.checks import RoundSchedule, Verdict, verify
 from devtools.chaos.instances import Instance
-from devtools.chaos.stack import PIPELINE_ID, ChaosStack
+from devtools.chaos.stack import BATCH_ENDPOINT, COMPUTE, PIPELINE_ID, ChaosStack
 
 UTC = timezone.utc
 STEP = timedelta(seconds=10)
 STEP_TIMEOUT = 90.0
 QUIET_LIMIT = 15.0
+
+
+def round_target(index: int, experiment: str) -> dict:
+    """Every kind in turn: a v1 published pipeline, a v2 job (named per slot), a v2 batch
+    endpoint invocation (a repeatability id per slot). Each schedule its own experiment."""
+    kind = ("pipeline", "job", "batchEndpoint")[index % 3]
+    if kind == "job":
+        return {"kind": "job", "job": {"jobType": "Command", "experimentName": experiment, "computeId": COMPUTE,
+                                       "command": "python score.py --slot {{slot}}",
+                                       "environmentId": "azureml:AzureML-sklearn-1.5@latest"}}
+    if kind == "batchEndpoint":
+        return {"kind": "batchEndpoint", "endpointName": BATCH_ENDPOINT, "experimentName": experiment,
+                "inputs": {"data": {"type": "uri_folder", "uri": "azureml://datastores/in/paths/{{slot:%H%M%S}}/"}}}
+    return {"kind": "pipeline", "pipelineId": PIPELINE_ID, "experimentName": experiment,
+            "parameterAssignments": {"slot": "{{slot}}"}}
 
 
 @dataclass
@@ -123,9 +138,7 @@ class Chaos:
         schedules = []
         for i in range(self.config.schedules_per_round):
             doc = {"id": f"r{number}-s{i}", "trigger": {"cron": "*/10 * * * * *"},
-                   "target": {"kind": "pipeline", "pipelineId": PIPELINE_ID,
-                              "experimentName": f"chaos_{self.config.seed}_r{number}_s{i}",
-                              "parameterAssignments": {"slot": "{{slot}}"}},
+                   "target": round_target(i, f"chaos_{self.config.seed}_r{number}_s{i}"),
                    "policy": {"misfire": self.rng.choice(["latest", "all", "skip"]), "maxCatchup": 5,
                               "misfireGraceSeconds": 300,
                               "concurrency": self.rng.choice(["Allow", "Allow", "Forbid", "Replace"]),

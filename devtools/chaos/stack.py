@@ -24,6 +24,8 @@ from devtools.stack import (
 )
 
 PIPELINE_ID = "11111111-2222-3333-4444-555555555555"
+COMPUTE = "cpu-cluster"
+BATCH_ENDPOINT = "chaos-batch"
 
 
 class ChaosStack:
@@ -42,6 +44,8 @@ class ChaosStack:
         self.identity = IdentityEmulator().start()
         self.aml = AmlEmulator(run_seconds=0.3, cancel_seconds=0.1, retry_after_seconds=1).start()
         self.aml.register_pipeline(PIPELINE_ID)
+        self.aml.seed_compute(COMPUTE)
+        self.aml.seed_batch_endpoint(BATCH_ENDPOINT, deployments=("blue",), compute=COMPUTE)
         suffix = f"{self._rng.randrange(16**8):08x}"
         self.slot_queue = f"chaos-{suffix}"
         settings = {
