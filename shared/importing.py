@@ -72,12 +72,12 @@ from shared.scheduling import ScheduleError
 from shared.scheduling.cron import CronExpression
 from shared.scheduling.recurrence import FREQUENCIES, WEEK_DAYS
 from shared.scheduling.zones import resolve_zone
+from shared.targets import JOB_READ_ONLY
 
 MARKER_PREFIX = "Imported from AML schedule '"
 MAX_DESCRIPTION = 1024
 _MARKER = re.compile(r"Imported from AML schedule '(?P<name>[A-Za-z0-9][A-Za-z0-9_-]{0,254})'")
 _NOT_ID = re.compile(r"[^a-z0-9-]")
-_JOB_READ_ONLY = ("status", "services", "isArchived")
 _TRIGGER_TIME = re.compile(r"\$\{\{\s*creation_context\.", re.IGNORECASE)
 _ARM_ENDPOINT = re.compile(
     r"(?P<workspace>/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.MachineLearningServices"
@@ -341,7 +341,7 @@ def _uses_trigger_time(value: Any) -> bool:
 def _job(job: Any) -> dict:
     if not isinstance(job, dict):
         raise _Skip("the CreateJob action has no jobDefinition")
-    kept = {key: value for key, value in job.items() if key not in _JOB_READ_ONLY and value is not None}
+    kept = {key: value for key, value in job.items() if key not in JOB_READ_ONLY and value is not None}
     return {"kind": "job", "job": kept}
 
 
