@@ -80,6 +80,7 @@ _P = {
 # fields may answer a request the schema allows; a field ending in ".*" covers the fields under it.
 _TOKEN_RULE = ("continuationToken", "must be a token this API issued on a previous page")
 _DATE_RULE = "a date-time of years 1-9999 in UTC (no leap second)"
+_CHECKED = " (asked of AML unless validate=false)"
 _SEMANTIC = {
     "schedule": (
         ("trigger.startTime", _DATE_RULE), ("trigger.endTime", f"{_DATE_RULE}, after startTime"),
@@ -88,6 +89,13 @@ _SEMANTIC = {
                                           "{{slot_local:<strftime>}}, {{interval_start}}, {{interval_end}}, "
                                           "{{schedule_id}}, {{run_key}}"),
         ("target.dataPathAssignments.*", "RelativePath placeholders as in parameterAssignments"),
+        # Asked of AML when the schedule is saved, unless ?validate=false (shared.api.target_check).
+        ("target.pipelineId", f"a published pipeline AML has{_CHECKED}"),
+        ("target.pipelineEndpointId", f"a pipeline endpoint AML has{_CHECKED}"),
+        ("target.pipelineVersion", f"a version the pipeline endpoint has{_CHECKED}"),
+        ("target.endpointName", f"a batch endpoint AML has{_CHECKED}"),
+        ("target.deployment", f"a deployment of the endpoint; without one the endpoint needs a default{_CHECKED}"),
+        ("target.job.*", f"every compute the job names exists in AML{_CHECKED}"),
     ),
     "patch": (("*", "the schedule the merge patch produces must be a valid ScheduleInput"),),
     "trigger": (("parameterAssignments.*", "placeholders as in a schedule's parameterAssignments"),),
