@@ -22,6 +22,8 @@ from shared.targets import TARGET_KINDS, Target, parse_target  # noqa: F401 - re
 UTC = timezone.utc
 DEFAULT_PAUSE_AFTER_FAILURES = 5
 SCHEDULE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+# What an answer carries besides the definition: accepted back in a body, and ignored, so a
+# schedule read with GET can be sent back with PUT as it came.
 READ_ONLY_FIELDS = frozenset({"nextFireTime", "lastSlot", "createdAt", "updatedAt", "etag", "consecutiveFailures",
                               "pausedReason", "pausedAt"})
 CONCURRENCY = ("Allow", "Forbid", "Replace")

@@ -33,7 +33,7 @@ INPUT_MODES = ("ro_mount", "rw_mount", "download", "upload", "direct", "eval_mou
 # Where AML files a job that names no experiment.
 DEFAULT_EXPERIMENT = "Default"
 # Set by AML, never by a caller: a job definition that carries them was copied from a GET.
-_JOB_READ_ONLY = ("status", "services", "isArchived")
+JOB_READ_ONLY = ("status", "services", "isArchived")
 _COMPUTE_ID = re.compile(r"/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.MachineLearningServices"
                          r"/workspaces/[^/]+/computes/(?P<name>[^/]+)", re.IGNORECASE)
 
@@ -197,7 +197,7 @@ def _parse_job(doc: dict) -> Target:
         raise ScheduleError("target.job", f"must be at most {MAX_JOB_BYTES // 1024} KB of JSON")
     if job.get("jobType") not in JOB_TYPES:
         raise ScheduleError("target.job.jobType", "must be one of " + ", ".join(JOB_TYPES))
-    for key in _JOB_READ_ONLY:
+    for key in JOB_READ_ONLY:
         if key in job:
             raise ScheduleError(f"target.job.{key}", "is set by AML, not by a job definition")
     experiment = job.get("experimentName")

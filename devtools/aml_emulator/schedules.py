@@ -12,7 +12,9 @@ Schedule/list.json) and azure-ai-ml's generated models: ``CronTrigger``
 zone id), ``startTime`` and ``endTime`` (ISO 8601 without an offset); actions
 ``CreateJob`` (``jobDefinition``: job properties) and ``InvokeBatchEndpoint``
 (``endpointInvocationDefinition``: an object the spec leaves open; azure-ai-ml passes
-it through as a dict). As in the spec, ``listViewType`` defaults to EnabledOnly.
+it through as a dict) and ``CreateMonitor`` (``monitorDefinition``, kept as given: the app
+imports no monitors, but a workspace may hold them). As in the spec, ``listViewType``
+defaults to EnabledOnly.
 
 Schedules are seeded with ``seed_schedule(name, properties)`` (or the admin API, or
 ``--schedule-file``) where ``properties`` is what an ARM PUT would carry; nothing fires.
@@ -150,8 +152,11 @@ def _check_action(action: Any) -> None:
     elif kind == "InvokeBatchEndpoint":
         if not isinstance(action.get("endpointInvocationDefinition"), dict):
             raise ValueError("an InvokeBatchEndpoint action needs an endpointInvocationDefinition object")
+    elif kind == "CreateMonitor":
+        if not isinstance(action.get("monitorDefinition"), dict):
+            raise ValueError("a CreateMonitor action needs a monitorDefinition object")
     else:
-        raise ValueError("action.actionType must be CreateJob or InvokeBatchEndpoint")
+        raise ValueError("action.actionType must be CreateJob, InvokeBatchEndpoint or CreateMonitor")
 
 
 _SCHEDULES = rf"/{WORKSPACE}/schedules"

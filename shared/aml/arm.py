@@ -25,7 +25,8 @@ NEXT_LINK_QUERY_RULES = {
     "$skipToken": re.compile(r"[A-Za-z0-9+/=_.%-]{1,4096}"),
     "jobType": re.compile(r"[A-Za-z]{1,40}"),
     "tag": re.compile(r"[\x20-\x7e]{1,512}"),
-    "listViewType": re.compile(r"ActiveOnly|ArchivedOnly|All"),
+    # Jobs: ActiveOnly, ArchivedOnly, All; schedules: EnabledOnly, DisabledOnly, All.
+    "listViewType": re.compile(r"ActiveOnly|ArchivedOnly|EnabledOnly|DisabledOnly|All"),
 }
 
 

@@ -18,6 +18,7 @@ from shared.config import Settings
 if TYPE_CHECKING:
     from shared.aml.batch import BatchClient
     from shared.aml.jobs import JobsClient
+    from shared.aml.schedules_v2 import SchedulesClient
 
 # Run statuses after which AML never changes the run again.
 TERMINAL_RUN_STATUSES = frozenset({"Completed", "Failed", "Canceled"})
@@ -140,6 +141,12 @@ class AmlClient:
     def batch(self) -> "BatchClient":
         from shared.aml.batch import BatchClient
         return BatchClient(self._t, self._s)
+
+    @property
+    def schedules(self) -> "SchedulesClient":
+        """AML's own v2 schedules, read for import."""
+        from shared.aml.schedules_v2 import SchedulesClient
+        return SchedulesClient(self._t, self._s)
 
     def submit_job(self, name: str, properties: dict, *, tag: str, value: str) -> RunState:
         """Create the job `name`, or adopt it if an earlier attempt did (tag `tag` = `value`)."""

@@ -102,6 +102,7 @@ _SEMANTIC = {
     ),
     "patch": (("*", "the schedule the merge patch produces must be a valid ScheduleInput"),),
     "trigger": (("parameterAssignments.*", "placeholders as in a schedule's parameterAssignments"),),
+    "import": (("names", "each name at most once, letter case ignored (AML's names are case-insensitive)"),),
     "backfill": (("from", _DATE_RULE), ("to", f"{_DATE_RULE}, after from, not in the future, at most 500 slots")),
     "preview": (("from", _DATE_RULE),),
     "computePut": (("name", "AmlCompute names are 2-16 characters; ComputeInstance names 3-24, not ending in "
@@ -183,6 +184,11 @@ def _paths() -> dict:
                         {"201": _ok("Schedule", "created")}, body=_json_body("ScheduleCreate"), tag=s,
                         params=("validate",), errors=(400, 409, 413, 415, 502, 503), rules="schedule"),
         },
+        "/schedules/import": {"post": _op(
+            "schedules_import", "import AML's own v2 schedules (all, or the ones named), each disabled; "
+            "idempotent", {"200": _ok("ScheduleImportResult", "what was imported, found imported before, or skipped")},
+            body=_json_body("ScheduleImportRequest", required=False), tag=s, errors=_AML_BODY_ERRORS,
+            rules="import")},
         "/schedules/{id}": {
             "get": _op("schedules_get", "read a schedule", {"200": _ok("Schedule")}, params=("scheduleId",), tag=s),
             "put": _op("schedules_put", "replace (or create) a schedule",

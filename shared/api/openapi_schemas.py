@@ -15,6 +15,7 @@ from typing import Any
 
 from shared.api import compute as compute_rules
 from shared.api import pipelines as submit_rules
+from shared.api.schedule_import import MAX_NAMES as MAX_IMPORT_NAMES
 from shared.aml.runs import RUN_STATUSES as AML_RUN_STATUSES
 from shared.schedules import CONCURRENCY, MISFIRE, READ_ONLY_FIELDS, SCHEDULE_ID
 from shared.scheduling.jitter import MAX_JITTER_SECONDS
@@ -233,6 +234,21 @@ SCHEDULE_SCHEMAS: dict[str, dict] = {
         "scheduleId": string(), "timeZone": string(), "from": INSTANT,
         "value": {"type": "array", "items": closed({"utc": INSTANT, "local": INSTANT}, ("utc", "local"))},
     }, ("scheduleId", "timeZone", "from", "value")),
+    "ScheduleImportRequest": closed({
+        "names": {"type": "array", "items": string("an AML schedule name", pattern=AML_NAME), "minItems": 1,
+                  "maxItems": MAX_IMPORT_NAMES, "uniqueItems": True,
+                  "description": "import only these; leave out to import every schedule of the workspace"},
+    }, description="optional: no body (or {}) imports every AML schedule of the workspace"),
+    "ScheduleImportResult": closed({
+        "imported": {"type": "array", "description": "created now, disabled",
+                     "items": closed({"name": string("the AML schedule"), "scheduleId": string(
+                         pattern=SCHEDULE_ID.pattern)}, ("name", "scheduleId"))},
+        "existing": {"type": "array", "description": "created by an earlier import of the same AML schedule",
+                     "items": closed({"name": string("the AML schedule"), "scheduleId": string(
+                         pattern=SCHEDULE_ID.pattern)}, ("name", "scheduleId"))},
+        "skipped": {"type": "array", "description": "not imported, with the reason",
+                    "items": closed({"name": string("the AML schedule"), "reason": string()}, ("name", "reason"))},
+    }, ("imported", "existing", "skipped")),
     "TriggerRequest": closed({"parameterAssignments": _SCHEDULE_PARAMETERS}),
     "BackfillRequest": closed({"from": DATE_TIME, "to": DATE_TIME}, ("from", "to")),
     "BackfillResult": closed({

@@ -1,6 +1,7 @@
-"""Schedule routes: collection, item (with ETags), enable/disable, run now, backfill, runs, preview.
+"""Schedule routes: collection, item (with ETags), enable/disable, run now, backfill, runs, preview,
+and the import of AML's own v2 schedules.
 
-Served by `shared.api.schedules.ScheduleHandlers`.
+Served by `shared.api.schedules.ScheduleHandlers` and `shared.api.schedule_import.ScheduleImport`.
 """
 
 import azure.functions as func
@@ -20,7 +21,17 @@ def _build():
                             TargetCheck(runtime.aml, runtime.compute))
 
 
+def _build_import():
+    from shared.api.schedule_import import ScheduleImport
+    from shared.runtime import get_runtime
+
+    runtime = get_runtime()
+    return ScheduleImport(runtime.schedules, lambda: runtime.aml.schedules, runtime.clock,
+                          runtime.settings.workspace_path)
+
+
 handlers = LazyHandlers(_build)
+importer = LazyHandlers(_build_import)
 
 
 @bp.route(route="schedules", methods=["GET"])
@@ -31,6 +42,11 @@ def schedules_list(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="schedules", methods=["POST"])
 def schedules_create(req: func.HttpRequest) -> func.HttpResponse:
     return respond(lambda: handlers().create(req))
+
+
+@bp.route(route="schedules/import", methods=["POST"])
+def schedules_import(req: func.HttpRequest) -> func.HttpResponse:
+    return respond(lambda: importer().run(req))
 
 
 @bp.route(route="schedules/{id}", methods=["GET"])

@@ -120,6 +120,10 @@ def config() -> schemathesis.Config:
 
 @pytest.fixture(scope="module")
 def api_schema(proxy_host):
+    from devtools.aml_emulator.local_seeds import LOCAL_SCHEDULE, local_schedule_properties
+
+    # An AML schedule to import, so the import's answers carry imported and existing entries.
+    proxy_host.aml.seed_schedule(LOCAL_SCHEDULE, local_schedule_properties(proxy_host.aml.workspace_path))
     schemathesis.openapi.format("cron", cron_expressions())
     schemathesis.openapi.format("time-zone", zone_names())
     return schemathesis.openapi.from_url(f"{proxy_host.url}/openapi.json", config=config())

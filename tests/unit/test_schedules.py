@@ -40,7 +40,8 @@ def test_valid_document_round_trips():
 
 
 def test_read_only_fields_from_a_previous_get_are_accepted():
-    doc = {**VALID, "nextFireTime": "2026-01-01T00:00:00Z", "etag": "x", "lastSlot": None}
+    doc = {**VALID, "nextFireTime": "2026-01-01T00:00:00Z", "etag": "x", "lastSlot": None,
+           "consecutiveFailures": 2, "pausedReason": None, "pausedAt": None}
     assert parse_schedule(doc).id == "nightly-scoring"
 
 

@@ -39,6 +39,12 @@ def test_lists_show_enabled_schedules_unless_asked_and_page(aml, arm):
     assert_error_shape(arm.get("schedules", params={**arm.params, "listViewType": "Some"}), 400)
 
 
+def test_a_monitor_schedule_is_kept_as_seeded(aml, arm):
+    monitor = {**CRON, "action": {"actionType": "CreateMonitor", "monitorDefinition": {"computeConfiguration": {}}}}
+    aml.seed_schedule("drift", monitor)
+    assert arm.get("schedules", "drift").json()["properties"]["action"] == monitor["action"]
+
+
 def bad(path, value):
     properties = copy.deepcopy(RECURRENCE)
     target = properties
