@@ -1,7 +1,8 @@
-"""`make run`: the local stack, a demo schedule firing every few seconds, and its outcomes.
+"""`make run`: the local stack, demo schedules firing every few seconds, and their outcomes.
 
 Brings up Azurite, the identity emulator, the AML emulator and the dev host (serving
-this app), creates a schedule over the app's own HTTP API, then prints each run as it
+this app), creates schedules of every target kind over the app's own HTTP API (a batch
+endpoint, a v2 pipeline job, a v2 job that fails, a v1 published pipeline), then prints each run as it
 moves from Submitted to Completed or Failed. Stops after DEMO_SECONDS (0 = until
 Ctrl-C) and takes every process it started down with it.
 """
@@ -21,23 +22,50 @@ from devtools.stack import LocalStack, StackError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_PIPELINE = "5c0b2a4e-0d1f-4c36-9a53-2f6d8c1e7a01"
-FLAKY_PIPELINE = "7e3d9f10-6b2a-4c8e-8f41-0a9b5c6d2e13"
+# Jobs in this experiment fail (the emulator is told so at start), to show a failure's record.
+FAILING_EXPERIMENT = "demo_failing_jobs"
 DEMO_SCHEDULES = [
     {
-        "id": "demo-scoring",
-        "description": "Demo: score every 10 seconds",
+        "id": "demo-batch-scoring",
+        "description": "Demo: invoke the batch endpoint score-batch every 10 seconds",
         "trigger": {"cron": "*/10 * * * * *", "timeZone": "Europe/Berlin"},
-        "target": {"kind": "pipeline", "pipelineId": DEMO_PIPELINE, "experimentName": "demo_batch_scoring",
-                   "parameterAssignments": {"scoring_date": "{{slot_local:%Y-%m-%d}}", "window_end": "{{slot}}",
-                                            "param_batch_size": 50}},
+        "target": {"kind": "batchEndpoint", "endpointName": "score-batch",
+                   "inputs": {"orders": {"type": "uri_folder",
+                                         "uri": "azureml://datastores/workspaceblobstore/paths/orders/"
+                                                "{{slot_local:%Y/%m/%d}}/"},
+                              "scoring_date": {"type": "literal", "value": "{{slot_local:%Y-%m-%d}}"}},
+                   "outputs": {"scores": {"type": "uri_folder",
+                                          "uri": "azureml://datastores/workspaceblobstore/paths/scores/"
+                                                 "{{slot:%Y%m%dT%H%M%S}}/"}}},
         "policy": {"concurrency": "Allow", "misfire": "latest"},
     },
     {
-        "id": "demo-failing",
-        "description": "Demo: a pipeline whose runs fail, every 30 seconds",
+        "id": "demo-pipeline-job",
+        "description": "Demo: an AML v2 pipeline job on cpu-cluster every 20 seconds",
+        "trigger": {"cron": "5/20 * * * * *"},
+        "target": {"kind": "job", "job": {
+            "jobType": "Pipeline", "experimentName": "demo_pipeline_jobs",
+            "displayName": "score {{slot_local:%Y-%m-%d %H:%M:%S}}",
+            "settings": {"default_compute": "cpu-cluster"},
+            "inputs": {"scoring_date": {"jobInputType": "literal", "value": "{{slot_local:%Y-%m-%d}}"}},
+            "jobs": {"score": {"type": "command", "componentId": "azureml:score_orders:1",
+                               "inputs": {"day": {"job_input_type": "literal",
+                                                  "value": "${{parent.inputs.scoring_date}}"}}}}}},
+    },
+    {
+        "id": "demo-failing-job",
+        "description": "Demo: a v2 command job whose runs fail, every 30 seconds",
         "trigger": {"cron": "15,45 * * * * *"},
-        "target": {"kind": "pipeline", "pipelineId": FLAKY_PIPELINE, "experimentName": "demo_batch_scoring",
-                   "parameterAssignments": {"window_end": "{{slot}}"}},
+        "target": {"kind": "job", "job": {
+            "jobType": "Command", "experimentName": FAILING_EXPERIMENT, "computeId": "cpu-cluster",
+            "command": "python score.py --until {{slot}}", "environmentId": "azureml:AzureML-sklearn-1.5@latest"}},
+    },
+    {
+        "id": "demo-v1-pipeline",
+        "description": "Demo: an AML v1 published pipeline every 30 seconds",
+        "trigger": {"cron": "0,30 * * * * *"},
+        "target": {"kind": "pipeline", "pipelineId": DEMO_PIPELINE, "experimentName": "demo_batch_scoring",
+                   "parameterAssignments": {"scoring_date": "{{slot_local:%Y-%m-%d}}", "window_end": "{{slot}}"}},
     },
 ]
 
@@ -60,7 +88,8 @@ def _call(method: str, url: str, body: dict | None = None) -> tuple[int, dict]:
 
 def _print_run(schedule_id: str, run: dict) -> None:
     error = run.get("error") or {}
-    detail = f"AML run {run['amlRunId']}" if run.get("amlRunId") else (run.get("reason") or "")
+    what = "AML job" if run.get("amlJobName") else "AML run"
+    detail = f"{what} {run['amlRunId']}" if run.get("amlRunId") else (run.get("reason") or "")
     if error:
         detail += f"  error {error.get('code')}: {error.get('message')}"
     print(f"  [{schedule_id}] slot {run['slot']}  {run['status']:<12} {detail}", flush=True)
@@ -72,7 +101,7 @@ def main() -> int:
         REPO_ROOT,
         fixed_ports=True,
         run_seconds=6,
-        pipelines=[DEMO_PIPELINE, f"{FLAKY_PIPELINE}:Failed"],
+        pipelines=[DEMO_PIPELINE],
         extra_env={"TICK_SCHEDULE": "*/5 * * * * *", "POLL_SCHEDULE": "*/3 * * * * *"},
         stream=os.environ.get("DEMO_STREAM", "devhost").split(","),
         console_filter=_not_a_demo_poll,
@@ -90,6 +119,8 @@ def main() -> int:
         print(f"\nLocal stack up. App at {api}  (AML emulator {stack.aml_url})", flush=True)
         print(f"Logs of every process: {stack.log_dir}  (data lives in memory and is gone when this stops)",
               flush=True)
+        _call("PUT", f"{stack.aml_url}/_emulator/job-outcomes/{FAILING_EXPERIMENT}",
+              {"status": "Failed", "error": {"code": "UserError", "message": "score.py: no orders for this slot"}})
         for schedule in DEMO_SCHEDULES:
             status, body = _call("PUT", f"{api}/schedules/{schedule['id']}", schedule)
             if status not in (200, 201):

@@ -1,7 +1,8 @@
 """Per-slot parameter placeholders: plain substitution, nothing evaluated.
 
 `{{slot}}`, `{{slot_local}}`, `{{slot:<strftime>}}`, `{{slot_local:<strftime>}}`,
-`{{interval_start}}`, `{{interval_end}}`, `{{schedule_id}}`, `{{run_key}}`.
+`{{interval_start}}`, `{{interval_end}}`, `{{schedule_id}}`, `{{run_key}}`. AML's own
+`${{...}}` expressions are left as they are.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from typing import Any, Mapping
 from shared.scheduling import ScheduleError
 
 UTC = timezone.utc
-_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_]+)\s*(?::([^{}]*))?\}\}")
+# `${{...}}` is AML's own expression syntax (job input bindings, `${{name}}`): never ours,
+# passed through untouched.
+_PLACEHOLDER = re.compile(r"(?<!\$)\{\{\s*([A-Za-z_]+)\s*(?::([^{}]*))?\}\}")
 _TIME_NAMES = {"slot", "slot_local", "interval_start", "interval_end"}
 _TEXT_NAMES = {"schedule_id", "run_key"}
 KNOWN = _TIME_NAMES | _TEXT_NAMES

@@ -363,7 +363,7 @@ def test_a_job_keeps_its_definition_without_amls_read_only_fields_and_nulls():
 @pytest.mark.parametrize("action, fragment", [
     (job_action(jobType="Sweep"), "target.job.jobType"),
     (job_action(computeId="no such:thing"), "target.job.computeId"),
-    (job_action(outputs={"out": {"jobOutputType": "uri_folder", "uri": "azureml://datastores/o/paths/${{name}}/"}}),
+    (job_action(outputs={"out": {"jobOutputType": "uri_folder", "uri": "azureml://datastores/o/paths/{{name}}/"}}),
      "unknown placeholder {{name}}"),
     ({"actionType": "CreateJob"}, "no jobDefinition"),
 ])

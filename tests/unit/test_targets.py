@@ -90,3 +90,11 @@ def test_every_compute_a_job_names_is_checked_once():
         settings={"default_compute": "azureml:cpu-cluster"}, jobs={"a": {"computeId": "gpu-cluster"}}))
     assert job_computes(target.job) == [("target.job.computeId", "cpu-cluster"),
                                         ("target.job.jobs.a.computeId", "gpu-cluster")]
+
+
+def test_amls_own_expressions_pass_through_untouched():
+    target = parse_target(job(command="python score.py --data ${{inputs.data}} --name ${{name}} --day {{slot:%d}}",
+                              jobs={"s": {"inputs": {"x": "${{parent.inputs.day}}"}}}))
+    rendered = target.rendered_job(CTX)
+    assert rendered["command"] == "python score.py --data ${{inputs.data}} --name ${{name}} --day 22"
+    assert rendered["jobs"]["s"]["inputs"]["x"] == "${{parent.inputs.day}}"

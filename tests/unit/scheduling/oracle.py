@@ -76,8 +76,10 @@ def weekday_field_allows(day_of_week: str, day: date) -> bool:
     return next(CronSim(f"0 0 * * {day_of_week}", midnight - timedelta(seconds=1))) == midnight
 
 
-def matching_times(expr: str, start: datetime) -> Iterator[datetime]:
-    """Times strictly after `start` (naive, or aware as cronsim allows) matching `expr`.
+def matching_times(expr: str, start: datetime, until: datetime | None = None) -> Iterator[datetime]:
+    """Times strictly after `start` (naive, or aware as cronsim allows) matching `expr`, up
+    to `until` if given (an expression whose days rarely meet, such as 29 February on a
+    Monday, would otherwise be walked day by day for decades).
 
     5 fields: cronsim as it is. 6 fields: a time must also fall on a day the day-of-week
     field allows, whatever the day-of-month field says (NCRONTAB), so walk the matches of
@@ -85,11 +87,16 @@ def matching_times(expr: str, start: datetime) -> Iterator[datetime]:
     """
     fields = expr.split()
     if len(fields) == 5:
-        yield from CronSim(expr, start)
+        for moment in CronSim(expr, start):
+            if until is not None and moment > until:
+                return
+            yield moment
         return
     by_day_of_month = " ".join(fields[:5] + ["*"])
     while True:
         for moment in CronSim(by_day_of_month, start):
+            if until is not None and moment > until:
+                return
             if weekday_field_allows(fields[5], moment.date()):
                 yield moment
                 continue

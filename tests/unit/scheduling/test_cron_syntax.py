@@ -1,6 +1,6 @@
 """Month and weekday names, steps from one weekday, and the canonical text a schedule keeps."""
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given, settings
@@ -88,12 +88,13 @@ def named_and_numbered(draw):
 def test_names_fire_exactly_as_the_oracle_reads_the_numbers(pair, after):
     named, numbered = pair
     after = after.replace(tzinfo=UTC)
+    horizon = after + timedelta(days=3 * 366)
     reference = []
-    for fire in matching_times(numbered, after):
+    for fire in matching_times(numbered, after, horizon):
         reference.append(fire)
         if len(reference) == 12:
             break
-    assert first_fires(named, after) == reference
+    assert [f for f in first_fires(named, after) if f <= horizon] == reference
 
 
 class TestWeekdayStepsInSixFields:
