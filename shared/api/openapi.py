@@ -92,9 +92,10 @@ _P = {
                         "for the first", schema=string(pattern=PAGE_TOKEN)),
     "batchEndpointName": {**_param("name", "path", "batch endpoint name: 3-32 letters, digits or '-', a letter first",
                                    schema=string(pattern=BATCH_NAME)), "example": "score-batch"},
-    "repeatabilityId": _param("Repeatability-Request-ID", "header", "a UUID naming this invocation: repeating it "
-                              "answers the first invocation's job; the app makes one when absent",
-                              schema=string(pattern=UUID)),
+    "repeatabilityId": {**_param("Repeatability-Request-ID", "header", "a UUID naming this invocation: repeating "
+                                 "it answers the first invocation's job; the app makes one when absent",
+                                 schema=string(format="uuid", pattern=UUID)),
+                        "example": "3f2504e0-4f89-41d3-9a0c-0305e82c3301"},
 }
 
 # Rules a request must also meet that JSON Schema cannot state. A 400 naming one of these

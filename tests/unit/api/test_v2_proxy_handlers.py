@@ -463,3 +463,39 @@ def test_a_scoring_uri_on_another_host_is_refused_and_nothing_is_sent_there(prox
         transport_for(settings).request("POST", f"{base}/batch/score-batch/jobs", scope=settings.batch_token_scope,
                                         json={})
     assert seen == []
+
+
+# -- the answers are what the OpenAPI document says -----------------------------------------
+
+def test_answers_and_examples_match_the_documented_schemas(proxy, aml):
+    from shared.api.openapi_v2 import INVOKE_EXAMPLE, JOB_EXAMPLE
+    from tests.unit.api.test_openapi import validator
+
+    def check(schema, doc):
+        assert [e.message for e in validator(schema).iter_errors(doc)] == [], (schema, doc)
+
+    check("JobRequest", JOB_EXAMPLE)
+    check("InvokeRequest", INVOKE_EXAMPLE)
+    aml.set_job_outcome(JOB_EXAMPLE["experimentName"], "Completed", duration_seconds=30)  # until cancelled
+    try:
+        status, created, _ = put_job(proxy, "doc-job", JOB_EXAMPLE, params={"raw": "true"})
+    finally:
+        aml.clear_job_outcome(JOB_EXAMPLE["experimentName"])
+    assert status == 201
+    check("Job", created)
+    check("Job", proxy("jobs", "get", route={"name": "doc-job"})[1])
+    check("JobPage", proxy("jobs", "list", params={"raw": "true"})[1])
+    check("BatchEndpointList", proxy("batch", "list", params={"raw": "true"})[1])
+    check("BatchEndpoint", proxy("batch", "get", route={"name": "score-batch"})[1])
+    check("BatchDeploymentList",
+          proxy("batch", "deployments", route={"name": "score-batch"}, params={"raw": "true"})[1])
+    status, started, _ = invoke(proxy, INVOKE_EXAMPLE)
+    assert status == 201
+    check("Invocation", started)
+    status, cancelled, _ = proxy("jobs", "cancel", "POST", {"name": "doc-job"})
+    assert status == 202
+    check("JobCancelAccepted", cancelled)
+    wait_for_status(proxy, "doc-job", {"Canceled"})
+    status, refused, _ = proxy("jobs", "cancel", "POST", {"name": "doc-job"})
+    assert status == 409
+    check("Error", refused)
