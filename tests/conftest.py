@@ -12,6 +12,7 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 
 from devtools.aml_emulator import AmlEmulator
+from devtools.aml_emulator.local_seeds import seed_local_workspace
 from devtools.identity_emulator import IdentityEmulator
 from devtools.stack import (
     AZURITE_ACCOUNT_KEY,
@@ -180,6 +181,9 @@ def proxy_host(identity_emulator, azurite, azurite_storage):
                            query_page_size=3).start()
     emulator.register_pipeline(PIPELINE_ID)
     emulator.register_pipeline(ENDPOINT_ID, kind="endpoint", versions=["1", "2"])
+    # The local stack's AML v2 workspace (compute cpu-cluster, batch endpoint score-batch), which
+    # the OpenAPI document's examples name.
+    seed_local_workspace(emulator)
     settings = {
         **identity_emulator.env(),
         "AML_SUBSCRIPTION_ID": emulator.subscription_id,

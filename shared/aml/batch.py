@@ -56,9 +56,12 @@ class BatchClient:
         return self._arm.get(self._endpoint_path(endpoint, "deployments",
                                                  names.segment("deployment name", deployment)))
 
-    def scoring_uri(self, endpoint: str) -> str:
-        """The endpoint's scoring URI, if it leads where this app may post; else a refusal."""
-        props = self.get_endpoint(endpoint).get("properties") or {}
+    def scoring_uri(self, endpoint: str, *, endpoint_body: dict | None = None) -> str:
+        """The endpoint's scoring URI, if it leads where this app may post; else a refusal.
+
+        `endpoint_body` is the endpoint as just read from ARM, to spare a second read."""
+        body = endpoint_body if endpoint_body is not None else self.get_endpoint(endpoint)
+        props = body.get("properties") or {}
         uri = props.get("scoringUri") if isinstance(props, dict) else None
         if not isinstance(uri, str) or not uri:
             raise AmlPermanentError(f"batch endpoint {endpoint} has no scoring URI yet", code="NoScoringUri")
@@ -68,9 +71,10 @@ class BatchClient:
         return uri
 
     # -- invocation ------------------------------------------------------------------
-    def invoke(self, endpoint: str, body: dict, *, deployment: str | None, repeatability_id: str) -> dict:
+    def invoke(self, endpoint: str, body: dict, *, deployment: str | None, repeatability_id: str,
+               endpoint_body: dict | None = None) -> dict:
         """Start a batch job; the answer's `name` is the job to poll with the jobs GET."""
-        uri = self.scoring_uri(endpoint)
+        uri = self.scoring_uri(endpoint, endpoint_body=endpoint_body)
         headers = {REPEATABILITY_HEADER: repeatability_id, "Content-Type": "application/json"}
         if deployment:
             headers[DEPLOYMENT_HEADER] = names.check("deployment name", deployment)

@@ -21,11 +21,14 @@ from shared.aml import names
 from shared.aml.arm import ArmResources
 from shared.aml.client import RunState, data_plane_url, json_object, run_state
 from shared.aml.errors import AmlConflictError, AmlError, AmlNotFoundError, AmlPermanentError
+from shared.aml.runs import RUN_STATUSES
 from shared.aml.transport import AmlTransport, parse_retry_after
 from shared.config import Settings
 
 LIST_VIEW_TYPES = ("ActiveOnly", "ArchivedOnly", "All")
 JOB_TYPES = ("Pipeline", "Command", "Sweep", "AutoML", "Spark", "FineTuning")
+# properties.status of a JobBase: run history's statuses, since every job is a run there.
+JOB_STATUSES = RUN_STATUSES
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,12 @@ class JobsClient:
     # -- writes ----------------------------------------------------------------------
     def create(self, name: str, properties: dict) -> dict:
         """PUT the job; the body is `{"properties": ...}` exactly as given."""
-        return json_object(self._arm.request("PUT", self._job_path(name), json={"properties": properties}))
+        return self.put(name, properties)[1]
+
+    def put(self, name: str, properties: dict) -> tuple[int, dict]:
+        """PUT the job; (ARM's status: 201 created, 200 an existing job of that name, its JobBase)."""
+        response = self._arm.request("PUT", self._job_path(name), json={"properties": properties})
+        return response.status_code, json_object(response)
 
     def cancel(self, name: str) -> CancelAccepted:
         # Cancelling twice is harmless, so the transport may repeat it after any failure.

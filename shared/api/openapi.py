@@ -13,10 +13,14 @@ from typing import Any
 import azure.functions as func
 
 from shared.api.http import json_response
+from shared.aml.jobs import JOB_STATUSES, JOB_TYPES, LIST_VIEW_TYPES
+from shared.api.batch import UUID
+from shared.api.jobs import PAGE_TOKEN
 from shared.api.openapi_schemas import (
     ANY_OBJECT,
     AML_NAME,
     AML_RUN_STATUSES,
+    BATCH_NAME,
     GUID,
     SCHEDULE_RUN_STATUSES,
     SCHEMAS,
@@ -24,6 +28,7 @@ from shared.api.openapi_schemas import (
     ref,
     string,
 )
+from shared.api.openapi_v2 import V2_SCHEMAS
 from shared.store import STATUS_GROUPS
 
 OPENAPI_VERSION = "3.1.0"
@@ -74,6 +79,23 @@ _P = {
                      schema=string(enum=["Delete", "Detach"])),
     "underlyingResourceAction": _param("underlyingResourceAction", "query", "ARM's name for `action`",
                                        schema=string(enum=["Delete", "Detach"])),
+    "jobName": {**_param("name", "path", "job name: 1-255 letters, digits, '_' or '-', a letter or digit first",
+                         schema=string(pattern=AML_NAME)), "example": "proxy-example-job"},
+    "jobType": _param("jobType", "query", "only jobs of this type (ARM's filter)", schema=string(enum=list(JOB_TYPES))),
+    "jobTag": _param("tag", "query", "only jobs that have this tag key (ARM's filter)",
+                     schema=string(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")),
+    "jobStatus": _param("status", "query", "only jobs with this status: the app's filter, applied to each ARM page "
+                        "(pages may be short or empty)", schema=string(enum=list(JOB_STATUSES))),
+    "listViewType": _param("listViewType", "query", "ActiveOnly (ARM's default), ArchivedOnly or All",
+                           schema=string(enum=list(LIST_VIEW_TYPES))),
+    "jobsToken": _param("continuationToken", "query", "from the previous page, which it keeps the filters of; empty "
+                        "for the first", schema=string(pattern=PAGE_TOKEN)),
+    "batchEndpointName": {**_param("name", "path", "batch endpoint name: 3-32 letters, digits or '-', a letter first",
+                                   schema=string(pattern=BATCH_NAME)), "example": "score-batch"},
+    "repeatabilityId": {**_param("Repeatability-Request-ID", "header", "a UUID naming this invocation: repeating "
+                                 "it answers the first invocation's job; the app makes one when absent",
+                                 schema=string(format="uuid", pattern=UUID)),
+                        "example": "3f2504e0-4f89-41d3-9a0c-0305e82c3301"},
 }
 
 # Rules a request must also meet that JSON Schema cannot state. A 400 naming one of these
@@ -118,6 +140,19 @@ _SEMANTIC = {
     "power": (("name", "names a compute instance: start, stop and restart do not apply to clusters"),),
     "runUpload": (("runDefinitionFile", "a JSON object (at most 1 MiB, 64 levels deep) without passwords"),
                   ("projectZipFile", "a sound zip without absolute paths, '..' entries or symbolic links")),
+    "jobList": tuple((name, "with a continuationToken: left out (the token keeps the first page's) or equal to the "
+                            "first page's") for name in ("jobType", "tag", "listViewType", "status")),
+    "jobPut": (("*", "no string anywhere holds a schedule placeholder such as {{slot}}: placeholders are filled per "
+                     "slot by schedules only"),
+               ("body", "at most 32 KB of JSON"),
+               ("aml", "AML checks the job itself (a Pipeline job's jobs, a Command job's command and "
+                       "environmentId, that the computes it names exist, what a job of that name may change): its "
+                       "refusal is a 400 AmlRejectedRequest")),
+    "invoke": (("deployment", "required when the endpoint has no default deployment"),
+               ("inputs.*", "no schedule placeholder such as {{slot}} in a value or uri"),
+               ("outputs.*", "no schedule placeholder such as {{slot}} in a uri"),
+               ("aml", "AML checks the inputs and outputs (data that exists, ...): its refusal is a 400 "
+                       "AmlRejectedRequest")),
 }
 
 
@@ -155,7 +190,7 @@ def _op(function: str, summary: str, responses: dict, *, params: tuple[str, ...]
     if body is not None:
         op["requestBody"] = body
     semantic = (_SEMANTIC[rules] if rules else ()) + extra_rules
-    if "continuationToken" in params or "runsToken" in params:
+    if {"continuationToken", "runsToken", "jobsToken"} & set(params):
         semantic += (_TOKEN_RULE,)
     if semantic:
         op["x-semantic-rules"] = [{"field": field, "rule": rule} for field, rule in semantic]
@@ -163,7 +198,7 @@ def _op(function: str, summary: str, responses: dict, *, params: tuple[str, ...]
 
 
 def _paths() -> dict:
-    s, c, r, p = "schedules", "compute", "runs", "pipelines"
+    s, c, r, p, j, b = "schedules", "compute", "runs", "pipelines", "jobs", "batch endpoints"
     edit_errors = (400, 404, 409, 412, 413, 415, 502, 503)
     power = {"200": _ok("Compute", "done (wait=true)"), "202": _ok("Accepted", "poll the operation")}
     return {
@@ -300,6 +335,38 @@ def _paths() -> dict:
             "pipeline_endpoints_submit", "submit to a pipeline endpoint now (optional pipelineVersion)",
             {"201": _ok("RunStarted", "submitted")}, params=("endpointId", "raw"),
             body=_json_body("EndpointSubmitRequest"), tag=p, errors=_AML_BODY_ERRORS)},
+        "/jobs": {"get": _op(
+            "jobs_list", "AML v2 jobs of the workspace, newest first, one ARM page per request",
+            {"200": _ok("JobPage")}, params=("jobType", "jobTag", "jobStatus", "listViewType", "jobsToken", "raw"),
+            tag=j, errors=_AML_ERRORS, rules="jobList")},
+        "/jobs/{name}": {
+            "get": _op("jobs_get", "read a job; a Failed job's error comes from run history", {"200": _ok("Job")},
+                       params=("jobName", "raw"), tag=j, errors=_AML_ERRORS),
+            "put": _op("jobs_put", "create a job of this name from a schedule's job properties (no placeholders)",
+                       {"201": _ok("Job", "created"), "200": _ok("Job", "AML answered with an existing job of "
+                                                                        "this name")},
+                       params=("jobName", "raw"), body=_json_body("JobRequest"), tag=j, errors=_AML_BODY_ERRORS,
+                       rules="jobPut"),
+        },
+        "/jobs/{name}/cancel": {"post": _op(
+            "jobs_cancel", "cancel a job (destructive); 409 JobAlreadyFinished once it ended",
+            {"202": _ok("JobCancelAccepted", "cancel requested; poll GET jobs/{name}")}, params=("jobName",),
+            tag=j, errors=(400, 403, 404, 409, 502, 503, 504))},
+        "/batch-endpoints": {"get": _op(
+            "batch_endpoints_list", "the workspace's batch endpoints (all pages)", {"200": _ok("BatchEndpointList")},
+            params=("raw",), tag=b, errors=_AML_ERRORS)},
+        "/batch-endpoints/{name}": {"get": _op(
+            "batch_endpoints_get", "read a batch endpoint", {"200": _ok("BatchEndpoint")},
+            params=("batchEndpointName", "raw"), tag=b, errors=_AML_ERRORS)},
+        "/batch-endpoints/{name}/deployments": {"get": _op(
+            "batch_endpoints_deployments", "a batch endpoint's deployments (all pages)",
+            {"200": _ok("BatchDeploymentList")}, params=("batchEndpointName", "raw"), tag=b, errors=_AML_ERRORS)},
+        "/batch-endpoints/{name}/invoke": {"post": _op(
+            "batch_endpoints_invoke", "start a batch job now, as a schedule's batchEndpoint target would (no "
+                                      "placeholders); repeatable with the same Repeatability-Request-ID",
+            {"201": _ok("Invocation", "the job the invocation started")},
+            params=("batchEndpointName", "repeatabilityId", "raw"), body=_json_body("InvokeRequest", required=False),
+            tag=b, errors=_AML_BODY_ERRORS, rules="invoke")},
     }
 
 
@@ -310,9 +377,10 @@ def _document() -> dict:
         "info": {
             "title": "AML batch-scoring scheduler",
             "version": "1.0",
-            "description": "Schedules of Azure ML pipeline runs, and an audited proxy for AML compute, runs and "
-                           "pipelines that calls AML with the app's managed identity. Two custom formats name "
-                           "what JSON Schema cannot check: `cron` (5 fields, or 6 with seconds first) and "
+            "description": "Schedules of Azure ML pipeline runs, and an audited proxy for AML compute, runs, "
+                           "pipelines, v2 jobs and batch endpoints that calls AML with the app's managed identity. "
+                           "Two custom formats name what JSON Schema cannot check: `cron` (5 fields, or 6 with "
+                           "seconds first) and "
                            "`time-zone` (an IANA or Windows zone name). Each operation lists in "
                            "`x-semantic-rules` the other rules a request must meet, by the field its 400 names.",
         },
@@ -320,7 +388,7 @@ def _document() -> dict:
         "security": [{"functionKey": []}, {"functionKeyQuery": []}],
         "paths": _paths(),
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **V2_SCHEMAS},
             "securitySchemes": {
                 "functionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"},
                 "functionKeyQuery": {"type": "apiKey", "in": "query", "name": "code"},

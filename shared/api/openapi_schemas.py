@@ -183,7 +183,8 @@ SCHEDULE_SCHEMAS: dict[str, dict] = {
     "BatchInput": {"oneOf": [
         closed({"type": string(enum=["uri_folder", "uri_file"]), "uri": string(minLength=1, maxLength=2048),
                 "mode": string(enum=list(INPUT_MODES))}, ("type", "uri")),
-        closed({"type": string(enum=["literal"]), "value": {"type": ["string", "number"]}}, ("type", "value")),
+        closed({"type": string(enum=["literal"]), "value": {"type": ["string", "number"]},
+                "mode": string(enum=list(INPUT_MODES))}, ("type", "value")),
     ]},
     "BatchOutput": closed({"type": string(enum=["uri_folder", "uri_file"]), "uri": string(minLength=1, maxLength=2048),
                            "mode": string(enum=list(INPUT_MODES))}, ("type", "uri")),
@@ -445,7 +446,7 @@ SCHEMAS: dict[str, dict] = {
                         "amlCode": nullable(string("AML's error code")),
                         "mayHaveExecuted": {"type": "boolean",
                                             "description": "a write whose answer was lost may have happened"},
-                        "status": string("a run's final status (RunAlreadyFinished)"),
+                        "status": string("a run's or job's final status (RunAlreadyFinished, JobAlreadyFinished)"),
                     }, ("field", "message"))},
     }, ("code", "message"))}, ("error",)),
     "Health": closed({"status": string(enum=["healthy", "unhealthy"]), "checks": ANY_OBJECT}),

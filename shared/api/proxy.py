@@ -1,20 +1,26 @@
-"""Request helpers shared by the AML proxy handlers (compute, runs, pipelines).
+"""Request helpers shared by the AML proxy handlers (compute, runs, pipelines, jobs, batch endpoints).
 
 Every value a caller sends that ends up in an AML URL passes `route_value`; every body
 passes `reject_passwords`. Destructive operations go through `guard_destructive`, which
-refuses them when they are switched off and otherwise records who asked.
+refuses them when they are switched off and otherwise records who asked. The AML v2
+routes take bodies in the shape of a schedule's target, checked by the schedule's own
+rules (`target_rules`), minus the placeholders only a schedule can fill
+(`reject_placeholders`).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import azure.functions as func
 
 from shared.aml import names
 from shared.aml.errors import InvalidAmlName
 from shared.api.http import ApiError, bad_request
+from shared.scheduling import ScheduleError
+from shared.scheduling.templating import first_placeholder
 
 log = logging.getLogger("shared.api.audit")
 
@@ -114,3 +120,40 @@ def aml_error_view(error: Any) -> dict | None:
     if not code and not message:
         return None
     return {"code": code, "message": message}
+
+
+def reject_placeholders(value: Any, where: str = "") -> None:
+    """400 if any string in a JSON document holds a schedule placeholder such as {{slot}}.
+
+    Placeholders are filled per slot by a schedule; a proxy request has no slot, and
+    sending `{{slot}}` to AML as text is never what the caller meant. AML's own
+    `${{inputs.x}}` bindings are not placeholders and pass.
+    """
+    stack = [(value, where)]
+    while stack:
+        current, path = stack.pop()
+        if isinstance(current, str):
+            found = first_placeholder(current)
+            if found is not None:
+                raise bad_request(path or "body", f"{found} is a schedule placeholder: placeholders are filled per "
+                                                  "slot by schedules only; this route sends values as given, so "
+                                                  "write the value itself")
+        elif isinstance(current, dict):
+            stack.extend((child, f"{path}.{key}" if path else str(key)) for key, child in current.items())
+        elif isinstance(current, list):
+            stack.extend((child, f"{path}[{i}]") for i, child in enumerate(current))
+
+
+@contextmanager
+def target_rules(prefix: str) -> Iterator[None]:
+    """Run a schedule target's validation on a proxy body: its errors name the body's own
+    fields (`target.job.computeId` -> `computeId`; the prefix itself -> `body`)."""
+    try:
+        yield
+    except ScheduleError as exc:
+        field = exc.field
+        if field == prefix:
+            field = "body"
+        elif field.startswith(prefix + "."):
+            field = field[len(prefix) + 1:]
+        raise bad_request(field, exc.message) from None

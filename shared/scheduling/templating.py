@@ -61,6 +61,12 @@ def check_placeholders(field: str, value: str) -> None:
             raise ScheduleError(field, "an empty strftime format after ':'")
 
 
+def first_placeholder(value: str) -> str | None:
+    """The first placeholder-shaped `{{...}}` in `value` (known or not), or None."""
+    match = _PLACEHOLDER.search(value)
+    return match.group(0) if match else None
+
+
 def render_parameters(assignments: Mapping[str, Any], ctx: SlotContext) -> dict:
     return {name: render_text(value, ctx) if isinstance(value, str) else value for name, value in assignments.items()}
 

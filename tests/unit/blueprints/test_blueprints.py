@@ -18,6 +18,8 @@ AREAS = {
     "experiments": "shared.blueprints.runs",
     "pipelines": "shared.blueprints.pipelines",
     "pipeline-endpoints": "shared.blueprints.pipelines",
+    "jobs": "shared.blueprints.jobs",
+    "batch-endpoints": "shared.blueprints.batch",
     "health": "shared.blueprints.docs",
     "openapi.json": "shared.blueprints.docs",
 }
@@ -43,7 +45,7 @@ def test_each_function_is_defined_in_its_areas_blueprint():
     )
     result = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     functions = json.loads(result.stdout.strip().splitlines()[-1])
-    assert len(functions) == 38
+    assert len(functions) == 46
     for name, trigger, route, module in functions:
         if trigger == "timerTrigger":
             assert module == "shared.blueprints.timers", name
