@@ -19,6 +19,7 @@ takes it first asks AML for a run carrying the slot's run key before submitting 
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import datetime, timedelta
 from typing import Callable
 
@@ -61,9 +62,15 @@ class Engine:
         self._runner = SlotRunner(schedules, runs, aml, leases)
         self._queue = queue
         self._ticker = Ticker(self._runner, queue)
-        self._poller = Poller(self._runner, queue, self.owner, retention=retention, concurrency=poll_concurrency,
+        self._poller = Poller(self._runner, queue, self.attempt_owner, retention=retention, concurrency=poll_concurrency,
                               maintenance=maintenance)
         self._elapsed = elapsed
+
+    def attempt_owner(self) -> str:
+        """Who holds a lease: this process and this one delivery. Two deliveries of one slot
+        to the same process (a repeated message, a sweep's resend) run on different threads
+        and must not pass for one holder, or both would submit."""
+        return f"{self.owner}/{uuid.uuid4().hex[:8]}"
 
     @property
     def leases(self) -> LeasePolicy:
@@ -77,16 +84,17 @@ class Engine:
         clock = WorkClock(now, self._elapsed)
         if isinstance(message, ShardMessage):
             return self._ticker.dispatch(message.shard, message.now, clock)
-        return work(self._runner, message, clock, self.owner)
+        return work(self._runner, message, clock, self.attempt_owner())
 
     def give_up(self, message: SlotMessage, now: datetime) -> str:
-        return give_up(self._runner, message, WorkClock(now, self._elapsed), self.owner)
+        return give_up(self._runner, message, WorkClock(now, self._elapsed), self.attempt_owner())
 
     def poll(self, now: datetime) -> PollReport:
         return self._poller.poll(WorkClock(now, self._elapsed))
 
     def trigger_now(self, record: ScheduleRecord, now: datetime, overrides: dict | None = None) -> RunRecord:
-        return manual.trigger_now(self._runner, record, WorkClock(now, self._elapsed), self.owner, overrides)
+        return manual.trigger_now(self._runner, record, WorkClock(now, self._elapsed), self.attempt_owner(),
+                                  overrides)
 
     def backfill(self, record: ScheduleRecord, start: datetime, end: datetime, now: datetime) -> BackfillResult:
         return manual.backfill(self._runner, self._queue, record, start, end, now)

@@ -43,7 +43,7 @@ PRUNE_POSITION = "prune-position"
 
 
 class Poller:
-    def __init__(self, runner: SlotRunner, queue: SlotQueue, owner: str, *, retention: timedelta | None,
+    def __init__(self, runner: SlotRunner, queue: SlotQueue, owner: Callable[[], str], *, retention: timedelta | None,
                  concurrency: int, maintenance: Callable[[], object] | None = None):
         self._runner = runner
         self._queue = queue
@@ -113,7 +113,7 @@ class Poller:
                 queue_down[0] = True
                 run = requeued
         outcome = TickReport()
-        self._runner.attempt(run, clock, outcome, owner=self._owner)
+        self._runner.attempt(run, clock, outcome, owner=self._owner())
         report.attempted_inline += 1
 
     # -- active runs -------------------------------------------------------------------

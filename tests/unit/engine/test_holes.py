@@ -155,7 +155,7 @@ def test_no_attempt_starts_on_a_claim_whose_lease_is_too_short_without_renewing_
     run = runs.get("s1", T0)
     assert run.status == "Submitted" and len(aml.submissions) == 1
     # The worker that took it over from the sweep held a fresh lease from that moment.
-    assert run.dequeued_at == short + timedelta(seconds=1) and run.owner == engine.engine.owner
+    assert run.dequeued_at == short + timedelta(seconds=1) and run.owner.startswith(engine.engine.owner + "/")
 
 
 def test_a_retry_waiting_behind_forbid_is_not_starved_by_new_on_time_slots():
@@ -174,3 +174,34 @@ def test_a_retry_waiting_behind_forbid_is_not_starved_by_new_on_time_slots():
             aml.status[run_id] = "Completed"
         engine.poll(T0 + timedelta(minutes=minute, seconds=30))
     assert runs.get("s1", earlier).status in ("Submitted", "Completed")
+
+
+def test_one_slot_delivered_twice_to_one_process_is_submitted_once():
+    # A repeated message (or a sweep's resend) reaches two worker threads of the same
+    # process while the first is still submitting: they share the process, not the lease.
+    schedules, runs = MemoryScheduleStore(), MemoryRunStore()
+    add_schedule(schedules, cron="0 * * * *")
+    release = threading.Event()
+    in_flight = threading.Event()
+
+    class SlowAml(RecordingAml):
+        def submit_pipeline(self, pipeline_id, **kwargs):
+            in_flight.set()
+            release.wait(10)
+            return super().submit_pipeline(pipeline_id, **kwargs)
+
+    aml = SlowAml()
+    driven = Driven(schedules, runs, aml)
+    now = T0 + timedelta(seconds=1)
+    driven.engine.tick(now)
+    [shard] = driven.queue.take()
+    driven.engine.work(shard, now)
+    [message] = driven.queue.take()
+    first = threading.Thread(target=driven.engine.work, args=(message, now))
+    first.start()
+    assert in_flight.wait(10)
+    second = driven.engine.work(message, now + timedelta(milliseconds=50))
+    release.set()
+    first.join(10)
+    assert second.lost_races == 1 and second.submitted == []
+    assert Counter(s["tags"][RUN_KEY_TAG] for s in aml.submissions) == {"s1_20261122T100000Z": 1}
