@@ -83,7 +83,7 @@ def print_tick(f: TickFigures) -> None:
     aml = sum(f.aml_requests.values())
     kinds = ", ".join(f"{k} {v}" for k, v in sorted(f.aml_requests.items()))
     print(f"  requests per slot: tables {f.table_requests / d:.2f}, queues {f.queue_requests / d:.2f}, "
-          f"AML {aml / d:.2f} ({kinds})")
+          f"AML {aml / d:.2f} ({kinds}); {f.failed_requests} table/queue requests failed (retried)")
     cpu = ", ".join(f"{role} {_ms(f.cpu.get(role, 0.0), d)}" for role in ROLES)
     print(f"  CPU ms per slot: {cpu}; app (tick + workers) {_ms(app_cpu(f), d)}")
     peaks = ", ".join(f"{mb:.0f}" for mb in f.worker_peak_mb)
@@ -102,7 +102,8 @@ def print_poll(f: PollFigures) -> None:
           f"{f.changed} changed, {f.schedules} schedules, {f.pruned} pruned, {f.errors} errors")
     print(f"  if only AML's {f.latency * 1000:.0f} ms per GET counted: {f.wait_floor:.2f} s")
     kinds = ", ".join(f"{k} {v}" for k, v in sorted(f.aml_requests.items()))
-    print(f"  requests: tables {f.table_requests}, AML {sum(f.aml_requests.values())} ({kinds})")
+    print(f"  requests: tables {f.table_requests} ({f.failed_requests} failed), AML {sum(f.aml_requests.values())} "
+          f"({kinds})")
     cpu = ", ".join(f"{role} {seconds * 1000:.0f}" for role, seconds in f.cpu.items())
     print(f"  CPU ms: {cpu}; per checked run: poll {_ms(f.cpu.get('poll', 0.0), f.checked)}")
     print(f"  other processes on the machine kept {f.others_cores:.2f} cores busy; load average {f.load}")
@@ -124,10 +125,11 @@ def summary(ticks: list[TickFigures], polls: list[PollFigures]) -> None:
         _table(["scenario", "seed s", "tick", "claimed", "queued", "AML runs/slots", "lag p50", "p99", "max",
                 "rec-AML ms", "CPU ideal", "p99/ideal", "others' cores"], rows)
         print("\nPer slot: requests, and CPU ms by role; the workers' peak memory")
-        _table(["scenario", "tables", "queues", "AML", "tick", "workers", "Azurite tab", "Azurite q", "AML emu",
-                "app", "peak MB"],
+        _table(["scenario", "tables", "queues", "failed", "AML", "tick", "workers", "Azurite tab", "Azurite q",
+                "AML emu", "app", "peak MB"],
                [[f"N={f.schedules:,} D={f.due:,} workers={f.workers}", f"{f.table_requests / f.due:.2f}",
-                 f"{f.queue_requests / f.due:.2f}", f"{sum(f.aml_requests.values()) / f.due:.2f}",
+                 f"{f.queue_requests / f.due:.2f}", f"{f.failed_requests / f.due:.2f}",
+                 f"{sum(f.aml_requests.values()) / f.due:.2f}",
                  _ms(f.cpu.get("tick", 0.0), f.due), _ms(f.cpu.get("workers", 0.0), f.due),
                  _ms(f.cpu.get("Azurite tables", 0.0), f.due), _ms(f.cpu.get("Azurite queues", 0.0), f.due),
                  _ms(f.cpu.get("AML emulator", 0.0), f.due), _ms(app_cpu(f), f.due),
@@ -143,7 +145,7 @@ def summary(ticks: list[TickFigures], polls: list[PollFigures]) -> None:
                  f"{f.others_cores:.1f}"] for f in polls])
     print("\nTable and queue requests: counted in the app's own processes (the bench process for the tick and the "
           "poll, every worker with its dev host's queue receives and deletes) by wrapping requests.Session.send, by "
-          "destination port. AML requests: the "
+          "destination port; failed: no answer, 408, 429 or 5xx, which the SDKs send again. AML requests: the "
           "emulator's request log. CPU: utime+stime from /proc/<pid>/stat of every process started, by role; "
           "CPU ideal: the app's CPU (tick + workers) for the D slots over all cores; others' cores: what the rest "
           "of the machine kept busy meanwhile (/proc/stat less ours).")

@@ -18,7 +18,7 @@ UTC = timezone.utc
 _STAMP = r"^\[(?P<at>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})Z\] "
 SHARD_LINE = re.compile(_STAMP + r"shard (?P<shard>shard_\d+) \(delivery \d+\): (?P<due>\d+) due schedule\(s\), "
                         r"(?P<claimed>\d+) slot\(s\) claimed, (?P<queued>\d+) queued")
-SLOT_LINE = re.compile(_STAMP + r"slot message \S+ \S+ \(delivery \d+\): (?P<submitted>\d+) submitted, "
+SLOT_LINE = re.compile(_STAMP + r"slot message (?!warmup )\S+ \S+ \(delivery \d+\): (?P<submitted>\d+) submitted, "
                        r"(?P<failed>\d+) failed, (?P<taken>\d+) already taken")
 WARMUP_LINE = re.compile(_STAMP + r"message for warmup ")
 TROUBLE = re.compile(r"Traceback|failed with an exception|table storage failed|slot queue unavailable")
@@ -96,11 +96,11 @@ def load_average() -> str:
 
 @dataclass
 class Snapshot:
-    """CPU by role, request counts by port, machine busy time, at one moment."""
+    """CPU by role, request counts, the machine's busy time, at one moment."""
 
     at: float
     cpu: dict[str, float]
-    requests: dict[int, int]
+    requests: dict[str, int]  # `sent:<port>`, `failed:<port>`
     machine: float
 
 

@@ -41,6 +41,7 @@ class PollFigures:
     pruned: int = 0
     errors: int = 0
     table_requests: int = 0
+    failed_requests: int = 0
     aml_requests: dict[str, int] = field(default_factory=dict)
     cpu: dict[str, float] = field(default_factory=dict)
     others_cores: float = math.nan
@@ -113,7 +114,9 @@ class PollScenario:
         figures.load = load_average()
         figures.cpu = {"poll": own, **cpu}
         figures.others_cores = max(0.0, busy - sum(figures.cpu.values())) / figures.poll_seconds
-        figures.table_requests = delta(self.counter.snapshot(), requests0).get(storage.table_port, 0)
+        requests = delta(self.counter.snapshot(), requests0)
+        figures.table_requests = requests.get(f"sent:{storage.table_port}", 0)
+        figures.failed_requests = requests.get(f"failed:{storage.table_port}", 0)
         figures.aml_requests = aml_requests_since(self.aml.requests_log(), t0)
         figures.checked, figures.changed, figures.schedules = report.checked, report.changed, report.schedules
         figures.pruned, figures.errors = report.pruned, len(report.errors)

@@ -27,9 +27,12 @@ COUNTS_FILE_VARIABLE = "BENCH_COUNTS_FILE"
 
 
 class RequestCounter:
+    """Requests sent, and those that failed in a way the SDKs retry (no answer, 408, 429, 5xx),
+    keyed `sent:<port>` and `failed:<port>`."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._by_port: Counter[int] = Counter()
+        self._counts: Counter[str] = Counter()
 
     def install(self) -> "RequestCounter":
         import requests
@@ -38,19 +41,27 @@ class RequestCounter:
         counter = self
 
         def counted_send(session, request, **kwargs):
-            counter._add(urlsplit(request.url).port or 0)
-            return original(session, request, **kwargs)
+            port = urlsplit(request.url).port or 0
+            counter._add(f"sent:{port}")
+            try:
+                response = original(session, request, **kwargs)
+            except Exception:
+                counter._add(f"failed:{port}")
+                raise
+            if response.status_code in (408, 429) or response.status_code >= 500:
+                counter._add(f"failed:{port}")
+            return response
 
         requests.Session.send = counted_send
         return self
 
-    def _add(self, port: int) -> None:
+    def _add(self, key: str) -> None:
         with self._lock:
-            self._by_port[port] += 1
+            self._counts[key] += 1
 
-    def snapshot(self) -> dict[int, int]:
+    def snapshot(self) -> dict[str, int]:
         with self._lock:
-            return dict(self._by_port)
+            return dict(self._counts)
 
 
 def dump_on_signal(counter: RequestCounter, path: Path) -> None:
@@ -59,7 +70,7 @@ def dump_on_signal(counter: RequestCounter, path: Path) -> None:
 
     def on_signal(signum, frame) -> None:
         written[0] += 1
-        doc = {"seq": written[0], "counts": {str(port): n for port, n in counter.snapshot().items()}}
+        doc = {"seq": written[0], "counts": counter.snapshot()}
         partial = path.with_suffix(".tmp")
         partial.write_text(json.dumps(doc), encoding="utf-8")
         os.replace(partial, path)  # the reader never sees half a file

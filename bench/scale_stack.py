@@ -238,8 +238,8 @@ class Worker:
     def pid(self) -> int:
         return self.child.proc.pid
 
-    def request_counts(self) -> dict[int, int]:
-        """Its requests so far by destination port (it writes them when signalled)."""
+    def request_counts(self) -> dict[str, int]:
+        """Its requests so far, `sent:<port>` and `failed:<port>` (it writes them when signalled)."""
         self._seq += 1
         os.kill(self.pid, signal.SIGUSR1)
         deadline = time.monotonic() + 10
@@ -248,7 +248,7 @@ class Worker:
                 doc = json.loads(self.counts_path.read_text(encoding="utf-8"))
                 if doc["seq"] >= self._seq:
                     self._seq = doc["seq"]
-                    return {int(port): n for port, n in doc["counts"].items()}
+                    return doc["counts"]
             except (OSError, ValueError, KeyError):
                 pass
             time.sleep(0.005)

@@ -61,6 +61,7 @@ class TickFigures:
     table_requests: int = 0
     tick_table_requests: int = 0
     queue_requests: int = 0
+    failed_requests: int = 0  # tables and queues: no answer, 408, 429 or 5xx (the SDKs retry them)
     aml_requests: dict[str, int] = field(default_factory=dict)
     cpu: dict[str, float] = field(default_factory=dict)  # seconds by role, in the window
     worker_peak_mb: list[float] = field(default_factory=list)
@@ -133,18 +134,23 @@ class TickGroup:
         return figures
 
     def _warm_up(self, runtime, message, logs: list[WorkerLog]) -> None:
-        """Until every worker has worked a message: its app is imported and its clients are built."""
-        deadline = time.monotonic() + WARMUP_SECONDS
+        """Until every worker has worked a message (its app is imported, its clients are built),
+        and every warm-up message sent is gone, so none is worked in the window."""
+        sent, deadline = 1, time.monotonic() + WARMUP_SECONDS  # one went out before the workers started
         while time.monotonic() < deadline:
             for log in logs:
                 log.read()
             if all(log.warmups for log in logs):
                 break
             runtime.queue.send(message)
+            sent += 1
             time.sleep(1.0)
         else:
             print("  warning: not every worker took a warm-up message; its start-up falls in the window")
-        time.sleep(1.0)  # the last warm-up messages settle
+        while time.monotonic() < deadline and sum(log.warmups for log in logs) < sent:
+            time.sleep(0.1)
+            for log in logs:
+                log.read()
         for log in logs:
             log.forget()
 
@@ -179,7 +185,8 @@ class TickGroup:
         tick_cpu0, tick_requests0, t0 = time.process_time(), self.counter.snapshot(), time.time()
         report = runtime.engine.tick(datetime.now(UTC))
         t1, tick_cpu = time.time(), time.process_time() - tick_cpu0
-        figures.tick_table_requests = delta(self.counter.snapshot(), tick_requests0).get(self.storage.table_port, 0)
+        tick_requests = delta(self.counter.snapshot(), tick_requests0)
+        figures.tick_table_requests = tick_requests.get(f"sent:{self.storage.table_port}", 0)
         figures.finished = wait_for_work(logs, report.enqueued, time.monotonic() + self.window_timeout)
         after = self._snapshot(workers)
         figures.window_seconds = after.at - t0
@@ -194,8 +201,10 @@ class TickGroup:
         figures.cpu = {"tick": tick_cpu, **cpu}
         # In the window the bench process sent only the tick's requests; the rest are the workers'.
         requests = delta(after.requests, before.requests)
-        figures.table_requests = requests.get(self.storage.table_port, 0)
-        figures.queue_requests = requests.get(self.storage.queue_port, 0)
+        tables, queues = self.storage.table_port, self.storage.queue_port
+        figures.table_requests = requests.get(f"sent:{tables}", 0)
+        figures.queue_requests = requests.get(f"sent:{queues}", 0)
+        figures.failed_requests = requests.get(f"failed:{tables}", 0) + requests.get(f"failed:{queues}", 0)
         figures.trouble = [line for log in logs for line in log.trouble]
 
         shards = [s for log in logs for s in log.shards]
