@@ -83,7 +83,7 @@ def print_tick(f: TickFigures) -> None:
     aml = sum(f.aml_requests.values())
     kinds = ", ".join(f"{k} {v}" for k, v in sorted(f.aml_requests.items()))
     print(f"  requests per slot: tables {f.table_requests / d:.2f}, queues {f.queue_requests / d:.2f}, "
-          f"AML {aml / d:.2f} ({kinds}); {f.failed_requests} table/queue requests failed (retried)")
+          f"AML {aml / d:.2f} ({kinds}); {f.failed_requests} table/queue requests failed")
     cpu = ", ".join(f"{role} {_ms(f.cpu.get(role, 0.0), d)}" for role in ROLES)
     print(f"  CPU ms per slot: {cpu}; app (tick + workers) {_ms(app_cpu(f), d)}")
     peaks = ", ".join(f"{mb:.0f}" for mb in f.worker_peak_mb)
@@ -145,7 +145,7 @@ def summary(ticks: list[TickFigures], polls: list[PollFigures]) -> None:
                  f"{f.others_cores:.1f}"] for f in polls])
     print("\nTable and queue requests: counted in the app's own processes (the bench process for the tick and the "
           "poll, every worker with its dev host's queue receives and deletes) by wrapping requests.Session.send, by "
-          "destination port; failed: no answer, 408, 429 or 5xx, which the SDKs send again. AML requests: the "
+          "destination port; failed: no answer, 408, 429 or 5xx. AML requests: the "
           "emulator's request log. CPU: utime+stime from /proc/<pid>/stat of every process started, by role; "
           "CPU ideal: the app's CPU (tick + workers) for the D slots over all cores; others' cores: what the rest "
           "of the machine kept busy meanwhile (/proc/stat less ours).")

@@ -27,8 +27,8 @@ COUNTS_FILE_VARIABLE = "BENCH_COUNTS_FILE"
 
 
 class RequestCounter:
-    """Requests sent, and those that failed in a way the SDKs retry (no answer, 408, 429, 5xx),
-    keyed `sent:<port>` and `failed:<port>`."""
+    """Requests sent, and those that failed (no answer, 408, 429, 5xx: throttling or an
+    unavailable service, not a refused precondition), keyed `sent:<port>` and `failed:<port>`."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

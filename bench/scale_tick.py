@@ -61,7 +61,7 @@ class TickFigures:
     table_requests: int = 0
     tick_table_requests: int = 0
     queue_requests: int = 0
-    failed_requests: int = 0  # tables and queues: no answer, 408, 429 or 5xx (the SDKs retry them)
+    failed_requests: int = 0  # tables and queues: no answer, 408, 429 or 5xx
     aml_requests: dict[str, int] = field(default_factory=dict)
     cpu: dict[str, float] = field(default_factory=dict)  # seconds by role, in the window
     worker_peak_mb: list[float] = field(default_factory=list)
