@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEMO_SECONDS ?= 0
 
-.PHONY: run test setup clean bench bench-devhost chaos
+.PHONY: run test setup clean bench bench-devhost bench-scale chaos
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -34,6 +34,11 @@ bench: setup
 
 bench-devhost: setup
 	$(PY) bench/devhost_load.py
+
+# The tick, the queue workers and the poll at scale on the local stack (about 10 minutes);
+# options: make bench-scale SCALE_ARGS="--schedules 10000 --workers 2"
+bench-scale: setup
+	$(PY) bench/scale.py $(SCALE_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .hypothesis
