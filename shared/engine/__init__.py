@@ -25,6 +25,7 @@ from typing import Callable
 
 from shared.engine import manual
 from shared.engine.attempt import SlotRunner
+from shared.engine.outcomes import OutcomeListener, RunOutcomes
 from shared.engine.model import (
     ATTEMPT_TAG,
     BACKFILL,
@@ -49,7 +50,7 @@ LEASE = DEFAULT_LEASES.lease
 DEFAULT_POLL_CONCURRENCY = 32
 
 __all__ = ["ATTEMPT_TAG", "BACKFILL", "LEASE", "RUN_KEY_TAG", "BackfillError", "BackfillResult",
-           "ConcurrencyConflict", "Engine", "LeasePolicy", "PollReport", "TickReport", "status_from_aml"]
+           "ConcurrencyConflict", "Engine", "LeasePolicy", "OutcomeListener", "PollReport", "RunOutcomes", "TickReport", "status_from_aml"]
 
 
 class Engine:
@@ -57,9 +58,10 @@ class Engine:
                  retention: timedelta | None = None, leases: LeasePolicy = DEFAULT_LEASES,
                  elapsed: Callable[[], float] = time.monotonic, owner: str | None = None,
                  poll_concurrency: int = DEFAULT_POLL_CONCURRENCY,
-                 maintenance: Callable[[], object] | None = None):
+                 maintenance: Callable[[], object] | None = None, outcomes: RunOutcomes | None = None):
         self.owner = owner or process_owner()
-        self._runner = SlotRunner(schedules, runs, aml, leases)
+        self.outcomes = outcomes or RunOutcomes()
+        self._runner = SlotRunner(schedules, runs, aml, leases, self.outcomes)
         self._queue = queue
         self._ticker = Ticker(self._runner, queue)
         self._poller = Poller(self._runner, queue, self.attempt_owner, retention=retention, concurrency=poll_concurrency,

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from shared.aml.errors import AmlError
 from shared.engine import kinds
 from shared.engine.health import ScheduleHealth
+from shared.engine.outcomes import RunOutcomes
 from shared.engine.model import WAIT_FOR_ACTIVE, AmlPort, TickReport
 from shared.engine.timing import LeasePolicy, WorkClock
 from shared.scheduling.templating import SlotContext
@@ -35,12 +36,14 @@ log = logging.getLogger("shared.engine")
 
 
 class SlotRunner:
-    def __init__(self, schedules: ScheduleStore, runs: RunStore, aml: AmlPort, leases: LeasePolicy):
+    def __init__(self, schedules: ScheduleStore, runs: RunStore, aml: AmlPort, leases: LeasePolicy,
+                 outcomes: RunOutcomes | None = None):
         self.schedules = schedules
         self.runs = runs
         self.aml = aml
         self.leases = leases
-        self.health = ScheduleHealth(schedules)
+        self.outcomes = outcomes or RunOutcomes()
+        self.health = ScheduleHealth(schedules, self.outcomes)
 
     # -- claims ----------------------------------------------------------------------
     def new_claim(self, record: ScheduleRecord, slot: datetime, now: datetime, kind: str,
@@ -59,14 +62,18 @@ class SlotRunner:
                          target_kind=target.kind)
 
     def save(self, run: RunRecord) -> RunRecord | None:
+        """Write `run` (If-Match on its ETag); None if another writer changed or deleted it.
+        Every step of a slot's record goes through here, so this is where its end is heard."""
         try:
-            return self.runs.replace(run)
+            saved = self.runs.replace(run)
         except PreconditionFailed:
             log.info("run %s changed concurrently; keeping the other writer's update", run.run_key)
             return None
         except NotFound:
             log.info("run %s was deleted concurrently", run.run_key)
             return None
+        self.outcomes.saved(run, saved)
+        return saved
 
     # -- the attempt -----------------------------------------------------------------
     def attempt(self, run: RunRecord, clock: WorkClock, report: TickReport, *, owner: str,

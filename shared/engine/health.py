@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from shared.aml.errors import AmlError
+from shared.engine.outcomes import RunOutcomes
 from shared.store import NotFound, PreconditionFailed, StoreError, RunRecord, ScheduleRecord, ScheduleStore
 
 log = logging.getLogger("shared.engine")
@@ -21,8 +22,9 @@ _WRITE_ROUNDS = 5
 
 
 class ScheduleHealth:
-    def __init__(self, schedules: ScheduleStore):
+    def __init__(self, schedules: ScheduleStore, outcomes: RunOutcomes):
         self._schedules = schedules
+        self._outcomes = outcomes
 
     def refused(self, record: ScheduleRecord, run: RunRecord, exc: AmlError, now: datetime) -> None:
         def change(current: ScheduleRecord) -> ScheduleRecord | None:
@@ -48,7 +50,9 @@ class ScheduleHealth:
                 current = self._schedules.get(schedule_id)
                 updated = change(current)
                 if updated is not None:
-                    self._schedules.replace(updated)
+                    stored = self._schedules.replace(updated)
+                    if stored.paused_at is not None and current.paused_at != stored.paused_at:
+                        self._outcomes.paused(stored)
                 return
             except PreconditionFailed:
                 continue

@@ -1,0 +1,52 @@
+"""Who hears that a slot's run ended, or that a schedule was paused.
+
+The run record is the truth; listeners keep things derived from it (the schedule's health
+summary, alerts) and are told after the record is written. A listener that fails is
+logged and skipped: a missed summary update or alert must never undo or block the slot's
+own record. Listeners run on the thread that wrote the record, so they must be quick or
+hand their work off (alerts go through a queue).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from shared.store import TERMINAL_STATUSES, RunRecord, ScheduleRecord
+
+log = logging.getLogger("shared.engine")
+
+
+class OutcomeListener(Protocol):
+    def run_finished(self, run: RunRecord) -> None:
+        """`run` is as stored, final; its finished_at says when."""
+
+    def schedule_paused(self, record: ScheduleRecord) -> None:
+        """`record` is as stored, disabled, with paused_reason and paused_at."""
+
+
+class RunOutcomes:
+    def __init__(self, listeners: "list[OutcomeListener] | None" = None):
+        self._listeners: list[OutcomeListener] = list(listeners or [])
+
+    def add(self, listener: OutcomeListener) -> None:
+        self._listeners.append(listener)
+
+    def saved(self, before: RunRecord, after: RunRecord) -> None:
+        """`after` was written over `before`: tell the listeners if that ended the run."""
+        if after.status in TERMINAL_STATUSES and before.stored_status not in TERMINAL_STATUSES:
+            self.finished(after)
+
+    def finished(self, run: RunRecord) -> None:
+        for listener in self._listeners:
+            try:
+                listener.run_finished(run)
+            except Exception:  # noqa: BLE001 - a listener never fails the slot's own record
+                log.exception("run %s: outcome listener %s failed", run.run_key, type(listener).__name__)
+
+    def paused(self, record: ScheduleRecord) -> None:
+        for listener in self._listeners:
+            try:
+                listener.schedule_paused(record)
+            except Exception:  # noqa: BLE001
+                log.exception("schedule %s: outcome listener %s failed", record.id, type(listener).__name__)
