@@ -21,6 +21,10 @@ class OutcomeListener(Protocol):
     def run_finished(self, run: RunRecord) -> None:
         """`run` is as stored, final; its finished_at says when."""
 
+    def run_late(self, run: RunRecord) -> None:
+        """`run` (as stored) passed its schedule's deadline (sla.completeWithinMinutes after
+        its slot) without completing; told once per run."""
+
     def schedule_paused(self, record: ScheduleRecord) -> None:
         """`record` is as stored, disabled, with paused_reason and paused_at."""
 
@@ -42,6 +46,13 @@ class RunOutcomes:
             try:
                 listener.run_finished(run)
             except Exception:  # noqa: BLE001 - a listener never fails the slot's own record
+                log.exception("run %s: outcome listener %s failed", run.run_key, type(listener).__name__)
+
+    def late(self, run: RunRecord) -> None:
+        for listener in self._listeners:
+            try:
+                listener.run_late(run)
+            except Exception:  # noqa: BLE001
                 log.exception("run %s: outcome listener %s failed", run.run_key, type(listener).__name__)
 
     def paused(self, record: ScheduleRecord) -> None:

@@ -9,6 +9,9 @@ from tests.unit.engine.test_v2_targets import BATCH, JOB, T0, make
 
 
 class Heard:
+    def run_late(self, run):
+        pass
+
     def __init__(self, runs=None, schedules=None):
         self.finished, self.paused = [], []
         self._runs, self._schedules = runs, schedules
@@ -26,6 +29,9 @@ class Heard:
 
 
 class Broken:
+    def run_late(self, run):
+        raise RuntimeError("listener bug")
+
     def run_finished(self, run):
         raise RuntimeError("listener bug")
 
