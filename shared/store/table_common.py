@@ -9,6 +9,7 @@ one place table-service exceptions become store errors, the client, transactions
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
 from datetime import datetime, timezone
 from typing import Any, Iterator, Sequence
@@ -100,6 +101,13 @@ class Table:
     def query(self, query: str, **parameters: Any) -> list[Any]:
         with mapped_errors(query):
             return list(self.client.query_entities(query, parameters=parameters))
+
+    def query_first(self, query: str, limit: int, **parameters: Any) -> list[Any]:
+        """The first `limit` matches only: one request for up to 1,000 rows, where `query`
+        would read the whole range (the pruner's ranges grow with history)."""
+        with mapped_errors(query):
+            found = self.client.query_entities(query, parameters=parameters, results_per_page=min(limit, 1000))
+            return list(itertools.islice(found, limit))
 
     def transact(self, operations: Sequence[tuple], key: str) -> list[dict]:
         """One entity-group transaction (one partition, all or nothing); the etag of each operation.

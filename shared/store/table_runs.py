@@ -187,10 +187,10 @@ class TableRunStore:
         # Record keys hold the slot's reverse time: slots before the cutoff's second sort after
         # every key of that second.
         seconds = int(to_ms(cutoff).timestamp())
-        rows = self._table.query("PartitionKey eq @pk and RowKey gt @low and RowKey lt @high",
-                                 pk=shard_of(schedule_id), low=f"{schedule_id}|{_REVERSE_EPOCH - seconds:011d}_~",
-                                 high=f"{schedule_id}|~")
-        return [_record(e, _RUN) for e in rows[:limit]]
+        rows = self._table.query_first("PartitionKey eq @pk and RowKey gt @low and RowKey lt @high", limit,
+                                       pk=shard_of(schedule_id),
+                                       low=f"{schedule_id}|{_REVERSE_EPOCH - seconds:011d}_~", high=f"{schedule_id}|~")
+        return [_record(e, _RUN) for e in rows]
 
     # -- writing -----------------------------------------------------------------------
     def replace(self, run: RunRecord) -> RunRecord:

@@ -178,8 +178,8 @@ class TableScheduleStore:
         if shard not in shards:
             shard, after = shards[0], ""
         _, high = prefix_range(HISTORY_PREFIX)
-        rows = self._table.query("PartitionKey eq @pk and RowKey gt @low and RowKey lt @high",
-                                 pk=shard, low=HISTORY_PREFIX + after, high=high)[:limit]
+        rows = self._table.query_first("PartitionKey eq @pk and RowKey gt @low and RowKey lt @high", limit,
+                                       pk=shard, low=HISTORY_PREFIX + after, high=high)
         ids = [row["RowKey"][len(HISTORY_PREFIX):] for row in rows]
         if len(rows) == limit:
             return ids, f"{shard}|{ids[-1]}"
