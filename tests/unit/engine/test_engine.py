@@ -6,9 +6,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from shared.aml.errors import AmlPermanentError, AmlTransientError
-from shared.engine import LEASE, RUN_KEY_TAG, BackfillError, ConcurrencyConflict, Engine
+from shared.engine import LEASE, RUN_KEY_TAG, BackfillError, ConcurrencyConflict
 from shared.schedules import parse_schedule
-from shared.store import AlreadyExists, RunRecord, ScheduleRecord
+from shared.store import RunRecord, ScheduleRecord
 from shared.store.memory import MemoryRunStore, MemoryScheduleStore
 from tests.doubles.aml import RecordingAml
 from tests.unit.engine.support import Driven

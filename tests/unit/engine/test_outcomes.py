@@ -4,7 +4,6 @@ a failing listener never costs the slot its record."""
 from datetime import timedelta
 
 from shared.aml.errors import AmlNotFoundError
-from shared.engine import RunOutcomes
 from tests.unit.engine.test_v2_targets import BATCH, JOB, T0, make
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from shared.scheduling.cron import CronExpression
 from shared.scheduling.recurrence import Recurrence, RecurrenceTrigger
-from shared.scheduling.slots import FIRE, MAX_FIRES_PER_TICK, ON_TIME_SECONDS, SKIP, plan_slots
+from shared.scheduling.slots import MAX_FIRES_PER_TICK, ON_TIME_SECONDS, SKIP, plan_slots
 from shared.scheduling.triggers import CronTrigger
 
 UTC = timezone.utc
