@@ -106,6 +106,8 @@ export function timeline(runs, now = new Date(), {title = "Recent slots"} = {}) 
   }
   let from = Math.min(...items.map((i) => i.start.getTime()));
   let to = Math.max(...items.map((i) => i.end.getTime()), ...items.map((i) => i.slot.getTime()));
+  // Up to now when that keeps the slots readable: a schedule gone quiet shows as empty space.
+  if (now.getTime() > to && now.getTime() - to < (to - from) / 2) to = now.getTime();
   if (to - from < 60_000) {  // a single slot still gets an axis a minute wide
     from -= 30_000;
     to += 30_000;
