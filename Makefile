@@ -53,5 +53,10 @@ bench-devhost: setup
 bench-scale: setup
 	$(PY) bench/scale.py $(SCALE_ARGS)
 
+# The main read routes under load, figures per route; starts the local stack unless given a URL:
+# make loadtest LOADTEST_ARGS="--threads 16 --iterations 100"  or  LOADTEST_URL=... LOADTEST_KEY=... make loadtest
+loadtest: setup
+	$(PY) bench/loadtest.py $(LOADTEST_ARGS)
+
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .hypothesis
