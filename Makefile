@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEMO_SECONDS ?= 0
 
-.PHONY: run test setup clean bench bench-devhost bench-scale chaos
+.PHONY: run test setup browser clean bench bench-devhost bench-scale chaos loadtest
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -22,8 +22,21 @@ node_modules/.installed: package.json package-lock.json
 run: setup
 	DEMO_SECONDS=$(DEMO_SECONDS) $(PY) -m devtools.demo
 
-test: setup
+test: setup browser
 	$(PY) -m pytest
+
+# The console's browser tests drive Debian's chromium through its chromedriver (Selenium is
+# pointed at them, so nothing is downloaded). Installed here when missing and possible (root
+# with apt-get); otherwise those tests skip, or fail when CI is set.
+browser:
+	@if command -v chromium >/dev/null 2>&1 && [ -x /usr/bin/chromedriver ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing chromium and chromium-driver for the console's browser tests"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 || \
+	  { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1; } || \
+	  echo "could not install chromium; the browser tests will skip (fail under CI)"; \
+	else echo "no chromium: the browser tests will skip (fail under CI); apt-get install chromium chromium-driver"; fi
 
 # Bigger than CI's round: CHAOS_TRIALS=10000 make chaos (fired slots; about 45 minutes).
 chaos: setup
@@ -39,6 +52,11 @@ bench-devhost: setup
 # options: make bench-scale SCALE_ARGS="--schedules 10000 --workers 2"
 bench-scale: setup
 	$(PY) bench/scale.py $(SCALE_ARGS)
+
+# The main read routes under load, figures per route; starts the local stack unless given a URL:
+# make loadtest LOADTEST_ARGS="--threads 16 --iterations 100"  or  LOADTEST_URL=... LOADTEST_KEY=... make loadtest
+loadtest: setup
+	$(PY) bench/loadtest.py $(LOADTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .hypothesis

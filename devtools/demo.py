@@ -117,6 +117,7 @@ def main() -> int:
     try:
         api = stack.dev_host_url
         print(f"\nLocal stack up. App at {api}  (AML emulator {stack.aml_url})", flush=True)
+        print(f"Console: {api}/console  (open it in a browser; no key needed locally)", flush=True)
         print(f"Logs of every process: {stack.log_dir}  (data lives in memory and is gone when this stops)",
               flush=True)
         _call("PUT", f"{stack.aml_url}/_emulator/job-outcomes/{FAILING_EXPERIMENT}",

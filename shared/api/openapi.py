@@ -15,6 +15,7 @@ import azure.functions as func
 from shared.api.http import json_response
 from shared.aml.jobs import JOB_STATUSES, JOB_TYPES, LIST_VIEW_TYPES
 from shared.api.batch import UUID
+from shared.api.console import ASSETS, ROLES
 from shared.api.jobs import PAGE_TOKEN
 from shared.api.openapi_schemas import (
     ANY_OBJECT,
@@ -24,6 +25,7 @@ from shared.api.openapi_schemas import (
     GUID,
     SCHEDULE_RUN_STATUSES,
     SCHEMAS,
+    closed,
     integer,
     ref,
     string,
@@ -212,6 +214,7 @@ def _paths() -> dict:
             "responses": {"200": {"description": "OpenAPI 3.1 document",
                                   "content": {"application/json": {"schema": ANY_OBJECT}}}},
         }},
+        **_console_paths(),
         "/schedules": {
             "get": _op("schedules_list", "list schedules", {"200": _ok("SchedulePage")},
                        params=("limit", "continuationToken"), tag=s),
@@ -370,6 +373,38 @@ def _paths() -> dict:
     }
 
 
+def _console_paths() -> dict:
+    """The console's page and assets (anonymous: they hold no data), and `me`."""
+    text = {"type": "string"}
+    cached = {"304": {"description": "unchanged since the ETag in If-None-Match"}}
+    return {
+        "/console": {"get": {
+            "operationId": "console_page", "summary": "the operator console: one HTML page that reads this API",
+            "tags": ["console"], "security": [],
+            "responses": {"200": {"description": "the page", "content": {"text/html": {"schema": text}}}, **cached,
+                          "308": {"description": "the same page, asked for with a trailing slash"}},
+        }},
+        "/console/assets/{name}": {"get": {
+            "operationId": "console_asset", "summary": "a stylesheet or script module of the console",
+            "tags": ["console"], "security": [],
+            "parameters": [_param("name", "path", "the asset's name", schema=string(enum=sorted(ASSETS)))],
+            "responses": {"200": {"description": "the asset", "content": {
+                media: {"schema": text} for media in sorted(set(ASSETS.values()))}}, **cached, **_errors(404)},
+        }},
+        "/me": {"get": _op("me", "who the caller is and which app roles they hold (the console shows actions by "
+                                 "them)", {"200": _ok("Me")}, tag="console", errors=())},
+    }
+
+
+_CONSOLE_SCHEMAS = {
+    "Me": closed({
+        "mode": string("how the caller was identified: functionKey (a function key, which holds every role)"),
+        "name": string("the caller, as the console shows it"),
+        "roles": {"type": "array", "items": string(enum=list(ROLES))},
+    }, ("mode", "name", "roles")),
+}
+
+
 @functools.lru_cache(maxsize=1)
 def _document() -> dict:
     return {
@@ -388,7 +423,7 @@ def _document() -> dict:
         "security": [{"functionKey": []}, {"functionKeyQuery": []}],
         "paths": _paths(),
         "components": {
-            "schemas": {**SCHEMAS, **V2_SCHEMAS},
+            "schemas": {**SCHEMAS, **V2_SCHEMAS, **_CONSOLE_SCHEMAS},
             "securitySchemes": {
                 "functionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"},
                 "functionKeyQuery": {"type": "apiKey", "in": "query", "name": "code"},

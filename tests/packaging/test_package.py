@@ -120,6 +120,16 @@ def test_package_holds_everything_the_app_needs(package):
     assert expected == shipped, f"missing from the package: {sorted(expected - shipped)}"
 
 
+def test_package_holds_the_console_page_and_every_asset(package):
+    """The console is data files beside the code; .funcignore must not drop them (*.md, say)."""
+    from shared.api.console import ASSET_DIR, ASSETS, PAGE
+
+    for name in (PAGE, *ASSETS):
+        shipped = package / ASSET_DIR.relative_to(ROOT) / name
+        assert shipped.is_file(), f"{name} is missing from the package"
+        assert shipped.read_bytes() == (ASSET_DIR / name).read_bytes()
+
+
 def test_clean_install_indexes_every_function_the_dev_environment_does(package, clean_python):
     dev = probe(sys.executable, ROOT)
     clean = probe(clean_python, package, env=_clean_env())
