@@ -1,0 +1,124 @@
+"""Every HTTP route names its app role where it is declared, and the check follows the declaration.
+
+The matrix below is derived from the declarations (`shared.blueprints.DECLARED`), so a
+route added later is in it without anyone remembering to add it.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import azure.functions as func
+import pytest
+
+from shared.access import guard
+from shared.access.roles import PUBLIC, READER, ROLES
+from shared.api.http import ApiError
+from shared.blueprints import DECLARED, SchedulerApp
+from shared.blueprints.routes import ApiBlueprint, auth_level
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+ROUTES = sorted(DECLARED.values(), key=lambda r: r.function)
+
+
+def signed_in(*roles):
+    claims = [{"typ": "oid", "val": "0c1b2a39-4857-4d6c-8b9a-0f1e2d3c4b5a"}, {"typ": "name", "val": "matrix"}]
+    claims += [{"typ": "roles", "val": role} for role in roles]
+    return {"X-MS-CLIENT-PRINCIPAL": base64.b64encode(json.dumps({"claims": claims}).encode()).decode()}
+
+
+def registered(access):
+    """The function the worker would call for a declaration (the blueprint module's FunctionBuilder)."""
+    for module in ("docs", "schedules", "compute", "runs", "pipelines", "jobs", "batch"):
+        found = getattr(importlib.import_module(f"shared.blueprints.{module}"), access.function, None)
+        if found is not None:
+            return found
+    raise AssertionError(f"{access.function} is declared but defined in no blueprint")
+
+
+def call(access, headers):
+    path = "/api/" + access.route
+    req = func.HttpRequest(access.methods[0], "http://localhost" + path, headers=headers, body=b"")
+    answer = registered(access)(req)
+    return answer.status_code, json.loads(answer.get_body() or b"null")
+
+
+@pytest.fixture
+def entra(monkeypatch):
+    monkeypatch.setattr(guard.modes, "MODE", "entra")
+    monkeypatch.setenv("WEBSITE_AUTH_ENABLED", "True")
+
+
+def test_health_is_the_only_public_route():
+    assert [r.function for r in ROUTES if r.role == PUBLIC] == ["health"]
+    assert {r.role for r in ROUTES} - {PUBLIC} == set(ROLES)
+
+
+@pytest.mark.parametrize("access", [r for r in ROUTES if r.role != PUBLIC], ids=lambda r: r.function)
+def test_each_route_refuses_callers_without_a_principal_or_without_its_role(entra, access):
+    status, body = call(access, {})
+    assert (status, body["error"]["code"]) == (401, "Unauthenticated")
+    # Every other role together still is not this one (Reader routes: a principal with no role).
+    others = [role for role in ROLES if role != access.role] if access.role != READER else []
+    status, body = call(access, signed_in(*others))
+    assert status == 403 and body["error"]["details"] == [{"field": "role", "message": access.role}]
+    assert guard.authorize(signed_in(access.role), access.role).roles == {access.role}
+
+
+def test_the_public_route_answers_without_a_principal(entra, monkeypatch):
+    [health] = [r for r in ROUTES if r.role == PUBLIC]
+    monkeypatch.setenv("WEBSITE_AUTH_ENABLED", "False")  # even with Easy Auth off
+    status, _ = call(health, {})
+    assert status not in (401, 403)
+
+
+def test_a_route_without_a_role_does_not_import():
+    bp = ApiBlueprint()
+    with pytest.raises(TypeError):
+        bp.route("x", methods=["GET"])  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="unknown role"):
+        bp.route("x", methods=["GET"], role="Scheduler.Admin")
+
+
+def test_indexing_refuses_an_http_function_declared_without_a_role():
+    app, plain = SchedulerApp(), func.Blueprint()
+
+    @plain.route(route="console", methods=["GET"])
+    def console_page(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse("")
+
+    app.register_blueprint(plain)
+    with pytest.raises(ValueError, match="console_page"):
+        app.get_functions()
+
+
+def test_auth_level_follows_role_and_mode():
+    assert auth_level(PUBLIC, "functionKey") == auth_level(PUBLIC, "entra") == func.AuthLevel.ANONYMOUS
+    assert auth_level(READER, "functionKey") == func.AuthLevel.FUNCTION
+    assert auth_level(READER, "entra") == func.AuthLevel.ANONYMOUS  # Easy Auth is in front; no key as well
+    assert auth_level(READER, None) == func.AuthLevel.FUNCTION  # an unknown mode keeps the keys
+
+
+def _levels(mode: str | None) -> dict:
+    probe = ("import json, function_app\n"
+             "print(json.dumps({f.get_function_name(): str(getattr(f.get_trigger().auth_level, 'name', None))\n"
+             "    for f in function_app.app.get_functions() if f.get_trigger().type == 'httpTrigger'}))\n")
+    env = {k: v for k, v in __import__("os").environ.items() if k != "API_AUTH_MODE"}
+    if mode is not None:
+        env["API_AUTH_MODE"] = mode
+    out = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                         check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_the_published_auth_levels_per_mode():
+    keyed, entra, unknown = _levels(None), _levels("entra"), _levels("entr")
+    assert set(keyed) == set(entra) == {r.function for r in ROUTES}
+    assert {n for n, level in keyed.items() if level == "ANONYMOUS"} == {"health"}
+    assert set(entra.values()) == {"ANONYMOUS"}
+    assert unknown == keyed
