@@ -14,11 +14,19 @@ import logging
 import threading
 import time
 from typing import Callable, Iterator, Mapping
+from urllib.parse import urlsplit
 
 import azure.functions as func
 
 from shared.access import mode as modes
-from shared.access.principal import FUNCTION_KEY_CALLER, PRINCIPAL_HEADER, Principal, PrincipalError, from_headers
+from shared.access.principal import (
+    FUNCTION_KEY_CALLER,
+    PRINCIPAL_HEADER,
+    Principal,
+    PrincipalError,
+    from_headers,
+    printable,
+)
 from shared.access.roles import PUBLIC
 from shared.api.http import ApiError, error_response
 
@@ -89,6 +97,11 @@ def serve(req: func.HttpRequest, role: str, call: Callable[[], func.HttpResponse
     try:
         principal = authorize(req.headers, role)
     except ApiError as exc:
+        if exc.status == 403:
+            # A signed-in caller trying what their roles do not allow is worth an operator's look.
+            denied = from_headers(req.headers)
+            log.warning("access denied: %s (%s) lacks %s for %s %s", denied.name if denied else "?",
+                        denied.id if denied else "?", role, req.method, printable(urlsplit(req.url).path, 512))
         return error_response(exc)
     with acting_as(principal):
         return call()

@@ -12,6 +12,7 @@ from typing import Any
 
 import azure.functions as func
 
+from shared.access.mode import MODE
 from shared.api.http import json_response
 from shared.aml.jobs import JOB_STATUSES, JOB_TYPES, LIST_VIEW_TYPES
 from shared.api.batch import UUID
@@ -28,6 +29,7 @@ from shared.api.openapi_schemas import (
     ref,
     string,
 )
+from shared.api.openapi_access import ACCESS_SCHEMAS, SECURITY_SCHEMES, security, with_roles
 from shared.api.openapi_v2 import V2_SCHEMAS
 from shared.store import STATUS_GROUPS
 
@@ -241,6 +243,10 @@ def _paths() -> dict:
         "/schedules/{id}/runs": {"get": _op(
             "schedules_runs", "run records, newest first", {"200": _ok("RunRecordPage")},
             params=("scheduleId", "scheduleRunStatus", "limit", "continuationToken"), tag=s)},
+        "/schedules/{id}/history": {"get": _op(
+            "schedules_history", "who changed the schedule or ran it by hand, and what changed, newest first; kept "
+            "after a delete for the runs' retention period", {"200": _ok("AuditPage")},
+            params=("scheduleId", "limit", "continuationToken"), tag=s)},
         "/schedules/{id}/preview": {"get": _op(
             "schedules_preview", "next fire times", {"200": _ok("Preview")}, params=("scheduleId", "count", "from"),
             tag=s, rules="preview")},
@@ -372,6 +378,9 @@ def _paths() -> dict:
 
 @functools.lru_cache(maxsize=1)
 def _document() -> dict:
+    # The route table: importing the blueprints registers every declaration.
+    from shared.blueprints import DECLARED
+
     return {
         "openapi": OPENAPI_VERSION,
         "info": {
@@ -385,14 +394,11 @@ def _document() -> dict:
                            "`x-semantic-rules` the other rules a request must meet, by the field its 400 names.",
         },
         "servers": [{"url": "/api"}],
-        "security": [{"functionKey": []}, {"functionKeyQuery": []}],
-        "paths": _paths(),
+        "security": security(MODE),
+        "paths": with_roles(_paths(), DECLARED),
         "components": {
-            "schemas": {**SCHEMAS, **V2_SCHEMAS},
-            "securitySchemes": {
-                "functionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"},
-                "functionKeyQuery": {"type": "apiKey", "in": "query", "name": "code"},
-            },
+            "schemas": {**SCHEMAS, **V2_SCHEMAS, **ACCESS_SCHEMAS},
+            "securitySchemes": SECURITY_SCHEMES,
         },
     }
 

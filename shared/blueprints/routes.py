@@ -8,7 +8,9 @@ that serves it. The declaration decides three things at once:
 * the check each request passes (`shared.access.guard.serve`), which also sets the
   caller that audit entries name;
 * its line in the route table (`DECLARED`) that the OpenAPI document and the access
-  tests read, so a new route cannot miss either.
+  tests read, so a new route cannot miss either;
+* for a write (any method but GET), one audit log line per request that passed the
+  check, with the caller and the answer's status (`shared.api.audit.event`).
 
 `route` without `role` is a TypeError at import, and `SchedulerApp` refuses to index an
 HTTP function that was declared any other way (a plain `func.Blueprint` route, say).
@@ -18,12 +20,18 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import azure.functions as func
 
 from shared.access import mode as modes
 from shared.access.guard import serve
+from shared.access.principal import printable
 from shared.access.roles import PUBLIC, ROLES
+from shared.api import audit
+
+# Methods that change nothing; every other request to a route is a write and is logged.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @dataclass(frozen=True)
@@ -63,9 +71,19 @@ class ApiBlueprint(func.Blueprint):
 
 def _guarded(function, access: RouteAccess):
     # The same name, module and signature (`req`), so the worker binds it like the original.
+    writes = not set(access.methods) <= READ_METHODS
+
     @functools.wraps(function)
     def guarded(req: func.HttpRequest) -> func.HttpResponse:
-        return serve(req, access.role, lambda: function(req))
+        def call() -> func.HttpResponse:
+            answer = function(req)
+            if writes:
+                # The path only: a query string can hold a function key.
+                audit.event(access.function, printable(urlsplit(req.url).path, 512), method=req.method,
+                            status=answer.status_code)
+            return answer
+
+        return serve(req, access.role, call)
 
     guarded.route_access = access  # type: ignore[attr-defined]
     return guarded

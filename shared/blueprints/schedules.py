@@ -1,5 +1,8 @@
 """Schedule routes: collection, item (with ETags), enable/disable, run now, backfill, runs, preview,
-and the import of AML's own v2 schedules.
+the audit history, and the import of AML's own v2 schedules.
+
+Roles: reading is Scheduler.Reader; enable, disable, run now and backfill are
+Scheduler.Operator; create, change, delete and import are Scheduler.Editor.
 
 Served by `shared.api.schedules.ScheduleHandlers` and `shared.api.schedule_import.ScheduleImport`.
 """
@@ -74,6 +77,11 @@ def schedules_delete(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route("schedules/{id}/runs", methods=["GET"], role=READER)
 def schedules_runs(req: func.HttpRequest) -> func.HttpResponse:
     return respond(lambda: handlers().runs(req))
+
+
+@bp.route("schedules/{id}/history", methods=["GET"], role=READER)
+def schedules_history(req: func.HttpRequest) -> func.HttpResponse:
+    return respond(lambda: handlers().history(req))
 
 
 @bp.route("schedules/{id}/preview", methods=["GET"], role=READER)

@@ -25,7 +25,9 @@ AUDIT_PREFIX = "A_"
 # Far beyond any plausible instant in milliseconds (year 5138), for newest-first keys.
 _REVERSE_EPOCH_MS = 10**14
 
-ACTIONS = ("create", "replace", "update", "delete", "enable", "disable", "trigger", "backfill", "import")
+ACTIONS = ("create", "replace", "update", "delete", "enable", "disable", "trigger", "backfill", "import", "pause")
+# Who is named when the scheduler itself changes a schedule (a pause after refused slots).
+SCHEDULER = {"id": None, "name": "scheduler"}
 
 
 @dataclass(frozen=True)

@@ -122,3 +122,30 @@ def test_the_published_auth_levels_per_mode():
     assert {n for n, level in keyed.items() if level == "ANONYMOUS"} == {"health"}
     assert set(entra.values()) == {"ANONYMOUS"}
     assert unknown == keyed
+
+
+def test_every_write_that_passes_the_check_leaves_one_audit_line_naming_the_caller(entra, caplog):
+    from shared.access.roles import EDITOR
+    from shared.api.http import json_response
+    from shared.blueprints.routes import RouteAccess, _guarded
+
+    # Not registered on a blueprint, so the route table stays the app's own.
+    put = _guarded(lambda req: json_response({}, 201), RouteAccess("things_put", "things/{id}", ("PUT",), EDITOR))
+    get = _guarded(lambda req: json_response({}), RouteAccess("things_get", "things/{id}", ("GET",), READER))
+
+    def request(method, headers):
+        return func.HttpRequest(method, "http://localhost/api/things/1?code=a-function-key", headers=headers, body=b"")
+
+    with caplog.at_level("INFO"):
+        assert put(request("PUT", signed_in(EDITOR))).status_code == 201
+        assert get(request("GET", signed_in(READER))).status_code == 200
+        assert put(request("PUT", signed_in(READER))).status_code == 403
+    lines = [r for r in caplog.records if r.name == "shared.api.audit"]
+    assert len(lines) == 1 and lines[0].getMessage().startswith("audit ")
+    event = json.loads(lines[0].getMessage()[len("audit "):])
+    assert event == {"event": "audit", "action": "things_put", "target": "/api/things/1", "method": "PUT",
+                     "status": 201, "actorId": "0c1b2a39-4857-4d6c-8b9a-0f1e2d3c4b5a", "actorName": "matrix"}
+    assert lines[0].customDimensions == event and "a-function-key" not in caplog.text
+    denied = [r.getMessage() for r in caplog.records if r.name == "shared.access"]
+    assert denied == ["access denied: matrix (0c1b2a39-4857-4d6c-8b9a-0f1e2d3c4b5a) lacks Scheduler.Editor for PUT "
+                      "/api/things/1"]
