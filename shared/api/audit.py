@@ -18,10 +18,12 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.access.guard import current_actor
-from shared.store.audit import AuditEntry
+
+if TYPE_CHECKING:  # the route wrapper imports this module on every cold start: no store, no scheduling
+    from shared.store.audit import AuditEntry
 
 log = logging.getLogger("shared.api.audit")
 
@@ -74,8 +76,10 @@ def _small(value: Any) -> bool:
 
 
 def entry(schedule_id: str, action: str, at: datetime, *, before: dict | None = None, after: dict | None = None,
-          details: dict | None = None) -> AuditEntry:
+          details: dict | None = None) -> "AuditEntry":
     """An entry naming the current caller (`shared.access.guard.current_actor`)."""
+    from shared.store.audit import AuditEntry
+
     return AuditEntry(schedule_id, at, action, current_actor(), changes(before, after), details)
 
 

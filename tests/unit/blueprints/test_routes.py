@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import importlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -108,7 +109,7 @@ def _levels(mode: str | None) -> dict:
     probe = ("import json, function_app\n"
              "print(json.dumps({f.get_function_name(): str(getattr(f.get_trigger().auth_level, 'name', None))\n"
              "    for f in function_app.app.get_functions() if f.get_trigger().type == 'httpTrigger'}))\n")
-    env = {k: v for k, v in __import__("os").environ.items() if k != "API_AUTH_MODE"}
+    env = {k: v for k, v in os.environ.items() if k != "API_AUTH_MODE"}
     if mode is not None:
         env["API_AUTH_MODE"] = mode
     out = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
