@@ -572,42 +572,16 @@ resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
   ]
 }
 
-// App Service Authentication: validates the caller's Entra token before the Functions host
-// sees the request, replaces any principal headers the client sent with its own
-// (X-MS-CLIENT-PRINCIPAL), and answers 401 without a valid token. The app checks the roles.
-resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = if (enableEntraAuth) {
-  parent: functionApp
-  name: 'authsettingsV2'
-  properties: {
-    platform: {
-      enabled: true
-    }
-    globalValidation: {
-      requireAuthentication: true
-      // One action for every path: API callers need a 401, not a redirect to a sign-in page.
-      unauthenticatedClientAction: 'Return401'
-      // The anonymous self-check (names only, nothing sensitive).
-      excludedPaths: [
-        '/api/health'
-      ]
-    }
-    httpSettings: {
-      requireHttps: true
-    }
-    identityProviders: {
-      azureActiveDirectory: {
-        enabled: true
-        registration: {
-          clientId: entraClientId
-          openIdIssuer: entraIssuer
-          // No client secret: without one, tokens are validated and nothing else needs it.
-          clientSecretSettingName: entraSignInWithManagedIdentity ? managedIdentityAssertionSetting : null
-        }
-        validation: {
-          allowedAudiences: entraAudiences
-        }
-      }
-    }
+// App Service Authentication in front of the API (modules/easy-auth.bicep), once the app's
+// own settings are complete, so Easy Auth never hands a principal to a half-configured app.
+module easyAuth 'modules/easy-auth.bicep' = if (enableEntraAuth) {
+  name: 'easy-auth-${token}'
+  params: {
+    appName: functionApp.name
+    clientId: entraClientId
+    issuer: entraIssuer
+    allowedAudiences: entraAudiences
+    clientSecretSettingName: entraSignInWithManagedIdentity ? managedIdentityAssertionSetting : ''
   }
   dependsOn: [
     settings

@@ -356,7 +356,10 @@ def test_without_entra_auth_the_api_takes_function_keys_and_easy_auth_stays_off(
 def test_entra_auth_puts_easy_auth_in_front_and_validates_tokens_without_a_secret(plan):
     resources = deploy(hostingPlan=plan, enableEntraAuth=True, entraClientId=ENTRA_CLIENT_ID)
     auth = site_config(resources, "authsettingsV2").body
-    assert str(auth["parent"]) == "ResourceRef(functionApp)"
+    # On the app the template creates: the module refers to it by name, in the same group.
+    sites = {r.existing: r for r in resources if r.type == "Microsoft.Web/sites"}
+    assert sites[True].body["name"] == sites[False].body["name"] and sites[True].scope == sites[False].scope
+    assert str(auth["parent"]) == "ResourceRef(functionApp)" and sites[True].file == "easy-auth.bicep"
     props = auth["properties"]
     assert props["platform"]["enabled"] is True and props["httpSettings"]["requireHttps"] is True
     assert props["globalValidation"] == {"requireAuthentication": True, "unauthenticatedClientAction": "Return401",
@@ -370,7 +373,8 @@ def test_entra_auth_puts_easy_auth_in_front_and_validates_tokens_without_a_secre
     assert settings["API_AUTH_MODE"] == "entra"
     assert not [k for k in settings if "SECRET" in k.upper()], "Easy Auth needs no client secret here"
     # The app's own settings are complete before Easy Auth starts sending principals.
-    assert [str(d) for d in auth["dependsOn"]] == ["ResourceRef(settings)"]
+    module = next(d for d in parse_file(MAIN) if d.kind == "module" and d.name == "easyAuth")
+    assert "settings" in refs(module.value)
 
 
 def test_entra_auth_takes_another_tenant_and_explicit_audiences():
