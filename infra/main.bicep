@@ -174,6 +174,24 @@ param tickSchedule string = '0 * * * * *'
 @description('NCRONTAB of the outcome poller (POLL_SCHEDULE), in UTC.')
 param pollSchedule string = '30 * * * * *'
 
+// ---------------------------------------------------------------- who may call the API
+
+// docs/access.md: the app registration, its app roles and who gets them.
+@description('Put App Service Authentication (Easy Auth) with Microsoft Entra ID in front of the API and authorise each call by the caller\'s app roles (API_AUTH_MODE=entra); function keys are then not used. Off: function keys (API_AUTH_MODE=functionKey).')
+param enableEntraAuth bool = false
+
+@description('Application (client) id of the API\'s Entra app registration, the one declaring the app roles. Required with enableEntraAuth.')
+param entraClientId string = ''
+
+@description('Tenant of the app registration; tokens from other tenants are refused. Default: the tenant of this deployment.')
+param entraTenantId string = tenant().tenantId
+
+@description('Token audiences Easy Auth accepts. Empty: api://<entraClientId> and <entraClientId> (v1 and v2 access tokens).')
+param entraAllowedAudiences array = []
+
+@description('Let Easy Auth sign users in through the browser (the console) with the app\'s managed identity as a federated identity credential of the app registration, instead of a client secret (preview; docs/access.md). Off: no secret either, tokens are only validated.')
+param entraSignInWithManagedIdentity bool = false
+
 // ---------------------------------------------------------------- names and switches
 
 var isFlex = hostingPlan == 'FlexConsumption'
@@ -205,6 +223,15 @@ var storageRoles = [
   }
 ]
 var monitoringMetricsPublisher = '3913510d-42f4-4e42-8a64-420c390055eb'
+
+var entraIssuer = '${environment().authentication.loginEndpoint}${entraTenantId}/v2.0'
+var entraAudiences = empty(entraAllowedAudiences) ? [
+  'api://${entraClientId}'
+  entraClientId
+] : entraAllowedAudiences
+// The setting name Easy Auth reads as "use the managed identity named here as the client
+// assertion" (a federated identity credential) where it would otherwise read a secret.
+var managedIdentityAssertionSetting = 'OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID'
 
 // ---------------------------------------------------------------- identity and storage
 
@@ -387,6 +414,9 @@ var schedulerSettings = {
   QUEUES_CONNECTION_STRING: ''
   QUEUES_ENDPOINT: storage.properties.primaryEndpoints.queue
   POLL_CONCURRENCY: string(pollConcurrency)
+  // entra only together with Easy Auth (authSettings below): the app refuses to serve in
+  // entra mode when App Service says authentication is off.
+  API_AUTH_MODE: enableEntraAuth ? 'entra' : 'functionKey'
 }
 
 // Read by the Python worker, not by the app.
@@ -427,7 +457,12 @@ var monitoringSettings = {
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.properties.clientId};Authorization=AAD'
 }
 
-var appSettings = union(schedulerSettings, workerSettings, hostStorageSettings, contentShareSettings, monitoringSettings)
+// Read by Easy Auth, not by the app: the client id of the identity it signs in with.
+var easyAuthSettings = enableEntraAuth && entraSignInWithManagedIdentity ? {
+  '${managedIdentityAssertionSetting}': identity.properties.clientId
+} : {}
+
+var appSettings = union(schedulerSettings, workerSettings, hostStorageSettings, contentShareSettings, monitoringSettings, easyAuthSettings)
 
 // ---------------------------------------------------------------- plan and app
 
@@ -537,6 +572,22 @@ resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
   ]
 }
 
+// App Service Authentication in front of the API (modules/easy-auth.bicep), once the app's
+// own settings are complete, so Easy Auth never hands a principal to a half-configured app.
+module easyAuth 'modules/easy-auth.bicep' = if (enableEntraAuth) {
+  name: 'easy-auth-${token}'
+  params: {
+    appName: functionApp.name
+    clientId: entraClientId
+    issuer: entraIssuer
+    allowedAudiences: entraAudiences
+    clientSecretSettingName: entraSignInWithManagedIdentity ? managedIdentityAssertionSetting : ''
+  }
+  dependsOn: [
+    settings
+  ]
+}
+
 // ---------------------------------------------------------------- outputs
 
 @description('Pass to `func azure functionapp publish`.')
@@ -560,3 +611,9 @@ output managedIdentityClientId string = identity.properties.clientId
 output managedIdentityPrincipalId string = identity.properties.principalId
 
 output applicationInsightsName string = appInsights.name
+
+@description('functionKey or entra: how callers of the API are authenticated.')
+output apiAuthMode string = enableEntraAuth ? 'entra' : 'functionKey'
+
+@description('Redirect URI to register on the Entra app registration (web platform) for browser sign-in.')
+output entraRedirectUri string = 'https://${functionApp.properties.defaultHostName}/.auth/login/aad/callback'

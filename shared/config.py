@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Mapping
 from urllib.parse import urlsplit
 
+from shared.access.mode import mode_problem, parse_mode
+
 
 class ConfigError(Exception):
     """One or more settings are missing or malformed; `problems` names each setting."""
@@ -57,6 +59,7 @@ SETTING_NAMES = (
     "QUEUES_CONNECTION_STRING",
     "QUEUES_ENDPOINT",
     "POLL_CONCURRENCY",
+    "API_AUTH_MODE",
 )
 
 DEFAULT_ARM_BASE_URL = "https://management.azure.com"
@@ -117,6 +120,8 @@ class Settings:
     queues_connection_string: str | None = None
     queues_endpoint: str | None = None
     poll_concurrency: int = 32
+    # functionKey or entra (shared.access.mode, which reads it once at import).
+    api_auth_mode: str = "functionKey"
 
     @property
     def workspace_path(self) -> str:
@@ -285,6 +290,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     # at a time, so more than a few dozen only adds contention.
     poll_concurrency = int(_number(env, "POLL_CONCURRENCY", 32, 1, 64, problems, integer=True))
 
+    auth_problem = mode_problem(get("API_AUTH_MODE"))
+    if auth_problem:
+        problems["API_AUTH_MODE"] = auth_problem
+
     if problems:
         raise ConfigError(problems)
     return Settings(
@@ -316,4 +325,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         queues_connection_string=queues_connection_string,
         queues_endpoint=queues_endpoint,
         poll_concurrency=poll_concurrency,
+        api_auth_mode=parse_mode(get("API_AUTH_MODE")) or "functionKey",
     )

@@ -25,7 +25,7 @@ SCHEDULE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 # What an answer carries besides the definition: accepted back in a body, and ignored, so a
 # schedule read with GET can be sent back with PUT as it came.
 READ_ONLY_FIELDS = frozenset({"nextFireTime", "lastSlot", "createdAt", "updatedAt", "etag", "consecutiveFailures",
-                              "pausedReason", "pausedAt"})
+                              "pausedReason", "pausedAt", "createdBy", "updatedBy"})
 CONCURRENCY = ("Allow", "Forbid", "Replace")
 MISFIRE = ("latest", "all", "skip")
 

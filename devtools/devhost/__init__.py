@@ -49,6 +49,11 @@ Things that behave like the real host:
   ``azure.functions.QueueMessage`` (id, body, dequeue_count, times, pop_receipt); sync
   functions run on one pool sized like the Python worker's (``PYTHON_THREADPOOL_THREAD_COUNT``,
   else ``min(32, CPUs + 4)``), ``async def`` ones on the event loop;
+- App Service Authentication (Easy Auth), for an app whose ``API_AUTH_MODE`` is ``entra``:
+  client-sent ``X-MS-CLIENT-PRINCIPAL*`` headers are dropped, the principal named by
+  ``DEV_PRINCIPAL=name:Role,Role`` (or, per request, an ``X-Dev-Principal`` header, which
+  the app never sees) is added, and ``WEBSITE_AUTH_ENABLED=True`` tells the app that
+  authentication is on; ``WEBSITE_AUTH_ENABLED=False`` plays it switched off (easy_auth.py);
 - an exception in a function is logged with its traceback and answered with a 500
   whose body says nothing about the exception; so is a response with a header HTTP
   cannot carry (a control character, a name that is not a token, a character
@@ -89,6 +94,7 @@ function), ``pipeline`` (request steps, routing a request, the answer), ``server
 implement), ``timers`` (the timer kind), ``queues`` (the queue kind and its pollers),
 ``queue_delivery`` (one message from dispatch to delete, release or poison),
 ``queue_options`` (host.json ``extensions.queues``, queue names, connections),
+``easy_auth`` (App Service Authentication's principal headers),
 ``worker_pool`` (the Python worker's thread pool), ``host`` (``DevHost``), ``cli``
 (``main``).
 ``DevHost`` is the programmatic face (tests run it in-process; ``timers=False,

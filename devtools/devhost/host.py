@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from devtools.devhost.easy_auth import EASY_AUTH_SETTING, easy_auth_for
 from devtools.devhost.errors import DevHostError
 from devtools.devhost.functions import AppFunction, AsyncLoop, index_app
 from devtools.devhost.pipeline import HttpPipeline, HttpRoute, RequestStep, method_names
@@ -189,6 +190,7 @@ class DevHost:
             log.info("No %s or %s; using the environment only", SETTINGS_FILE, SAMPLE_SETTINGS_FILE)
         self._added_env = apply_settings(self.settings.values)
         self.route_prefix = read_route_prefix(self.app_dir)
+        self._play_easy_auth()
 
         app_path = str(self.app_dir)
         if app_path not in sys.path:
@@ -220,6 +222,20 @@ class DevHost:
                 self.other_functions[function.name] = kind
         # Stable sort: among equally specific templates the first defined wins.
         self.routes.sort(key=lambda r: r.template.precedence)
+
+    def _play_easy_auth(self) -> None:
+        """In front of an app in entra mode, do what App Service Authentication does (easy_auth.py)."""
+        step = easy_auth_for(os.environ)
+        if step is None:
+            return
+        if EASY_AUTH_SETTING not in os.environ:
+            # App Service's own signal that authentication is on; the app refuses to serve without it.
+            os.environ[EASY_AUTH_SETTING] = "True"
+            self._added_env.append(EASY_AUTH_SETTING)
+        self.request_steps.insert(0, step)
+        who = f"as {step.default.name} ({', '.join(step.default.roles) or 'no roles'})" if step.default else \
+            "nobody unless a request names X-Dev-Principal"
+        log.info("Playing App Service Authentication: client principal headers are dropped; signing in %s", who)
 
     def _bind(self) -> None:
         port = self.requested_port

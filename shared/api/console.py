@@ -48,9 +48,6 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-cache",
 }
 
-# The app roles callers may hold (Entra ID app roles; see the README's roles section).
-ROLES = ("Scheduler.Reader", "Scheduler.Operator", "Scheduler.Editor", "Compute.Admin", "Runs.Submitter")
-
 _cache: dict[str, tuple[bytes, str]] = {}
 _cache_lock = threading.Lock()
 
@@ -73,9 +70,18 @@ def asset(req: func.HttpRequest) -> func.HttpResponse:
 
 
 def me(req: func.HttpRequest) -> func.HttpResponse:
-    """Who the caller is and what they may do. With function keys, a caller who got past the
-    host's key check holds the app's whole API, so every role."""
-    return json_response({"mode": "functionKey", "name": "function key", "roles": list(ROLES)})
+    """Who the caller is and the roles they hold (implied ones included), so the page shows
+    only the actions the API would let them take. With function keys, a caller who got
+    past the host's key check holds the whole API, so every role."""
+    from shared.access.guard import current_principal
+    from shared.access.roles import ROLES, effective
+
+    principal = current_principal()
+    if principal is None:  # served outside the route guard: never more than a key would give
+        return json_response({"mode": "functionKey", "name": "function key", "roles": list(ROLES)})
+    held = effective(principal.roles)
+    return json_response({"mode": principal.kind, "name": principal.name,
+                          "roles": [role for role in ROLES if role in held]})
 
 
 def _serve(req: func.HttpRequest, name: str, content_type: str) -> func.HttpResponse:

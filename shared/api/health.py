@@ -56,6 +56,16 @@ def timer_problems(env: Any = None) -> dict[str, str]:
     return problems
 
 
+def access_problems(env: Any = None) -> dict[str, str]:
+    """Entra mode without App Service Authentication in front: every other route answers 503."""
+    from shared.access import mode as modes
+
+    if modes.MODE == modes.ENTRA and not modes.easy_auth_enabled(env):
+        return {modes.SETTING: (f"is {modes.ENTRA} but App Service Authentication is off ({modes.EASY_AUTH_SETTING} "
+                                "is not True): the API refuses every request until it is turned on")}
+    return {}
+
+
 def setting_warnings(settings: Any, env: Any = None) -> list[dict]:
     """Legal but probably unintended combinations."""
     env = os.environ if env is None else env
@@ -108,7 +118,7 @@ def health(req: func.HttpRequest, *, deadline: float | None = None) -> func.Http
 
     deadline = PROBE_DEADLINE_SECONDS if deadline is None else deadline
     checks: dict[str, dict] = {}
-    problems = timer_problems()
+    problems = {**timer_problems(), **access_problems()}
     settings = None
     try:
         settings = load_settings()

@@ -12,10 +12,12 @@ from typing import Any
 
 import azure.functions as func
 
+from shared.access.mode import MODE
 from shared.api.http import json_response
 from shared.aml.jobs import JOB_STATUSES, JOB_TYPES, LIST_VIEW_TYPES
 from shared.api.batch import UUID
-from shared.api.console import ASSETS, ROLES
+from shared.access.roles import ROLES
+from shared.api.console import ASSETS
 from shared.api.jobs import PAGE_TOKEN
 from shared.api.openapi_schemas import (
     ANY_OBJECT,
@@ -30,6 +32,7 @@ from shared.api.openapi_schemas import (
     ref,
     string,
 )
+from shared.api.openapi_access import ACCESS_SCHEMAS, SECURITY_SCHEMES, security, with_roles
 from shared.api.openapi_v2 import V2_SCHEMAS
 from shared.store import STATUS_GROUPS
 
@@ -244,6 +247,10 @@ def _paths() -> dict:
         "/schedules/{id}/runs": {"get": _op(
             "schedules_runs", "run records, newest first", {"200": _ok("RunRecordPage")},
             params=("scheduleId", "scheduleRunStatus", "limit", "continuationToken"), tag=s)},
+        "/schedules/{id}/history": {"get": _op(
+            "schedules_history", "who changed the schedule or ran it by hand, and what changed, newest first; kept "
+            "after a delete for the runs' retention period", {"200": _ok("AuditPage")},
+            params=("scheduleId", "limit", "continuationToken"), tag=s)},
         "/schedules/{id}/preview": {"get": _op(
             "schedules_preview", "next fire times", {"200": _ok("Preview")}, params=("scheduleId", "count", "from"),
             tag=s, rules="preview")},
@@ -398,7 +405,7 @@ def _console_paths() -> dict:
 
 _CONSOLE_SCHEMAS = {
     "Me": closed({
-        "mode": string("how the caller was identified: functionKey (a function key, which holds every role)"),
+        "mode": string("how the caller was identified: functionKey (a function key, which holds every role) or entra"),
         "name": string("the caller, as the console shows it"),
         "roles": {"type": "array", "items": string(enum=list(ROLES))},
     }, ("mode", "name", "roles")),
@@ -407,6 +414,9 @@ _CONSOLE_SCHEMAS = {
 
 @functools.lru_cache(maxsize=1)
 def _document() -> dict:
+    # The route table: importing the blueprints registers every declaration.
+    from shared.blueprints import DECLARED
+
     return {
         "openapi": OPENAPI_VERSION,
         "info": {
@@ -420,14 +430,11 @@ def _document() -> dict:
                            "`x-semantic-rules` the other rules a request must meet, by the field its 400 names.",
         },
         "servers": [{"url": "/api"}],
-        "security": [{"functionKey": []}, {"functionKeyQuery": []}],
-        "paths": _paths(),
+        "security": security(MODE),
+        "paths": with_roles(_paths(), DECLARED),
         "components": {
-            "schemas": {**SCHEMAS, **V2_SCHEMAS, **_CONSOLE_SCHEMAS},
-            "securitySchemes": {
-                "functionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"},
-                "functionKeyQuery": {"type": "apiKey", "in": "query", "name": "code"},
-            },
+            "schemas": {**SCHEMAS, **V2_SCHEMAS, **ACCESS_SCHEMAS, **_CONSOLE_SCHEMAS},
+            "securitySchemes": SECURITY_SCHEMES,
         },
     }
 

@@ -212,8 +212,9 @@ SCHEDULE_SCHEMAS: dict[str, dict] = {
         "consecutiveFailures": integer(0, description="slots in a row that AML refused"),
         "pausedReason": nullable(string("why the schedule paused itself (policy.pauseAfterFailures)")),
         "pausedAt": nullable(INSTANT),
+        "createdBy": nullable(ref("Actor")), "updatedBy": nullable(ref("Actor")),
     }, ("id", "description", "enabled", "trigger", "target", "policy", "nextFireTime", "lastSlot", "createdAt",
-        "updatedAt", "etag", "consecutiveFailures", "pausedReason", "pausedAt")),
+        "updatedAt", "etag", "consecutiveFailures", "pausedReason", "pausedAt", "createdBy", "updatedBy")),
     "SchedulePage": closed({"value": {"type": "array", "items": ref("Schedule")},
                             "continuationToken": nullable(string())}, ("value", "continuationToken")),
     "RunRecord": closed({
@@ -227,6 +228,7 @@ SCHEDULE_SCHEMAS: dict[str, dict] = {
         "skippedCount": integer(2), "lastSkippedSlot": nullable(INSTANT), "dequeuedAt": nullable(INSTANT),
         "targetKind": string(enum=["job", "batchEndpoint"]),
         "amlJobName": nullable(string("the AML v2 job (job and batchEndpoint targets)")),
+        "requestedBy": ref("Actor"),
     }, ("scheduleId", "slot", "slotKey", "runKey", "status", "trigger", "attempts"),
         description="one schedule slot's outcome"),
     "RunRecordPage": closed({"value": {"type": "array", "items": ref("RunRecord")},

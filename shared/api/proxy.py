@@ -2,7 +2,8 @@
 
 Every value a caller sends that ends up in an AML URL passes `route_value`; every body
 passes `reject_passwords`. Destructive operations go through `guard_destructive`, which
-refuses them when they are switched off and otherwise records who asked. The AML v2
+refuses them when they are switched off and otherwise records who asked (every write is also
+logged by the route wrapper, `shared.blueprints.routes`). The AML v2
 routes take bodies in the shape of a schedule's target, checked by the schedule's own
 rules (`target_rules`), minus the placeholders only a schedule can fill
 (`reject_placeholders`).
@@ -16,6 +17,7 @@ from typing import Any, Iterator
 
 import azure.functions as func
 
+from shared.access.guard import current_actor
 from shared.aml import names
 from shared.aml.errors import InvalidAmlName
 from shared.api.http import ApiError, bad_request
@@ -24,11 +26,6 @@ from shared.scheduling.templating import first_placeholder
 
 log = logging.getLogger("shared.api.audit")
 
-# Easy Auth (App Service authentication) sets these after validating the caller's token
-# and strips any copies the client sent; without Easy Auth they are only a claim.
-PRINCIPAL_NAME_HEADER = "X-MS-CLIENT-PRINCIPAL-NAME"
-PRINCIPAL_ID_HEADER = "X-MS-CLIENT-PRINCIPAL-ID"
-MAX_PRINCIPAL_CHARS = 256
 PASSWORD_FIELD = "adminuserpassword"
 
 
@@ -61,20 +58,13 @@ def with_raw(view: dict, raw: Any, include: bool) -> dict:
     return view
 
 
-def caller(req: func.HttpRequest) -> str | None:
-    """The Easy Auth caller name, made safe to log (printable, bounded), or None."""
-    for header in (PRINCIPAL_NAME_HEADER, PRINCIPAL_ID_HEADER):
-        value = req.headers.get(header)
-        if value:
-            cleaned = "".join(ch if ch.isprintable() else "?" for ch in value.strip())[:MAX_PRINCIPAL_CHARS]
-            if cleaned:
-                return cleaned
-    return None
-
-
 def guard_destructive(req: func.HttpRequest, allowed: bool, operation: str, target: str) -> None:
-    """Refuse a destructive operation when switched off; either way leave an audit line."""
-    who = caller(req) or "an unidentified caller"
+    """Refuse a destructive operation when switched off; either way leave an audit line.
+
+    The caller is the one the route's access check established: Easy Auth's principal in
+    entra mode, "function key" otherwise (a name header a client sends is not evidence).
+    """
+    who = current_actor()["name"]
     if not allowed:
         log.warning("refused %s of %s requested by %s: destructive operations are disabled", operation, target, who)
         raise ApiError(403, "OperationDisabled",

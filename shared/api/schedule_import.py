@@ -27,10 +27,11 @@ from typing import Any, Callable, Protocol
 
 import azure.functions as func
 
+from shared.access.guard import current_actor
 from shared.aml import names
 from shared.aml.errors import AmlNotFoundError
+from shared.api import audit
 from shared.api.http import bad_request, json_response, read_json
-from shared.api.proxy import caller
 from shared.importing import Imported, Skipped, convert, imported_from, same_aml_name
 from shared.store import AlreadyExists, NotFound, ScheduleRecord, ScheduleStore
 
@@ -71,7 +72,7 @@ class ScheduleImport:
                 skipped.append({"name": outcome.name, "reason": verdict})
         if imported:
             log.warning("AML schedules %s imported (disabled) as requested by %s",
-                        ", ".join(i["name"] for i in imported), caller(req) or "an unidentified caller")
+                        ", ".join(i["name"] for i in imported), current_actor()["name"])
         return json_response({"imported": imported, "existing": existing, "skipped": skipped})
 
     # -- AML ---------------------------------------------------------------------------
@@ -94,9 +95,13 @@ class ScheduleImport:
         """Create the schedule: None when created, "existing", or the reason it was not."""
         now = self._clock()
         definition = outcome.definition
-        record = ScheduleRecord(definition, definition.trigger.build().next_after(now), None, now, now)
+        actor = current_actor()
+        record = ScheduleRecord(definition, definition.trigger.build().next_after(now), None, now, now,
+                                created_by=actor, updated_by=actor)
+        entry = audit.entry(definition.id, "import", now, after=definition.to_dict(),
+                            details={"amlSchedule": outcome.name})
         try:
-            self._schedules.create(record)
+            self._schedules.create(record, audit=entry)
             return None
         except AlreadyExists:
             pass

@@ -1,4 +1,9 @@
-"""HTTP handlers for schedules: CRUD with ETags, run history, fire-time preview."""
+"""HTTP handlers for schedules: CRUD with ETags, run history, fire-time preview, the audit history.
+
+Every write names its caller (`shared.access.guard.current_actor`): on the schedule
+(`createdBy`, `updatedBy`), on runs started by hand (`requestedBy`), and in an audit entry
+(`shared.api.audit`) that a change of the schedule writes in the same transaction.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,8 @@ from typing import Any, Callable, Iterator
 
 import azure.functions as func
 
+from shared.access.guard import current_actor
+from shared.api import audit
 from shared.api.http import ApiError, bad_request, json_response, no_content, query_int, read_json
 from shared.schedules import (
     ScheduleDefinition,
@@ -33,6 +40,7 @@ from shared.store import (
     RunStore,
     ScheduleRecord,
     ScheduleStore,
+    StoreError,
 )
 
 RUN_STATUSES = sorted(ACTIVE_STATUSES | TERMINAL_STATUSES | {"Claimed"})
@@ -66,10 +74,8 @@ class ScheduleHandlers:
     def create(self, req: func.HttpRequest) -> func.HttpResponse:
         definition = parse_schedule(read_json(req))
         self._checked(req, definition, None)
-        now = self._clock()
-        record = ScheduleRecord(definition, _first_fire(definition, now), None, now, now)
         try:
-            stored = self._schedules.create(record)
+            stored = self._create(definition, self._clock())
         except AlreadyExists:
             raise ApiError(409, "Conflict", f"schedule {definition.id!r} already exists; use PUT to replace it",
                            field="id") from None
@@ -92,15 +98,14 @@ class ScheduleHandlers:
                 if if_match is not None:
                     raise ApiError(412, "PreconditionFailed", "If-Match given but the schedule does not exist") from None
                 self._checked(req, definition, None, checked)
-                record = ScheduleRecord(definition, _first_fire(definition, now), None, now, now)
                 try:
-                    return _schedule_response(self._schedules.create(record), 201,
+                    return _schedule_response(self._create(definition, now), 201,
                                               location=f"/api/schedules/{schedule_id}")
                 except AlreadyExists:
                     continue  # created meanwhile: replace it on the next round
             self._checked(req, definition, current.definition, checked)
             try:
-                return self._store_update(current, definition, if_match, now)
+                return self._store_update(current, definition, if_match, now, "replace")
             except _Contended:
                 _pause_before_retry(attempt)
         raise _kept_changing()
@@ -116,7 +121,7 @@ class ScheduleHandlers:
             definition = parse_schedule(merge_patch(current.definition.to_dict(), patch), schedule_id=schedule_id)
             self._checked(req, definition, current.definition, checked)
             return definition
-        return self._read_modify_write(schedule_id, _if_match(req), change)
+        return self._read_modify_write(schedule_id, _if_match(req), change, "update")
 
     def delete(self, req: func.HttpRequest) -> func.HttpResponse:
         schedule_id = _id(req)
@@ -127,7 +132,8 @@ class ScheduleHandlers:
         if if_match is not None and if_match != current.etag:
             raise _stale()
         try:
-            self._schedules.delete(schedule_id, etag=if_match)
+            self._schedules.delete(schedule_id, etag=if_match,
+                                   audit=audit.entry(schedule_id, "delete", self._clock()))
         except NotFound:
             raise _not_found(schedule_id) from None
         except PreconditionFailed:
@@ -145,7 +151,8 @@ class ScheduleHandlers:
         return self._read_modify_write(
             _id(req), _if_match(req),
             lambda current: parse_schedule({**current.definition.to_dict(), "enabled": enabled},
-                                           schedule_id=current.id))
+                                           schedule_id=current.id),
+            "enable" if enabled else "disable")
 
     def trigger(self, req: func.HttpRequest) -> func.HttpResponse:
         from shared.engine import ConcurrencyConflict
@@ -158,12 +165,15 @@ class ScheduleHandlers:
                 extra = sorted(set(body) - {"parameterAssignments"}) if isinstance(body, dict) else []
                 raise bad_request(extra[0] if extra else "body", "unknown field" if extra else "must be an object")
             overrides = validate_parameters("parameterAssignments", body.get("parameterAssignments", {}))
+        now = self._clock()
         try:
-            run = self._engine.trigger_now(record, self._clock(), overrides)
+            run = self._engine.trigger_now(record, now, overrides, requested_by=current_actor())
         except ConcurrencyConflict:
             raise ApiError(409, "Conflict", "a run of this schedule is active and its concurrency policy is Forbid") from None
         except AlreadyExists:
             raise ApiError(409, "Conflict", "a manual run of this schedule was already started this second") from None
+        self._audit_run(audit.entry(record.id, "trigger", now, details={
+            "slotKey": run.slot_key, "status": run.status, "parameterOverrides": sorted(overrides or {})}))
         return json_response(run.to_api(), 201)
 
     def backfill(self, req: func.HttpRequest) -> func.HttpResponse:
@@ -181,10 +191,13 @@ class ScheduleHandlers:
                 raise bad_request(name, "is required")
         zone = record.definition.trigger.zone
         start, end = parse_instant("from", body["from"], zone), parse_instant("to", body["to"], zone)
+        now = self._clock()
         try:
-            result = self._engine.backfill(record, start, end, self._clock())
+            result = self._engine.backfill(record, start, end, now, requested_by=current_actor())
         except BackfillError as exc:
             raise bad_request(exc.field, exc.message) from None
+        self._audit_run(audit.entry(record.id, "backfill", now, details={
+            "from": iso(start), "to": iso(end), "queued": len(result.queued), "existing": len(result.existing)}))
         return json_response({"scheduleId": record.id, "from": iso(start), "to": iso(end),
                               "queued": result.queued, "existing": result.existing, "count": len(result.queued)}, 202)
 
@@ -213,7 +226,33 @@ class ScheduleHandlers:
         return json_response({"scheduleId": record.id, "timeZone": record.definition.trigger.time_zone,
                               "from": iso(start), "value": fires})
 
+    def history(self, req: func.HttpRequest) -> func.HttpResponse:
+        """Who changed the schedule or ran it by hand, newest first; kept after a delete."""
+        schedule_id = _id(req)
+        limit = query_int(req, "limit", 50, 1, 500)
+        page = self._schedules.audit_page(schedule_id, limit=limit, continuation=_token(req))
+        if not page.items and not _token(req):
+            self._get(schedule_id)
+        return json_response({"value": [e.to_api() for e in page.items], "continuationToken": page.continuation})
+
     # -- helpers ---------------------------------------------------------------------
+    def _create(self, definition: ScheduleDefinition, now: datetime) -> ScheduleRecord:
+        """Store a new schedule as the current caller's, with its audit entry; AlreadyExists if taken."""
+        actor = current_actor()
+        record = ScheduleRecord(definition, _first_fire(definition, now), None, now, now,
+                                created_by=actor, updated_by=actor)
+        return self._schedules.create(record, audit=audit.entry(definition.id, "create", now,
+                                                                after=definition.to_dict()))
+
+    def _audit_run(self, entry) -> None:
+        """The entry of a run started by hand. The run is under way whatever happens here, and its
+        record and the request's audit log line name the caller, so a store failure is logged
+        rather than answered."""
+        try:
+            self._schedules.append_audit(entry)
+        except StoreError as exc:
+            audit.log.warning("audit entry for %s of schedule %s not stored: %s", entry.action, entry.schedule_id, exc)
+
     def _checked(self, req: func.HttpRequest, definition: ScheduleDefinition, current: ScheduleDefinition | None,
                  done: list | None = None) -> None:
         """Ask AML whether a new or changed target exists, unless ?validate=false; once per
@@ -236,7 +275,7 @@ class ScheduleHandlers:
             raise _not_found(schedule_id) from None
 
     def _read_modify_write(self, schedule_id: str, if_match: str | None,
-                           change: Callable[[ScheduleRecord], ScheduleDefinition]) -> func.HttpResponse:
+                           change: Callable[[ScheduleRecord], ScheduleDefinition], action: str) -> func.HttpResponse:
         """Apply `change` to the stored schedule and write it back conditionally.
 
         The timer moves a schedule's cursor between our read and our write now and then. A
@@ -246,13 +285,13 @@ class ScheduleHandlers:
         for attempt in _update_rounds():
             current = self._get(schedule_id)
             try:
-                return self._store_update(current, change(current), if_match, self._clock())
+                return self._store_update(current, change(current), if_match, self._clock(), action)
             except _Contended:
                 _pause_before_retry(attempt)
         raise _kept_changing()
 
     def _store_update(self, current: ScheduleRecord, definition: ScheduleDefinition, if_match: str | None,
-                      now: datetime) -> func.HttpResponse:
+                      now: datetime, action: str) -> func.HttpResponse:
         if if_match is not None and if_match != current.etag:
             raise _stale()
         next_fire = current.next_fire_time
@@ -269,9 +308,12 @@ class ScheduleHandlers:
             # Enabling again is the operator saying the cause of a pause is dealt with.
             health = dict(failure_streak=0, paused_reason=None, paused_at=None)
         updated = ScheduleRecord(definition, next_fire, current.last_slot, current.created_at, now,
-                                 etag=current.etag, resumed_at=resumed_at, **health)
+                                 etag=current.etag, resumed_at=resumed_at, created_by=current.created_by,
+                                 updated_by=current_actor(), **health)
+        entry = audit.entry(current.id, action, now, before=current.definition.to_dict(),
+                            after=definition.to_dict())
         try:
-            stored = self._schedules.replace(updated)
+            stored = self._schedules.replace(updated, audit=entry)
         except PreconditionFailed:
             if if_match is not None:
                 raise ApiError(412, "PreconditionFailed",

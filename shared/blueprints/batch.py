@@ -5,9 +5,11 @@ Served by `shared.api.batch.BatchHandlers`.
 
 import azure.functions as func
 
+from shared.access.roles import READER, SUBMITTER
 from shared.api.routing import LazyHandlers, respond
+from shared.blueprints.routes import ApiBlueprint
 
-bp = func.Blueprint()
+bp = ApiBlueprint()
 
 
 def _build():
@@ -21,21 +23,21 @@ def _build():
 handlers = LazyHandlers(_build)
 
 
-@bp.route(route="batch-endpoints", methods=["GET"])
+@bp.route("batch-endpoints", methods=["GET"], role=READER)
 def batch_endpoints_list(req: func.HttpRequest) -> func.HttpResponse:
     return respond(lambda: handlers().list(req))
 
 
-@bp.route(route="batch-endpoints/{name}", methods=["GET"])
+@bp.route("batch-endpoints/{name}", methods=["GET"], role=READER)
 def batch_endpoints_get(req: func.HttpRequest) -> func.HttpResponse:
     return respond(lambda: handlers().get(req))
 
 
-@bp.route(route="batch-endpoints/{name}/deployments", methods=["GET"])
+@bp.route("batch-endpoints/{name}/deployments", methods=["GET"], role=READER)
 def batch_endpoints_deployments(req: func.HttpRequest) -> func.HttpResponse:
     return respond(lambda: handlers().deployments(req))
 
 
-@bp.route(route="batch-endpoints/{name}/invoke", methods=["POST"])
+@bp.route("batch-endpoints/{name}/invoke", methods=["POST"], role=SUBMITTER)
 def batch_endpoints_invoke(req: func.HttpRequest) -> func.HttpResponse:
     return respond(lambda: handlers().invoke(req))

@@ -5,9 +5,11 @@ Served by `shared.api.jobs.JobHandlers`.
 
 import azure.functions as func
 
+from shared.access.roles import OPERATOR, READER, SUBMITTER
 from shared.api.routing import LazyHandlers, respond
+from shared.blueprints.routes import ApiBlueprint
 
-bp = func.Blueprint()
+bp = ApiBlueprint()
 
 
 def _build():
@@ -21,21 +23,21 @@ def _build():
 handlers = LazyHandlers(_build)
 
 
-@bp.route(route="jobs", methods=["GET"])
+@bp.route("jobs", methods=["GET"], role=READER)
 def jobs_list(req: func.HttpRequest) -> func.HttpResponse:
     return respond(lambda: handlers().list(req))
 
 
-@bp.route(route="jobs/{name}", methods=["GET"])
+@bp.route("jobs/{name}", methods=["GET"], role=READER)
 def jobs_get(req: func.HttpRequest) -> func.HttpResponse:
     return respond(lambda: handlers().get(req))
 
 
-@bp.route(route="jobs/{name}", methods=["PUT"])
+@bp.route("jobs/{name}", methods=["PUT"], role=SUBMITTER)
 def jobs_put(req: func.HttpRequest) -> func.HttpResponse:
     return respond(lambda: handlers().put(req))
 
 
-@bp.route(route="jobs/{name}/cancel", methods=["POST"])
+@bp.route("jobs/{name}/cancel", methods=["POST"], role=OPERATOR)
 def jobs_cancel(req: func.HttpRequest) -> func.HttpResponse:
     return respond(lambda: handlers().cancel(req))

@@ -5,9 +5,11 @@ Served by `shared.api.pipelines.PipelineHandlers`.
 
 import azure.functions as func
 
+from shared.access.roles import READER, SUBMITTER
 from shared.api.routing import LazyHandlers, respond
+from shared.blueprints.routes import ApiBlueprint
 
-bp = func.Blueprint()
+bp = ApiBlueprint()
 
 
 def _build():
@@ -21,16 +23,16 @@ def _build():
 handlers = LazyHandlers(_build)
 
 
-@bp.route(route="pipelines", methods=["GET"])
+@bp.route("pipelines", methods=["GET"], role=READER)
 def pipelines_list(req: func.HttpRequest) -> func.HttpResponse:
     return respond(lambda: handlers().list(req))
 
 
-@bp.route(route="pipelines/{pipelineId}/submit", methods=["POST"])
+@bp.route("pipelines/{pipelineId}/submit", methods=["POST"], role=SUBMITTER)
 def pipelines_submit(req: func.HttpRequest) -> func.HttpResponse:
     return respond(lambda: handlers().submit(req))
 
 
-@bp.route(route="pipeline-endpoints/{id}/submit", methods=["POST"])
+@bp.route("pipeline-endpoints/{id}/submit", methods=["POST"], role=SUBMITTER)
 def pipeline_endpoints_submit(req: func.HttpRequest) -> func.HttpResponse:
     return respond(lambda: handlers().submit_endpoint(req))

@@ -5,9 +5,11 @@ Served by `shared.api.runs.RunHandlers`.
 
 import azure.functions as func
 
+from shared.access.roles import OPERATOR, READER, SUBMITTER
 from shared.api.routing import LazyHandlers, respond
+from shared.blueprints.routes import ApiBlueprint
 
-bp = func.Blueprint()
+bp = ApiBlueprint()
 
 
 def _build():
@@ -21,31 +23,31 @@ def _build():
 handlers = LazyHandlers(_build)
 
 
-@bp.route(route="experiments/{name}", methods=["GET"])
+@bp.route("experiments/{name}", methods=["GET"], role=READER)
 def experiments_get(req: func.HttpRequest) -> func.HttpResponse:
     return respond(lambda: handlers().experiment_get(req))
 
 
-@bp.route(route="experiments/{name}", methods=["POST"])
+@bp.route("experiments/{name}", methods=["POST"], role=SUBMITTER)
 def experiments_create(req: func.HttpRequest) -> func.HttpResponse:
     return respond(lambda: handlers().experiment_create(req))
 
 
-@bp.route(route="experiments/{name}/runs", methods=["POST"])
+@bp.route("experiments/{name}/runs", methods=["POST"], role=SUBMITTER)
 def experiment_runs_submit(req: func.HttpRequest) -> func.HttpResponse:
     return respond(lambda: handlers().submit(req))
 
 
-@bp.route(route="experiments/{name}/runs", methods=["GET"])
+@bp.route("experiments/{name}/runs", methods=["GET"], role=READER)
 def experiment_runs_list(req: func.HttpRequest) -> func.HttpResponse:
     return respond(lambda: handlers().list(req))
 
 
-@bp.route(route="experiments/{name}/runs/{runId}", methods=["GET"])
+@bp.route("experiments/{name}/runs/{runId}", methods=["GET"], role=READER)
 def experiment_runs_get(req: func.HttpRequest) -> func.HttpResponse:
     return respond(lambda: handlers().get(req))
 
 
-@bp.route(route="experiments/{name}/runs/{runId}/cancel", methods=["POST"])
+@bp.route("experiments/{name}/runs/{runId}/cancel", methods=["POST"], role=OPERATOR)
 def experiment_runs_cancel(req: func.HttpRequest) -> func.HttpResponse:
     return respond(lambda: handlers().cancel(req))

@@ -94,9 +94,11 @@ class Engine:
     def poll(self, now: datetime) -> PollReport:
         return self._poller.poll(WorkClock(now, self._elapsed))
 
-    def trigger_now(self, record: ScheduleRecord, now: datetime, overrides: dict | None = None) -> RunRecord:
+    def trigger_now(self, record: ScheduleRecord, now: datetime, overrides: dict | None = None, *,
+                    requested_by: dict | None = None) -> RunRecord:
         return manual.trigger_now(self._runner, record, WorkClock(now, self._elapsed), self.attempt_owner(),
-                                  overrides)
+                                  overrides, requested_by)
 
-    def backfill(self, record: ScheduleRecord, start: datetime, end: datetime, now: datetime) -> BackfillResult:
-        return manual.backfill(self._runner, self._queue, record, start, end, now)
+    def backfill(self, record: ScheduleRecord, start: datetime, end: datetime, now: datetime, *,
+                 requested_by: dict | None = None) -> BackfillResult:
+        return manual.backfill(self._runner, self._queue, record, start, end, now, requested_by)

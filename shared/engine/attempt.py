@@ -47,7 +47,8 @@ class SlotRunner:
 
     # -- claims ----------------------------------------------------------------------
     def new_claim(self, record: ScheduleRecord, slot: datetime, now: datetime, kind: str,
-                  overrides: dict | None = None, *, owner: str = QUEUED, reason: str | None = None) -> RunRecord:
+                  overrides: dict | None = None, *, owner: str = QUEUED, reason: str | None = None,
+                  requested_by: dict | None = None) -> RunRecord:
         """A Claimed record for `slot` whose lease runs from `now` (the moment of the claim).
 
         It carries what the poll needs of the schedule's policy, so the poll reads no schedules.
@@ -59,7 +60,7 @@ class SlotRunner:
                          experiment_name=target.experiment(), claimed_at=now, updated_at=now,
                          next_attempt_at=now + self.leases.lease, owner=owner, parameters=parameters,
                          run_timeout_minutes=policy.run_timeout_minutes, retry=policy.retry.to_dict(),
-                         target_kind=target.kind)
+                         target_kind=target.kind, requested_by=requested_by)
 
     def save(self, run: RunRecord) -> RunRecord | None:
         """Write `run` (If-Match on its ETag); None if another writer changed or deleted it.

@@ -16,6 +16,7 @@ from datetime import datetime
 from shared.aml.errors import AmlError
 from shared.engine.outcomes import RunOutcomes
 from shared.store import NotFound, PreconditionFailed, StoreError, RunRecord, ScheduleRecord, ScheduleStore
+from shared.store.audit import SCHEDULER, AuditEntry
 
 log = logging.getLogger("shared.engine")
 _WRITE_ROUNDS = 5
@@ -35,7 +36,8 @@ class ScheduleHealth:
                           f"{exc.code or exc.status or 'error'}: {exc.message}")[:1000]
                 log.warning("schedule %s: %s", current.id, reason)
                 return replace(current, definition=replace(current.definition, enabled=False),
-                               failure_streak=streak, paused_reason=reason, paused_at=now, updated_at=now)
+                               failure_streak=streak, paused_reason=reason, paused_at=now, updated_at=now,
+                               updated_by=SCHEDULER)
             return replace(current, failure_streak=streak)
         self._update(record.id, change)
 
@@ -50,7 +52,7 @@ class ScheduleHealth:
                 current = self._schedules.get(schedule_id)
                 updated = change(current)
                 if updated is not None:
-                    stored = self._schedules.replace(updated)
+                    stored = self._schedules.replace(updated, audit=_pause_entry(current, updated))
                     if stored.paused_at is not None and current.paused_at != stored.paused_at:
                         self._outcomes.paused(stored)
                 return
@@ -63,3 +65,11 @@ class ScheduleHealth:
                 log.warning("schedule %s: failure streak not updated: %s", schedule_id, exc)
                 return
         log.info("schedule %s: failure streak not updated (kept changing)", schedule_id)
+
+
+def _pause_entry(current: ScheduleRecord, updated: ScheduleRecord) -> AuditEntry | None:
+    """The history entry of a pause: the scheduler disabled the schedule, and why."""
+    if not (current.definition.enabled and not updated.definition.enabled and updated.paused_at):
+        return None
+    return AuditEntry(updated.id, updated.paused_at, "pause", SCHEDULER,
+                      ({"field": "enabled", "before": True, "after": False},), {"reason": updated.paused_reason})

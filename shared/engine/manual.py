@@ -16,7 +16,7 @@ _MANUAL_SLOT_TRIES = 5
 
 
 def trigger_now(runner: SlotRunner, record: ScheduleRecord, clock: WorkClock, owner: str,
-                overrides: dict | None = None) -> RunRecord:
+                overrides: dict | None = None, requested_by: dict | None = None) -> RunRecord:
     """Run a schedule now, recorded as a manual slot; raises ConcurrencyConflict or AlreadyExists.
 
     Manual slots are kept to the millisecond, so two requests in the same second are two
@@ -29,7 +29,8 @@ def trigger_now(runner: SlotRunner, record: ScheduleRecord, clock: WorkClock, ow
     slot = now.replace(microsecond=now.microsecond // 1000 * 1000)
     for attempt in range(_MANUAL_SLOT_TRIES):
         try:
-            run = runner.runs.claim(runner.new_claim(record, slot, clock.now(), MANUAL, overrides, owner=owner))
+            run = runner.runs.claim(runner.new_claim(record, slot, clock.now(), MANUAL, overrides, owner=owner,
+                                                     requested_by=requested_by))
             break
         except AlreadyExists:
             if attempt == _MANUAL_SLOT_TRIES - 1:
@@ -40,7 +41,7 @@ def trigger_now(runner: SlotRunner, record: ScheduleRecord, clock: WorkClock, ow
 
 
 def backfill(runner: SlotRunner, queue: SlotQueue, record: ScheduleRecord, start: datetime, end: datetime,
-             now: datetime) -> BackfillResult:
+             now: datetime, requested_by: dict | None = None) -> BackfillResult:
     """Claim every slot in [start, end] and queue each; slots that already ran are left alone."""
     if end < start:
         raise BackfillError("to", "must not be before from")
@@ -54,7 +55,7 @@ def backfill(runner: SlotRunner, queue: SlotQueue, record: ScheduleRecord, start
     if slots:
         queued, existing = [], []
     for slot in slots:
-        claim = runner.new_claim(record, slot, now, BACKFILL, reason="backfill: queued")
+        claim = runner.new_claim(record, slot, now, BACKFILL, reason="backfill: queued", requested_by=requested_by)
         try:
             runner.runs.claim(claim)
             queued.append(claim)

@@ -96,6 +96,8 @@ class PollReport(_Mergeable):
     requeued: int = 0
     attempted_inline: int = 0
     pruned: int = 0
+    # Audit entries older than the retention period, deleted in the same round as run records.
+    audit_pruned: int = 0
     errors: list[str] = field(default_factory=list)
 
 

@@ -183,8 +183,13 @@ class Poller:
                     continue
                 runs.delete(run)
                 report.pruned += 1
-            if not old and not self._exists(schedule_id) and not runs.list_runs(schedule_id, limit=1).items:
-                # A deleted schedule whose last record is gone leaves the pruner's round.
+            # A schedule's audit entries are kept as long as its runs, deleted ones included.
+            audited = schedules.prune_audit(schedule_id, cutoff, limit=PRUNE_BATCH)
+            report.audit_pruned += audited
+            if (not old and not audited and not self._exists(schedule_id)
+                    and not runs.list_runs(schedule_id, limit=1).items
+                    and not schedules.audit_page(schedule_id, limit=1).items):
+                # A deleted schedule whose last record and entry are gone leaves the pruner's round.
                 schedules.forget_history(schedule_id)
         schedules.set_meta(PRUNE_POSITION, following or "")
 

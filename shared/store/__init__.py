@@ -16,6 +16,11 @@ Contract (checked by tests/contract on the memory store and on Azurite):
   names the shards holding a schedule due by `horizon`, `due(horizon, shard)` returns those
   schedules (read from the index, which may hold an entry too many, never one too few),
   and `advance(records)` moves their cursors unless they changed since they were read.
+* Audit entries (`shared.store.audit`): `create`, `replace` and `delete` take an optional
+  `audit` entry written with the change or not at all; `append_audit` writes one alone
+  (a run started by hand); `audit_page(schedule_id)` lists a schedule's entries newest
+  first, also after the schedule is deleted; `prune_audit(schedule_id, cutoff)` deletes
+  up to `limit` entries from before the cutoff and says how many.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterator, Protocol, Sequence
 
 from shared.schedules import ScheduleDefinition, iso
+from shared.store.audit import AuditEntry
 
 UTC = timezone.utc
 
@@ -112,6 +118,9 @@ class ScheduleRecord:
     failure_streak: int = 0
     paused_reason: str | None = None
     paused_at: datetime | None = None
+    # Who created the schedule, and who last changed it, through the API: {id, name}.
+    created_by: dict | None = None
+    updated_by: dict | None = None
     # Where the store found the record (its due-index entry, for a cursor move); opaque.
     handle: Any = field(default=None, compare=False, repr=False)
 
@@ -124,7 +133,7 @@ class ScheduleRecord:
         doc.update(nextFireTime=iso(self.next_fire_time), lastSlot=iso(self.last_slot),
                    createdAt=iso(self.created_at), updatedAt=iso(self.updated_at), etag=self.etag,
                    consecutiveFailures=self.failure_streak, pausedReason=self.paused_reason,
-                   pausedAt=iso(self.paused_at))
+                   pausedAt=iso(self.paused_at), createdBy=self.created_by, updatedBy=self.updated_by)
         return doc
 
 
@@ -161,6 +170,8 @@ class RunRecord:
     # The target's kind when the slot was claimed: which AML API tracks its run (v2 jobs by
     # name on ARM, v1 runs in run history). None on records from before v2 targets: v1.
     target_kind: str | None = None
+    # Who asked for a run started by hand (run now, backfill): {id, name}.
+    requested_by: dict | None = None
     etag: str | None = field(default=None, compare=False)
     # The status as the store holds it (the store keeps its indexes from it); set by the store.
     stored_status: str | None = field(default=None, compare=False)
@@ -200,6 +211,8 @@ class RunRecord:
         if self.target_kind in ("job", "batchEndpoint"):
             doc["targetKind"] = self.target_kind
             doc["amlJobName"] = self.aml_run_id
+        if self.requested_by is not None:
+            doc["requestedBy"] = self.requested_by
         if self.previous_aml_run_ids:
             doc["previousAmlRunIds"] = list(self.previous_aml_run_ids)
         if self.skipped_count > 1:
@@ -232,10 +245,10 @@ def status_set(status: "str | frozenset[str] | None") -> frozenset[str] | None:
 
 
 class ScheduleStore(Protocol):
-    def create(self, record: ScheduleRecord) -> ScheduleRecord: ...
+    def create(self, record: ScheduleRecord, *, audit: AuditEntry | None = None) -> ScheduleRecord: ...
     def get(self, schedule_id: str) -> ScheduleRecord: ...
-    def replace(self, record: ScheduleRecord) -> ScheduleRecord: ...
-    def delete(self, schedule_id: str, *, etag: str | None = None) -> None: ...
+    def replace(self, record: ScheduleRecord, *, audit: AuditEntry | None = None) -> ScheduleRecord: ...
+    def delete(self, schedule_id: str, *, etag: str | None = None, audit: AuditEntry | None = None) -> None: ...
     def list(self, *, limit: int = 50, continuation: str | None = None) -> Page: ...
     def due_shards(self, horizon: datetime) -> list[str]: ...
     def due(self, horizon: datetime, shard: str | None = None) -> list[ScheduleRecord]: ...
@@ -244,6 +257,9 @@ class ScheduleStore(Protocol):
     def forget_history(self, schedule_id: str) -> None: ...
     def get_meta(self, name: str) -> str | None: ...
     def set_meta(self, name: str, value: str) -> None: ...
+    def append_audit(self, entry: AuditEntry) -> None: ...
+    def audit_page(self, schedule_id: str, *, limit: int = 50, continuation: str | None = None) -> Page: ...
+    def prune_audit(self, schedule_id: str, cutoff: datetime, *, limit: int = 200) -> int: ...
 
 
 class RunStore(Protocol):

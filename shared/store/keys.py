@@ -12,8 +12,13 @@ partitions), so that cursor writes spread and the tick's reads stay small:
                         slot is due (jitter included), carrying a copy of the schedule so
                         the tick reads D rows only; rewritten in the same transaction as
                         the S row, so the copy is never stale
-    H_<id>              history index: the schedule may have run records (the pruner's
-                        round; outlives the schedule until its runs are gone)
+    H_<id>              history index: the schedule may have run records or audit
+                        entries (the pruner's round; outlives the schedule until they
+                        are gone)
+    A_<id>_<reverse ms>_<tag>
+                        audit entry: who changed the schedule or ran it by hand
+                        (`shared.store.audit`); a schedule's entries are one key range,
+                        newest first, written in the transaction of the change
 
 Runs table, in the same shard partitions (the schedule's shard), so that the claims of
 many schedules go in one transaction:

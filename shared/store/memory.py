@@ -24,6 +24,7 @@ from shared.store import (
     to_ms,
     status_set,
 )
+from shared.store.audit import AuditEntry, audit_cutoff_key, audit_prefix
 from shared.store.keys import shard_of
 
 
@@ -50,12 +51,15 @@ class MemoryScheduleStore:
         self._rows: dict[str, ScheduleRecord] = {}
         self._history: set[str] = set()
         self._meta: dict[str, str] = {}
+        # Row key -> entry, as the Table store keys them (newest first per schedule).
+        self._audit: dict[str, AuditEntry] = {}
 
-    def create(self, record: ScheduleRecord) -> ScheduleRecord:
+    def create(self, record: ScheduleRecord, *, audit: AuditEntry | None = None) -> ScheduleRecord:
         with self._lock:
             if record.id in self._rows:
                 raise AlreadyExists(record.id)
             self._history.add(record.id)
+            self._add_audit(audit)
             return self._put(record)
 
     def get(self, schedule_id: str) -> ScheduleRecord:
@@ -64,13 +68,14 @@ class MemoryScheduleStore:
                 raise NotFound(schedule_id)
             return copy.deepcopy(self._rows[schedule_id])
 
-    def replace(self, record: ScheduleRecord) -> ScheduleRecord:
+    def replace(self, record: ScheduleRecord, *, audit: AuditEntry | None = None) -> ScheduleRecord:
         with self._lock:
             current = self._rows.get(record.id)
             if current is None:
                 raise NotFound(record.id)
             if record.etag is not None and record.etag != current.etag:
                 raise PreconditionFailed(record.id)
+            self._add_audit(audit)
             return self._put(record)
 
     def advance(self, records: Sequence[ScheduleRecord]) -> dict[str, StoreError | None]:
@@ -85,13 +90,14 @@ class MemoryScheduleStore:
                 outcome[record.id] = exc
         return outcome
 
-    def delete(self, schedule_id: str, *, etag: str | None = None) -> None:
+    def delete(self, schedule_id: str, *, etag: str | None = None, audit: AuditEntry | None = None) -> None:
         with self._lock:
             current = self._rows.get(schedule_id)
             if current is None:
                 raise NotFound(schedule_id)
             if etag is not None and etag != current.etag:
                 raise PreconditionFailed(schedule_id)
+            self._add_audit(audit)
             del self._rows[schedule_id]
 
     def list(self, *, limit: int = 50, continuation: str | None = None) -> Page:
@@ -132,6 +138,34 @@ class MemoryScheduleStore:
         with self._lock:
             if schedule_id not in self._rows:
                 self._history.discard(schedule_id)
+
+    # -- audit entries -----------------------------------------------------------------
+    def append_audit(self, entry: AuditEntry) -> None:
+        with self._lock:
+            self._add_audit(entry)
+
+    def audit_page(self, schedule_id: str, *, limit: int = 50, continuation: str | None = None) -> Page:
+        after = decode_token(continuation).get("after", "") if continuation else ""
+        prefix = audit_prefix(schedule_id)
+        with self._lock:
+            keys = sorted(k for k in self._audit if k.startswith(prefix) and k > after)
+            page = [self._audit[k] for k in keys[:limit]]
+        return Page(page, encode_token({"after": keys[limit - 1]}) if len(keys) > limit else None)
+
+    def prune_audit(self, schedule_id: str, cutoff: datetime, *, limit: int = 200) -> int:
+        prefix, low = audit_prefix(schedule_id), audit_cutoff_key(schedule_id, cutoff)
+        with self._lock:
+            # Oldest first, like the pruning of run records.
+            old = sorted((k for k in self._audit if k.startswith(prefix) and k > low), reverse=True)[:limit]
+            for key in old:
+                del self._audit[key]
+        return len(old)
+
+    def _add_audit(self, entry: AuditEntry | None) -> None:
+        if entry is not None:
+            at = to_ms(entry.at)
+            self._audit[entry.row_key] = AuditEntry(entry.schedule_id, at, entry.action, dict(entry.actor),
+                                                    tuple(entry.changes), entry.details, entry.tag)
 
     def _put(self, record: ScheduleRecord) -> ScheduleRecord:
         stored = _normalise_times(copy.deepcopy(record))

@@ -248,6 +248,7 @@ def _entity(run: RunRecord, shard: str, row: str) -> dict:
         "Parameters": json.dumps(run.parameters)[:MAX_TEXT] if run.parameters is not None else None,
         "RunTimeoutMinutes": run.run_timeout_minutes,
         "Retry": json.dumps(run.retry) if run.retry else None,
+        "RequestedBy": json.dumps(run.requested_by) if run.requested_by else None,
     }
     for column, attr in _TEXT_FIELDS.items():
         value = getattr(run, attr)
@@ -270,7 +271,7 @@ def _record(entity: Any, source: str) -> RunRecord:
         parsed = json.loads(parameters) if parameters else None
     except ValueError:  # truncated on write; keep the record readable
         parsed = {"_truncated": parameters}
-    previous, retry = entity.get("PreviousAmlRunIds"), entity.get("Retry")
+    previous, retry, requested = entity.get("PreviousAmlRunIds"), entity.get("Retry"), entity.get("RequestedBy")
     return RunRecord(
         schedule_id=entity["ScheduleId"],
         slot=read_time(entity["Slot"]),
@@ -280,6 +281,7 @@ def _record(entity: Any, source: str) -> RunRecord:
         parameters=parsed,
         run_timeout_minutes=entity.get("RunTimeoutMinutes"),
         retry=json.loads(retry) if retry else None,
+        requested_by=json.loads(requested) if requested else None,
         etag=source + entity.metadata["etag"],
         stored_status=entity.get("Status"),
         **kwargs,

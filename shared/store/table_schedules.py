@@ -25,6 +25,7 @@ from shared.store import (
     StoreError,
     to_ms,
 )
+from shared.store.audit import AuditEntry
 from shared.store.keys import (
     DUE_PREFIX,
     HISTORY_PREFIX,
@@ -36,6 +37,7 @@ from shared.store.keys import (
     prefix_range,
     shard_of,
 )
+from shared.store.table_audit import TableAuditRows, audit_op
 from shared.store.table_common import (
     MAX_TRANSACTION,
     Table,
@@ -54,25 +56,27 @@ _MOVES_PER_TRANSACTION = MAX_TRANSACTION // 3
 _UNCONDITIONAL_TRIES = 5
 
 
-class TableScheduleStore:
+class TableScheduleStore(TableAuditRows):
     def __init__(self, service: TableServiceClient, table_name: str):
         self._table = Table(service, table_name)
 
     # -- the schedule resource ---------------------------------------------------------
-    def create(self, record: ScheduleRecord) -> ScheduleRecord:
+    def create(self, record: ScheduleRecord, *, audit: AuditEntry | None = None) -> ScheduleRecord:
         shard = shard_of(record.id)
         due = _due_row_key(record)
         operations = [("create", _schedule_entity(record, shard, due)),
                       upsert_op({"PartitionKey": shard, "RowKey": HISTORY_PREFIX + record.id})]
         if due:
             operations.append(("create", _due_entity(record, shard, due)))
+        if audit is not None:
+            operations.append(audit_op(audit))
         etags = self._table.transact(operations, record.id)
         return _stored(record, etags[0]["etag"], due)
 
     def get(self, schedule_id: str) -> ScheduleRecord:
         return _readable_or_raise(self._get_entity(schedule_id))
 
-    def replace(self, record: ScheduleRecord) -> ScheduleRecord:
+    def replace(self, record: ScheduleRecord, *, audit: AuditEntry | None = None) -> ScheduleRecord:
         """Replace the schedule (If-Match on `record.etag` when given) and its due row."""
         for _ in range(_UNCONDITIONAL_TRIES):
             current = self._get_entity(record.id)
@@ -84,6 +88,8 @@ class TableScheduleStore:
                 operations.append(delete_op(shard, old_due))
             if new_due:
                 operations.append(upsert_op(_due_entity(record, shard, new_due)))
+            if audit is not None:
+                operations.append(audit_op(audit))
             try:
                 etags = self._table.transact(operations, record.id)
             except (PreconditionFailed, NotFound):
@@ -93,13 +99,15 @@ class TableScheduleStore:
             return _stored(record, etags[0]["etag"], new_due)
         raise PreconditionFailed(record.id)
 
-    def delete(self, schedule_id: str, *, etag: str | None = None) -> None:
+    def delete(self, schedule_id: str, *, etag: str | None = None, audit: AuditEntry | None = None) -> None:
         for _ in range(_UNCONDITIONAL_TRIES):
             current = self._get_entity(schedule_id)
             shard, due = current["PartitionKey"], current.get("DueKey")
             operations = [delete_op(shard, SCHEDULE_PREFIX + schedule_id, etag or current.metadata["etag"])]
             if due:
                 operations.append(delete_op(shard, due))
+            if audit is not None:
+                operations.append(audit_op(audit))
             try:
                 self._table.transact(operations, schedule_id)
                 return
@@ -248,6 +256,8 @@ def _fields(record: ScheduleRecord) -> dict:
         "FailureStreak": record.failure_streak or None,
         "PausedReason": record.paused_reason,
         "PausedAt": to_ms(record.paused_at) if record.paused_at else None,
+        "CreatedBy": json.dumps(record.created_by) if record.created_by else None,
+        "UpdatedBy": json.dumps(record.updated_by) if record.updated_by else None,
     }
 
 
@@ -281,6 +291,8 @@ def record_from_entity(entity: Any) -> ScheduleRecord:
         failure_streak=int(entity.get("FailureStreak") or 0),
         paused_reason=entity.get("PausedReason"),
         paused_at=read_time(entity.get("PausedAt")),
+        created_by=_actor(entity.get("CreatedBy")),
+        updated_by=_actor(entity.get("UpdatedBy")),
     )
 
 
@@ -315,4 +327,17 @@ def _stored(record: ScheduleRecord, etag: str, due: str | None) -> ScheduleRecor
         failure_streak=record.failure_streak,
         paused_reason=record.paused_reason,
         paused_at=to_ms(record.paused_at) if record.paused_at else None,
+        created_by=record.created_by,
+        updated_by=record.updated_by,
     )
+
+
+def _actor(raw: str | None) -> dict | None:
+    """{id, name} as stored; None for schedules written before the app recorded callers."""
+    if not raw:
+        return None
+    try:
+        actor = json.loads(raw)
+    except ValueError:
+        return None
+    return actor if isinstance(actor, dict) else None

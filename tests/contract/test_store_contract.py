@@ -16,6 +16,7 @@ from shared.store import (
     RunRecord,
     ScheduleRecord,
 )
+from shared.store.audit import AuditEntry
 from shared.store.memory import MemoryRunStore, MemoryScheduleStore
 
 UTC = timezone.utc
@@ -33,6 +34,17 @@ def stores(request):
     schedules_table, runs_table = request.getfixturevalue("table_names")
     service = service_client(connection_string=connection, endpoint=None)
     return TableScheduleStore(service, schedules_table), TableRunStore(service, runs_table)
+
+
+ALICE = {"id": "8a1d6b0e-4c3f-4b7a-9d2e-1f0c5a6b7c8d", "name": "alice@contoso.com"}
+
+
+def audit(schedule_id="s1", action="update", at=T0, **extra):
+    return AuditEntry(schedule_id, at, action, ALICE, **extra)
+
+
+def history(schedules, schedule_id="s1"):
+    return [(e.action, e.at) for e in schedules.audit_page(schedule_id).items]
 
 
 def schedule(schedule_id="s1", enabled=True, next_fire=T0):
@@ -295,3 +307,80 @@ class TestIndexesAndRetention:
         record.resumed_at = T0
         schedules.create(record)
         assert schedules.get("s1").resumed_at == T0.replace(microsecond=123000)
+
+
+class TestAuditEntries:
+    def test_a_change_and_its_entry_are_written_together(self, stores):
+        schedules, _ = stores
+        created = schedules.create(schedule(), audit=audit(action="create", changes=({"field": "enabled",
+                                                                                      "after": True},)))
+        with pytest.raises(AlreadyExists):
+            schedules.create(schedule(), audit=audit(action="create", at=T0 + timedelta(seconds=1)))
+        schedules.replace(created, audit=audit(at=T0 + timedelta(seconds=2)))
+        with pytest.raises(PreconditionFailed):
+            schedules.replace(created, audit=audit(at=T0 + timedelta(seconds=3)))  # stale etag
+        with pytest.raises(PreconditionFailed):
+            schedules.delete("s1", etag=created.etag, audit=audit("s1", "delete", T0 + timedelta(seconds=4)))
+        schedules.delete("s1", audit=audit("s1", "delete", T0 + timedelta(seconds=5)))
+        assert [a for a, _ in history(schedules)] == ["delete", "update", "create"]
+
+    def test_entries_round_trip_at_millisecond_precision(self, stores):
+        schedules, _ = stores
+        schedules.create(schedule())
+        schedules.append_audit(audit(action="trigger", details={"slotKey": "20261122T100000.123Z-manual"},
+                                     changes=({"field": "trigger.cron", "before": "0 2 * * *", "after": "0 3 * * *"},)))
+        schedules.append_audit(AuditEntry("s1", T0, "backfill", {"id": None, "name": "function key"}))
+        entries = schedules.audit_page("s1").items
+        assert {e.action for e in entries} == {"trigger", "backfill"}
+        trigger = next(e for e in entries if e.action == "trigger")
+        assert trigger.at == T0.replace(microsecond=123000) and trigger.actor == ALICE
+        assert trigger.to_api()["changes"] == [{"field": "trigger.cron", "before": "0 2 * * *", "after": "0 3 * * *"}]
+        assert trigger.details == {"slotKey": "20261122T100000.123Z-manual"}
+        assert next(e for e in entries if e.action == "backfill").actor == {"id": None, "name": "function key"}
+
+    def test_history_is_newest_first_per_schedule_in_pages_and_outlives_the_schedule(self, stores):
+        schedules, _ = stores
+        schedules.create(schedule("s1"))
+        schedules.create(schedule("s1-b"))  # an id that starts like another stays apart
+        for minute in range(5):
+            schedules.append_audit(audit("s1", at=T0 + timedelta(minutes=minute)))
+        schedules.append_audit(audit("s1-b"))
+        schedules.delete("s1", audit=audit("s1", "delete", T0 + timedelta(hours=1)))
+        seen, token = [], None
+        while True:
+            page = schedules.audit_page("s1", limit=2, continuation=token)
+            seen += [e.at for e in page.items]
+            token = page.continuation
+            if not token:
+                break
+        assert len(seen) == 6 and seen == sorted(seen, reverse=True)
+        assert len(schedules.audit_page("s1-b").items) == 1 and schedules.audit_page("never").items == []
+
+    def test_prune_deletes_only_entries_before_the_cutoff_oldest_first(self, stores):
+        schedules, _ = stores
+        schedules.create(schedule())
+        for day in range(5):
+            schedules.append_audit(audit(at=T0 - timedelta(days=day)))
+        assert schedules.prune_audit("s1", T0 - timedelta(days=2, hours=12), limit=1) == 1
+        assert [at for _, at in history(schedules)][-1] == (T0 - timedelta(days=3)).replace(microsecond=123000)
+        assert schedules.prune_audit("s1", T0 - timedelta(days=2, hours=12)) == 1
+        assert len(history(schedules)) == 3 and schedules.prune_audit("s1", T0 - timedelta(days=9)) == 0
+
+    def test_who_created_and_changed_a_schedule_survives_a_cursor_move(self, stores):
+        schedules, _ = stores
+        record = schedule()
+        record.created_by = record.updated_by = ALICE
+        schedules.create(record)
+        [due] = schedules.due(T0 + timedelta(seconds=1))
+        due.next_fire_time = T0 + timedelta(minutes=1)
+        assert schedules.advance([due]) == {"s1": None}
+        got = schedules.get("s1")
+        assert got.created_by == ALICE and got.updated_by == ALICE
+        assert got.to_api()["createdBy"] == ALICE
+
+    def test_who_asked_for_a_run_round_trips(self, stores):
+        _, runs = stores
+        runs.claim(RunRecord("s1", T0, "Claimed", trigger="manual", requested_by=ALICE))
+        got = runs.get("s1", T0, "manual")
+        assert got.requested_by == ALICE and got.to_api()["requestedBy"] == ALICE
+        assert "requestedBy" not in runs.claim(RunRecord("s1", T0, "Claimed")).to_api()

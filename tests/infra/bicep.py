@@ -511,6 +511,7 @@ class Deployment:
     """Simulated deployment context: the public cloud, a fixed subscription and group."""
 
     subscription_id: str = "00000000-0000-0000-0000-00000000aaaa"
+    tenant_id: str = "00000000-0000-0000-0000-00000000bbbb"
     resource_group: str = "rg-scheduler"
     location: str = "westeurope"
 
@@ -729,9 +730,12 @@ class Evaluator:
                     "subscriptionId": sub}
         if callee == "subscription":
             return {"subscriptionId": self.scope[0], "id": f"/subscriptions/{self.scope[0]}"}
+        if callee == "tenant":
+            return {"tenantId": dep.tenant_id}
         if callee == "environment":
             return {"name": "AzureCloud", "resourceManager": "https://management.azure.com/",
-                    "suffixes": {"storage": "core.windows.net"}}
+                    "suffixes": {"storage": "core.windows.net"},
+                    "authentication": {"loginEndpoint": "https://login.microsoftonline.com/"}}
         if callee == "subscriptionResourceId":
             return f"/subscriptions/{self.scope[0]}/providers/{args[0]}/{'/'.join(_text(a) for a in args[1:])}"
         if callee in ("uniqueString", "guid"):

@@ -30,15 +30,22 @@ PLANS = ("FlexConsumption", "Consumption", "Premium")
 HOST_ONLY_PREFIXES = ("FUNCTIONS_", "PYTHON_", "AzureWebJobs", "APPLICATIONINSIGHTS_", "WEBSITE_", "IDENTITY_")
 # The platform sets these itself; a template that set them would break managed identity.
 PLATFORM_INJECTED_PREFIXES = ("IDENTITY_", "MSI_")
+# Read by App Service Authentication (Easy Auth): the identity it signs users in with.
+EASY_AUTH_SETTINGS = {"OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID"}
+# The template's settings differ with Easy Auth: off, on, and on with browser sign-in.
+ENTRA = {"enableEntraAuth": True, "entraClientId": "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b",
+         "entraSignInWithManagedIdentity": True}
+VARIANTS = [(plan, {}) for plan in PLANS] + [(plan, ENTRA) for plan in PLANS]
+VARIANT_IDS = [f"{plan}-{'entra' if extra else 'keys'}" for plan, extra in VARIANTS]
 
 
 def host_only(name: str) -> bool:
-    return name.startswith(HOST_ONLY_PREFIXES)
+    return name.startswith(HOST_ONLY_PREFIXES) or name in EASY_AUTH_SETTINGS
 
 
-def template_settings(plan: str) -> dict:
-    resources = Evaluator(MAIN, {**REQUIRED, "hostingPlan": plan}).resources()
-    [config] = [r for r in resources if r.type == "Microsoft.Web/sites/config"]
+def template_settings(plan: str, extra: dict | None = None) -> dict:
+    resources = Evaluator(MAIN, {**REQUIRED, "hostingPlan": plan, **(extra or {})}).resources()
+    [config] = [r for r in resources if r.type == "Microsoft.Web/sites/config" and r.body["name"] == "appsettings"]
     return config.body["properties"]
 
 
@@ -50,16 +57,16 @@ def test_the_code_reads_no_host_only_setting():
     assert not [n for n in SETTING_NAMES if host_only(n)], "shared.config should not read host settings"
 
 
-@pytest.mark.parametrize("plan", PLANS)
-def test_template_sets_every_setting_the_code_reads(plan):
-    settings = template_settings(plan)
+@pytest.mark.parametrize("plan, extra", VARIANTS, ids=VARIANT_IDS)
+def test_template_sets_every_setting_the_code_reads(plan, extra):
+    settings = template_settings(plan, extra)
     missing = sorted(set(SETTING_NAMES) - set(settings))
     assert not missing, f"add {missing} to var schedulerSettings in infra/main.bicep (from a parameter)"
 
 
-@pytest.mark.parametrize("plan", PLANS)
-def test_template_sets_nothing_the_code_does_not_read(plan):
-    settings = template_settings(plan)
+@pytest.mark.parametrize("plan, extra", VARIANTS, ids=VARIANT_IDS)
+def test_template_sets_nothing_the_code_does_not_read(plan, extra):
+    settings = template_settings(plan, extra)
     extra = sorted(n for n in set(settings) - set(SETTING_NAMES) if not host_only(n))
     assert not extra, f"infra/main.bicep sets {extra}, which shared.config.SETTING_NAMES does not list"
     assert not [n for n in settings if n.startswith(PLATFORM_INJECTED_PREFIXES)]
@@ -107,10 +114,12 @@ def concrete(settings: dict) -> dict:
     return {**{k: v for k, v in settings.items() if isinstance(v, str)}, **DEPLOY_TIME}
 
 
-def test_template_values_pass_the_codes_own_validation():
+@pytest.mark.parametrize("extra", [{}, ENTRA], ids=["keys", "entra"])
+def test_template_values_pass_the_codes_own_validation(extra):
     from shared.config import load_settings
 
-    loaded = load_settings(concrete(template_settings("FlexConsumption")))
+    loaded = load_settings(concrete(template_settings("FlexConsumption", extra)))
+    assert loaded.api_auth_mode == ("entra" if extra else "functionKey")
     assert loaded.tables_connection_string is None and loaded.tables_endpoint.startswith("https://")
     assert loaded.arm_token_scope == "https://management.azure.com/.default"
     assert loaded.aml_api_base_url == "https://westeurope.api.azureml.ms"

@@ -73,8 +73,14 @@ def one(resources, resource_type):
     return found[0]
 
 
+def site_config(resources, name: str):
+    found = [r for r in resources if r.type == "Microsoft.Web/sites/config" and r.body["name"] == name]
+    assert len(found) <= 1, f"{name} is configured {len(found)} times"
+    return found[0] if found else None
+
+
 def app_settings(resources) -> dict:
-    return one(resources, "Microsoft.Web/sites/config").body["properties"]
+    return site_config(resources, "appsettings").body["properties"]
 
 
 def role_grants(resources) -> set[tuple[str, str, str]]:
@@ -331,3 +337,61 @@ def test_python_versions_outside_the_supported_three_are_refused():
     for version in ("3.9", "3.14"):
         with pytest.raises(ValueError):
             deploy(pythonVersion=version)
+
+
+# ------------------------------------------------------------------ who may call the API
+
+ENTRA_CLIENT_ID = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
+TENANT = "00000000-0000-0000-0000-00000000bbbb"  # the evaluator's deployment tenant
+
+
+def test_without_entra_auth_the_api_takes_function_keys_and_easy_auth_stays_off():
+    resources = deploy()
+    assert site_config(resources, "authsettingsV2") is None
+    settings = app_settings(resources)
+    assert settings["API_AUTH_MODE"] == "functionKey" and "OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID" not in settings
+
+
+@pytest.mark.parametrize("plan", PLANS)
+def test_entra_auth_puts_easy_auth_in_front_and_validates_tokens_without_a_secret(plan):
+    resources = deploy(hostingPlan=plan, enableEntraAuth=True, entraClientId=ENTRA_CLIENT_ID)
+    auth = site_config(resources, "authsettingsV2").body
+    # On the app the template creates: the module refers to it by name, in the same group.
+    sites = {r.existing: r for r in resources if r.type == "Microsoft.Web/sites"}
+    assert sites[True].body["name"] == sites[False].body["name"] and sites[True].scope == sites[False].scope
+    assert str(auth["parent"]) == "ResourceRef(functionApp)" and sites[True].file == "easy-auth.bicep"
+    props = auth["properties"]
+    assert props["platform"]["enabled"] is True and props["httpSettings"]["requireHttps"] is True
+    assert props["globalValidation"] == {"requireAuthentication": True, "unauthenticatedClientAction": "Return401",
+                                         "excludedPaths": ["/api/health"]}
+    aad = props["identityProviders"]["azureActiveDirectory"]
+    assert aad["enabled"] is True
+    assert aad["registration"] == {"clientId": ENTRA_CLIENT_ID, "clientSecretSettingName": None,
+                                   "openIdIssuer": f"https://login.microsoftonline.com/{TENANT}/v2.0"}
+    assert aad["validation"]["allowedAudiences"] == [f"api://{ENTRA_CLIENT_ID}", ENTRA_CLIENT_ID]
+    settings = app_settings(resources)
+    assert settings["API_AUTH_MODE"] == "entra"
+    assert not [k for k in settings if "SECRET" in k.upper()], "Easy Auth needs no client secret here"
+    # The app's own settings are complete before Easy Auth starts sending principals.
+    module = next(d for d in parse_file(MAIN) if d.kind == "module" and d.name == "easyAuth")
+    assert "settings" in refs(module.value)
+
+
+def test_entra_auth_takes_another_tenant_and_explicit_audiences():
+    tenant = "11111111-2222-3333-4444-555555555555"
+    auth = site_config(deploy(enableEntraAuth=True, entraClientId=ENTRA_CLIENT_ID, entraTenantId=tenant,
+                              entraAllowedAudiences=["api://scheduler"]), "authsettingsV2").body["properties"]
+    aad = auth["identityProviders"]["azureActiveDirectory"]
+    assert aad["registration"]["openIdIssuer"] == f"https://login.microsoftonline.com/{tenant}/v2.0"
+    assert aad["validation"]["allowedAudiences"] == ["api://scheduler"]
+
+
+def test_browser_sign_in_uses_the_managed_identity_as_a_federated_credential_not_a_secret():
+    resources = deploy(enableEntraAuth=True, entraClientId=ENTRA_CLIENT_ID, entraSignInWithManagedIdentity=True)
+    registration = site_config(resources, "authsettingsV2").body["properties"]["identityProviders"][
+        "azureActiveDirectory"]["registration"]
+    assert registration["clientSecretSettingName"] == "OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID"
+    settings = app_settings(resources)
+    assert str(settings["OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID"]) == "<identity.properties.clientId>"
+    # Without Easy Auth the switch does nothing.
+    assert "OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID" not in app_settings(deploy(entraSignInWithManagedIdentity=True))

@@ -22,6 +22,19 @@ def test_defaults_and_derived_values():
     assert (s.schedules_table, s.runs_table, s.max_retries) == ("schedules", "runs", 4)
 
 
+@pytest.mark.parametrize("raw, mode", [(None, "functionKey"), ("", "functionKey"), ("Entra", "entra"),
+                                       ("functionkey", "functionKey")])
+def test_api_auth_mode(raw, mode):
+    env = BASE if raw is None else {**BASE, "API_AUTH_MODE": raw}
+    assert load_settings(env).api_auth_mode == mode
+
+
+def test_an_unknown_api_auth_mode_is_a_problem():
+    with pytest.raises(ConfigError) as err:
+        load_settings({**BASE, "API_AUTH_MODE": "aad"})
+    assert err.value.problems == {"API_AUTH_MODE": "must be functionKey or entra"}
+
+
 def test_every_problem_is_named_at_once():
     with pytest.raises(ConfigError) as err:
         load_settings({"AML_SUBSCRIPTION_ID": "nope", "AML_MAX_RETRIES": "many"})

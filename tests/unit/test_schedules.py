@@ -41,7 +41,8 @@ def test_valid_document_round_trips():
 
 def test_read_only_fields_from_a_previous_get_are_accepted():
     doc = {**VALID, "nextFireTime": "2026-01-01T00:00:00Z", "etag": "x", "lastSlot": None,
-           "consecutiveFailures": 2, "pausedReason": None, "pausedAt": None}
+           "consecutiveFailures": 2, "pausedReason": None, "pausedAt": None,
+           "createdBy": {"id": None, "name": "function key"}, "updatedBy": None}
     assert parse_schedule(doc).id == "nightly-scoring"
 
 

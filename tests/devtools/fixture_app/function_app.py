@@ -1,5 +1,6 @@
 """A tiny Functions app that exercises the dev host; used only by tests/devtools."""
 
+import base64
 import json
 import os
 import threading
@@ -26,6 +27,19 @@ def items(req: func.HttpRequest) -> func.HttpResponse:
             "header": req.headers.get("x-fixture"),
         }
     )
+
+
+@app.route(route="whoami", methods=["GET"])
+def whoami(req: func.HttpRequest) -> func.HttpResponse:
+    # What a Functions app sees of App Service Authentication: its headers and its setting.
+    principal = req.headers.get("x-ms-client-principal")
+    return _json({
+        "principal": json.loads(base64.b64decode(principal)) if principal else None,
+        "id": req.headers.get("x-ms-client-principal-id"),
+        "name": req.headers.get("x-ms-client-principal-name"),
+        "devPrincipal": req.headers.get("x-dev-principal"),
+        "authEnabled": os.environ.get("WEBSITE_AUTH_ENABLED"),
+    })
 
 
 @app.route(methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)

@@ -8,7 +8,11 @@ import re
 import azure.functions as func
 import pytest
 
-from shared.api.console import ASSET_DIR, ASSETS, PAGE, ROLES
+from shared.access.guard import acting_as
+from shared.access.principal import Principal
+from shared.access.roles import OPERATOR, READER, ROLES
+from shared.api import console
+from shared.api.console import ASSET_DIR, ASSETS, PAGE
 from shared.blueprints.console import console_asset, console_page, me
 
 
@@ -84,6 +88,14 @@ def test_me_answers_the_function_key_caller_with_every_role():
     assert response.status_code == 200
     assert json.loads(response.get_body()) == {"mode": "functionKey", "name": "function key", "roles": list(ROLES)}
     assert "Scheduler.Operator" in ROLES
+
+
+def test_me_answers_a_signed_in_caller_with_the_roles_they_hold_and_imply():
+    operator = Principal("8a1d6b0e-4c3f-4b7a-9d2e-1f0c5a6b7c8d", "alice@contoso.com", frozenset({OPERATOR}), "entra")
+    with acting_as(operator):
+        response = console.me(func.HttpRequest("GET", "http://localhost/api/me", body=b""))
+    assert json.loads(response.get_body()) == {"mode": "entra", "name": "alice@contoso.com",
+                                               "roles": [READER, OPERATOR]}
 
 
 # -- what the assets are allowed to contain (the CSP would block the rest in a browser) --

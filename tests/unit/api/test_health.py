@@ -110,6 +110,19 @@ def test_timer_settings_the_host_reads_are_checked_too(runtime, env):
     assert body["checks"]["schedulesTable"]["ok"], "the other checks still run"
 
 
+def test_entra_mode_without_easy_auth_is_unhealthy_and_says_why(runtime, env):
+    from shared.access import mode
+
+    env.setattr(mode, "MODE", "entra")
+    env.setenv("WEBSITE_AUTH_ENABLED", "False")
+    code, body = call()
+    problems = {p["setting"]: p["message"] for p in body["checks"]["settings"]["problems"]}
+    assert code == 503 and "App Service Authentication is off" in problems["API_AUTH_MODE"]
+    env.setenv("WEBSITE_AUTH_ENABLED", "True")
+    env.setenv("API_AUTH_MODE", "entra")
+    assert call()[0] == 200
+
+
 def test_wrong_audience_shows_as_a_failed_aml_token(runtime, env):
     env.setenv("AML_TOKEN_SCOPE", "https://ml.azure.com/.default")
     runtime.credential.failing_scopes = {"https://ml.azure.com/.default"}

@@ -123,3 +123,29 @@ def test_the_trigger_schema_refuses_what_the_app_refuses(trigger):
     doc = {**CRON_SCHEDULE, "trigger": trigger}
     assert not validator("ScheduleCreate").is_valid(doc)
     assert Api()("create", "POST", body=doc)[0] == 400
+
+
+def test_each_operation_names_the_role_its_route_declares():
+    from shared.blueprints import DECLARED
+
+    for _path, _method, op in operations(document()):
+        access = DECLARED[op["operationId"]]
+        if access.role == "public":
+            assert "x-required-role" not in op and op["security"] == []
+            continue
+        assert op["x-required-role"] == access.role
+        assert {"401", "403"} <= set(op["responses"]), op["operationId"]
+
+
+def test_the_audit_history_answer_matches_its_schema():
+    from shared.access.guard import acting_as
+    from shared.access.principal import Principal
+    from tests.unit.api.test_schedules_api import Api
+
+    api = Api()
+    with acting_as(Principal("8a1d6b0e-4c3f-4b7a-9d2e-1f0c5a6b7c8d", "alice", frozenset(), "entra")):
+        api("create", "POST", body=CRON_SCHEDULE)
+        api("patch", "PATCH", {"id": "nightly"}, body={"enabled": False})
+    status, page, _ = api("history", "GET", {"id": "nightly"})
+    assert status == 200 and sorted(e["action"] for e in page["value"]) == ["create", "update"]
+    assert [e.message for e in validator("AuditPage").iter_errors(page)] == []

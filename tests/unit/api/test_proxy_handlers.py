@@ -21,6 +21,8 @@ from urllib3 import encode_multipart_formdata
 
 from devtools.aml_emulator import AmlEmulator
 from devtools.identity_emulator import encode_token
+from shared.access.guard import acting_as
+from shared.access.principal import FUNCTION_KEY_CALLER, Principal
 from shared.aml.client import AmlClient
 from shared.aml.compute import ComputeClient
 from shared.aml.runs import RunsClient
@@ -206,25 +208,28 @@ def test_destructive_operations_can_be_switched_off(settings, aml, caplog):
     proxy = Proxy(dataclasses.replace(settings, allow_destructive=False))
     aml.seed_compute("cpu-cluster")
     caplog.set_level(logging.INFO, logger="shared.api.audit")
-    headers = {"X-MS-CLIENT-PRINCIPAL-NAME": "alice@contoso.com\r\nforged line"}
-    status, payload, _ = proxy("compute", "delete", "DELETE", {"name": "cpu-cluster"},
-                               params={"action": "Delete"}, headers=headers)
-    assert status == 403 and payload["error"]["code"] == "OperationDisabled"
-    status, _, _ = proxy("runs", "cancel", "POST", {"name": "exp", "runId": "run-1"}, headers=headers)
+    # A name header is only a claim: the caller is the one the access check established.
+    headers = {"X-MS-CLIENT-PRINCIPAL-NAME": "mallory@contoso.com"}
+    with acting_as(Principal("8a1d6b0e-4c3f-4b7a-9d2e-1f0c5a6b7c8d", "alice@contoso.com", frozenset(), "entra")):
+        status, payload, _ = proxy("compute", "delete", "DELETE", {"name": "cpu-cluster"},
+                                   params={"action": "Delete"}, headers=headers)
+        assert status == 403 and payload["error"]["code"] == "OperationDisabled"
+        status, _, _ = proxy("runs", "cancel", "POST", {"name": "exp", "runId": "run-1"}, headers=headers)
     assert status == 403
     assert aml.requests_log() == []
     refusals = [r.getMessage() for r in caplog.records if r.name == "shared.api.audit"]
-    assert len(refusals) == 2 and all("alice@contoso.com??forged line" in m for m in refusals)
-    assert all("\n" not in m for m in refusals)
+    assert len(refusals) == 2 and all("requested by alice@contoso.com" in m for m in refusals)
+    assert not any("mallory" in m for m in refusals)
 
 
 def test_destructive_operations_are_audited_with_the_caller(proxy, aml, caplog):
     aml.seed_compute("cpu-cluster")
     caplog.set_level(logging.INFO, logger="shared.api.audit")
-    status, _, _ = proxy("compute", "delete", "DELETE", {"name": "cpu-cluster"}, params={"action": "Detach"},
-                         headers={"X-MS-CLIENT-PRINCIPAL-NAME": "bob@contoso.com"})
+    with acting_as(FUNCTION_KEY_CALLER):
+        status, _, _ = proxy("compute", "delete", "DELETE", {"name": "cpu-cluster"}, params={"action": "Detach"},
+                             headers={"X-MS-CLIENT-PRINCIPAL-NAME": "bob@contoso.com"})
     assert status == 202
-    assert any("compute detach of compute cpu-cluster requested by bob@contoso.com" in r.getMessage()
+    assert any("compute detach of compute cpu-cluster requested by function key" in r.getMessage()
                for r in caplog.records)
     assert [r["query"] for r in aml.requests_log() if r["method"] == "DELETE"] == [
         "api-version=2025-09-01&underlyingResourceAction=Detach"]

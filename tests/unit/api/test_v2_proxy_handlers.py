@@ -19,6 +19,8 @@ import azure.functions as func
 import pytest
 
 from devtools.aml_emulator import AmlEmulator
+from shared.access.guard import acting_as
+from shared.access.principal import Principal
 from shared.aml.client import AmlClient
 from shared.aml.transport import AmlTransport, HostNotAllowed
 from shared.api.batch import BatchHandlers
@@ -279,8 +281,8 @@ def test_cancel_is_accepted_then_a_finished_job_is_a_409_and_no_cancel_is_sent(p
     finally:
         aml.clear_job_outcome("slow")
     caplog.set_level(logging.INFO, logger="shared.api.audit")
-    status, payload, headers = proxy("jobs", "cancel", "POST", {"name": "long-1"},
-                                     headers={"X-MS-CLIENT-PRINCIPAL-NAME": "ops@contoso.com"})
+    with acting_as(Principal("5b5450db-eb26-4c1a-981c-ba1d25f0483d", "ops@contoso.com", frozenset(), "entra")):
+        status, payload, headers = proxy("jobs", "cancel", "POST", {"name": "long-1"})
     assert (status, payload) == (202, {"name": "long-1", "status": "CancelRequested"})
     assert headers["Location"] == "/api/jobs/long-1"
     assert any("job cancel of job long-1 requested by ops@contoso.com" in r.getMessage() for r in caplog.records)

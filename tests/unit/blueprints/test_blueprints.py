@@ -47,7 +47,7 @@ def test_each_function_is_defined_in_its_areas_blueprint():
     )
     result = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     functions = json.loads(result.stdout.strip().splitlines()[-1])
-    assert len(functions) == 49
+    assert len(functions) == 50
     for name, trigger, route, module in functions:
         if trigger == "timerTrigger":
             assert module == "shared.blueprints.timers", name

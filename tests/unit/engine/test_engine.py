@@ -266,6 +266,25 @@ def test_poll_prunes_old_history_in_bounded_batches():
     assert len(remaining) == 32 and any(r.status == "Running" for r in remaining)
 
 
+def test_poll_prunes_audit_entries_with_the_runs_and_keeps_a_deleted_schedules_recent_ones():
+    from shared.store.audit import AuditEntry
+
+    _, schedules, runs, aml = make()
+    engine = Driven(schedules, runs, aml, retention=timedelta(days=30))
+    who = {"id": None, "name": "function key"}
+    for day in (1, 29, 31, 45):
+        schedules.append_audit(AuditEntry("s1", T0 - timedelta(days=day), "update", who))
+    schedules.delete("s1", audit=AuditEntry("s1", T0, "delete", who))
+    report = engine.poll(T0)
+    assert report.audit_pruned == 2
+    assert [e.action for e in schedules.audit_page("s1").items] == ["delete", "update", "update"]
+    assert "s1" in schedules.history_page(None, 10)[0]  # still in the round while entries remain
+    engine.poll(T0 + timedelta(days=31))
+    assert schedules.audit_page("s1").items == []
+    engine.poll(T0 + timedelta(days=31))
+    assert "s1" not in schedules.history_page(None, 10)[0]
+
+
 def test_disabled_schedule_is_not_due():
     engine, schedules, runs, aml = make()
     record = schedules.get("s1")

@@ -152,6 +152,11 @@ def test_a_schedule_pauses_after_its_limit_of_refused_slots_and_says_why():
     assert not record.definition.enabled and record.failure_streak == 3
     assert "3 slots in a row" in record.paused_reason and "was not found" in record.paused_reason
     assert [r.status for r in runs.list_runs("s1", limit=10).items].count("SubmitFailed") == 3
+    # The history says who disabled it: the scheduler, with the reason.
+    [pause] = schedules.audit_page("s1").items
+    assert (pause.action, pause.actor, pause.details) == ("pause", {"id": None, "name": "scheduler"},
+                                                          {"reason": record.paused_reason})
+    assert record.updated_by == {"id": None, "name": "scheduler"}
 
 
 def test_an_accepted_submit_ends_the_streak():
