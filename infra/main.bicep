@@ -158,6 +158,14 @@ param runsRetentionDays int = 90
 @maxLength(56)
 param slotQueueName string = 'scheduler-slots'
 
+@description('Queue of alert messages the webhook sender takes (ALERT_QUEUE); its poison queue is <name>-poison.')
+@minLength(3)
+@maxLength(56)
+param alertQueueName string = 'alerts'
+
+@description('Hosts schedules\' alert webhooks may post to (ALERT_WEBHOOK_HOSTS): a comma list of hosts and *.suffix wildcards, e.g. *.webhook.office.com,hooks.slack.com. Empty: webhooks are refused.')
+param alertWebhookHosts string = ''
+
 @description('Schedules the outcome poll checks at once (POLL_CONCURRENCY).')
 @minValue(1)
 @maxValue(64)
@@ -387,6 +395,9 @@ var schedulerSettings = {
   QUEUES_CONNECTION_STRING: ''
   QUEUES_ENDPOINT: storage.properties.primaryEndpoints.queue
   POLL_CONCURRENCY: string(pollConcurrency)
+  ALERT_QUEUE: alertQueueName
+  ALERT_WEBHOOK_HOSTS: alertWebhookHosts
+  // ALERT_WEBHOOK_ALLOW_HTTP_LOCALHOST is for local development only and never set here.
 }
 
 // Read by the Python worker, not by the app.

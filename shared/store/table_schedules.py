@@ -240,6 +240,7 @@ def _fields(record: ScheduleRecord) -> dict:
         "Trigger": json.dumps(d.trigger.to_dict()),
         "Target": json.dumps(d.target.to_dict()),
         "Policy": json.dumps(d.policy.to_dict()),
+        "Alerts": json.dumps(d.alerts.to_dict()) if d.alerts else None,
         "NextFireTime": to_ms(record.next_fire_time) if record.next_fire_time else None,
         "LastSlot": to_ms(record.last_slot) if record.last_slot else None,
         "CreatedAt": to_ms(record.created_at),
@@ -269,6 +270,7 @@ def record_from_entity(entity: Any) -> ScheduleRecord:
         "trigger": json.loads(entity["Trigger"]),
         "target": json.loads(entity["Target"]),
         "policy": json.loads(entity["Policy"]),
+        "alerts": json.loads(entity["Alerts"]) if entity.get("Alerts") else None,
     })
     return ScheduleRecord(
         definition=definition,
