@@ -28,6 +28,7 @@ from shared.store import (
 from shared.store.keys import (
     DUE_PREFIX,
     HISTORY_PREFIX,
+    INCIDENT_PREFIX,
     META_PARTITION,
     SCHEDULE_PREFIX,
     all_shards,
@@ -102,12 +103,23 @@ class TableScheduleStore:
                 operations.append(delete_op(shard, due))
             try:
                 self._table.transact(operations, schedule_id)
-                return
             except (PreconditionFailed, NotFound):
                 if etag:
                     raise PreconditionFailed(schedule_id) from None
-                # A tick moved the cursor (and the due row) meanwhile: read again.
+                continue  # a tick moved the cursor (and the due row) meanwhile: read again
+            self._forget_incident(shard, schedule_id)
+            return
         raise PreconditionFailed(schedule_id)
+
+    def _forget_incident(self, shard: str, schedule_id: str) -> None:
+        """The deleted schedule's incident row, if any: a schedule created again under the same id
+        must not inherit an open incident (which would silence its first alert)."""
+        try:
+            with mapped_errors(schedule_id):
+                self._table.client.delete_entity(shard, INCIDENT_PREFIX + schedule_id)  # silent when missing
+        except StoreError as exc:
+            log.warning("schedule %s deleted, its incident row not (%s); a schedule created again under this "
+                        "id starts with it", schedule_id, exc)
 
     def list(self, *, limit: int = 50, continuation: str | None = None) -> Page:
         # Listing every schedule reads every shard by nature; only the S_ rows come back.
