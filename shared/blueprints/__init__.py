@@ -6,8 +6,9 @@ schedules are a published contract: the packaging test and the OpenAPI drift tes
 guard them.
 """
 
-from shared.blueprints import batch, compute, docs, jobs, pipelines, queues, runs, schedules, timers
+from shared.blueprints import alerts, batch, compute, docs, jobs, pipelines, queues, runs, schedules, timers
 
-BLUEPRINTS = (timers.bp, queues.bp, docs.bp, schedules.bp, compute.bp, runs.bp, pipelines.bp, jobs.bp, batch.bp)
+BLUEPRINTS = (timers.bp, queues.bp, alerts.bp, docs.bp, schedules.bp, compute.bp, runs.bp, pipelines.bp, jobs.bp,
+              batch.bp)
 
 __all__ = ["BLUEPRINTS"]
