@@ -166,6 +166,12 @@ param alertQueueName string = 'alerts'
 @description('Hosts schedules\' alert webhooks may post to (ALERT_WEBHOOK_HOSTS): a comma list of hosts and *.suffix wildcards, e.g. *.webhook.office.com,hooks.slack.com. Empty: webhooks are refused.')
 param alertWebhookHosts string = ''
 
+@description('Create the example Azure Monitor log alert on the app\'s alert events (README, Alerts).')
+param deployAlertRule bool = false
+
+@description('Action group the example alert rule notifies (resource id). Empty: the alert only shows in Azure Monitor.')
+param alertRuleActionGroupId string = ''
+
 @description('Schedules the outcome poll checks at once (POLL_CONCURRENCY).')
 @minValue(1)
 @maxValue(64)
@@ -202,7 +208,7 @@ var storageRoles = [
     id: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   }
   {
-    // The Functions host's own queues.
+    // The Functions host's own queues, and the app's slot and alert queues (sent to and triggered on).
     name: 'Storage Queue Data Contributor'
     id: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   }
@@ -295,6 +301,18 @@ resource slotPoisonQueue 'Microsoft.Storage/storageAccounts/queueServices/queues
   name: '${slotQueueName}-poison'
 }
 
+// The alert queue and its poison queue, for the same reasons. The identity's Storage Queue
+// Data Contributor on the account covers them: no further role.
+resource alertQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queueService
+  name: alertQueueName
+}
+
+resource alertPoisonQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queueService
+  name: '${alertQueueName}-poison'
+}
+
 resource storageRoleAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for role in storageRoles: {
   name: guid(storage.id, identity.id, role.id)
   scope: storage
@@ -343,6 +361,17 @@ resource telemetryPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', monitoringMetricsPublisher)
     principalId: identity.properties.principalId
     principalType: 'ServicePrincipal'
+  }
+}
+
+module alertRule 'modules/alert-rule.bicep' = if (deployAlertRule) {
+  name: 'alert-rule-${token}'
+  params: {
+    name: '${namePrefix}-schedule-incident-${token}'
+    location: location
+    applicationInsightsId: appInsights.id
+    actionGroupId: alertRuleActionGroupId
+    tags: tags
   }
 }
 
@@ -545,6 +574,8 @@ resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
     runsTable
     slotQueue
     slotPoisonQueue
+    alertQueue
+    alertPoisonQueue
   ]
 }
 
