@@ -6,6 +6,10 @@ while it is open further failures and late runs change nothing (no write, no mes
 pause during it is told once (the schedule has stopped: news even after the failures that
 led to it); the first Completed run closes it and is told as `recovered`. Runs that end
 Skipped or Canceled say nothing about the schedule's health and are ignored.
+
+Runs end out of order (an older slot's job can be reported after a newer one's): a failure
+of a slot older than the completed run that closed the last incident is part of that
+incident's past, not a new one.
 """
 
 from __future__ import annotations
@@ -42,10 +46,13 @@ def incident_id(schedule_id: str, opened_at: datetime) -> str:
 
 
 def decide(current: IncidentRecord | None, event: str, schedule_id: str, now: datetime,
-           run_key: str | None = None) -> Decision:
-    """`event`: "failed", "late", "paused" or "completed", by the run `run_key` (none for a pause)."""
+           run_key: str | None = None, slot: datetime | None = None) -> Decision:
+    """`event`: "failed", "late", "paused" or "completed", by the run `run_key` of `slot` (none for a pause)."""
     is_open = current is not None and current.open
     if event in ("failed", "late", "paused"):
+        if (not is_open and slot is not None and current is not None and current.closed_slot is not None
+                and slot < current.closed_slot):
+            return Decision(None, None, current)
         if not is_open:
             opened = IncidentRecord(schedule_id, incident_id(schedule_id, now), True, event, now, run_key,
                                     paused_alerted=event == "paused",
@@ -55,5 +62,6 @@ def decide(current: IncidentRecord | None, event: str, schedule_id: str, now: da
             return Decision(current.evolve(paused_alerted=True), "paused", current)
         return Decision(None, None, current)
     if event == COMPLETED and is_open:
-        return Decision(current.evolve(open=False, closed_at=now, closed_by=run_key), "recovered", current)
+        return Decision(current.evolve(open=False, closed_at=now, closed_by=run_key, closed_slot=slot), "recovered",
+                        current)
     return Decision(None, None, current)

@@ -54,7 +54,7 @@ class AlertListener:
                 record: ScheduleRecord | None = None) -> None:
         now = self._clock()
         try:
-            decision = self._decide_and_write(schedule_id, event, now, run.run_key if run else None)
+            decision = self._decide_and_write(schedule_id, event, now, run)
         except StoreError as exc:
             log.warning("schedule %s: %s not weighed for alerts (incident row: %s)", schedule_id, event, exc)
             return
@@ -69,10 +69,10 @@ class AlertListener:
             delivery = self._enqueue(message)
         _log_event(message, delivery)
 
-    def _decide_and_write(self, schedule_id: str, event: str, now: datetime, run_key: str | None) -> Decision | None:
+    def _decide_and_write(self, schedule_id: str, event: str, now: datetime, run: RunRecord | None) -> Decision | None:
         for _ in range(_WRITE_ROUNDS):
             current = self._incidents.get(schedule_id)
-            decision = decide(current, event, schedule_id, now, run_key)
+            decision = decide(current, event, schedule_id, now, run.run_key if run else None, run.slot if run else None)
             if decision.incident is None:
                 return decision
             try:

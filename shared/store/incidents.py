@@ -35,6 +35,9 @@ class IncidentRecord:
     opened_by: str | None = None  # the run key that opened it (None for a pause)
     closed_at: datetime | None = None
     closed_by: str | None = None  # the run key of the completed run that closed it
+    # That run's slot: a failure of an older slot reported after it (runs end out of order)
+    # belongs to the incident already closed, and opens no new one.
+    closed_slot: datetime | None = None
     # Whether this incident's pause was already alerted: a pause is news even during an
     # incident of failures (the schedule stopped), but only once.
     paused_alerted: bool = False

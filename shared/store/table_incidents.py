@@ -48,6 +48,7 @@ def _entity(record: IncidentRecord) -> dict:
         "OpenedBy": record.opened_by,
         "ClosedAt": to_ms(record.closed_at) if record.closed_at else None,
         "ClosedBy": record.closed_by,
+        "ClosedSlot": to_ms(record.closed_slot) if record.closed_slot else None,
         "PausedAlerted": record.paused_alerted,
     })
 
@@ -62,6 +63,7 @@ def _record(entity: Any) -> IncidentRecord:
         opened_by=entity.get("OpenedBy"),
         closed_at=read_time(entity.get("ClosedAt")),
         closed_by=entity.get("ClosedBy"),
+        closed_slot=read_time(entity.get("ClosedSlot")),
         paused_alerted=bool(entity.get("PausedAlerted")),
         etag=entity.metadata.get("etag"),
     )
@@ -69,4 +71,5 @@ def _record(entity: Any) -> IncidentRecord:
 
 def _stored(record: IncidentRecord, etag: str) -> IncidentRecord:
     return record.evolve(opened_at=to_ms(record.opened_at),
-                         closed_at=to_ms(record.closed_at) if record.closed_at else None, etag=etag)
+                         closed_at=to_ms(record.closed_at) if record.closed_at else None,
+                         closed_slot=to_ms(record.closed_slot) if record.closed_slot else None, etag=etag)

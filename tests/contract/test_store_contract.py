@@ -161,8 +161,10 @@ class TestIncidentStore:
         schedules.create(schedule())
         incidents = incidents_of(schedules)
         read = incidents.create(self.opened())
-        closed = incidents.replace(read.evolve(open=False, closed_at=T0 + timedelta(minutes=5), closed_by="s1_run2"))
-        assert closed.etag != read.etag
+        closed = incidents.replace(read.evolve(open=False, closed_at=T0 + timedelta(minutes=5), closed_by="s1_run2",
+                                               closed_slot=T0 + timedelta(minutes=4)))
+        assert closed.etag != read.etag and incidents.get("s1") == closed
+        assert closed.closed_slot == (T0 + timedelta(minutes=4)).replace(microsecond=123000)
         with pytest.raises(PreconditionFailed):
             incidents.replace(read.evolve(paused_alerted=True))  # read before the close: stale
         got = incidents.get("s1")

@@ -75,3 +75,14 @@ def test_a_decision_carries_the_etag_it_was_read_with():
     closed.etag = "W/\"read\""
     decision = decide(closed, "failed", "nightly", T0 + timedelta(hours=1), "r3")
     assert decision.incident.etag == "W/\"read\"" and decision.current is closed
+
+
+def test_a_failure_of_an_older_slot_reported_after_the_recovery_opens_nothing():
+    slot = T0 - timedelta(minutes=10)
+    opened = decide(None, "failed", "nightly", T0, "r1", slot).incident
+    closed = decide(opened, "completed", "nightly", T0, "r3", slot + timedelta(minutes=2)).incident
+    assert closed.closed_slot == slot + timedelta(minutes=2)
+    older = decide(closed, "failed", "nightly", T0 + timedelta(seconds=5), "r2", slot + timedelta(minutes=1))
+    assert older.incident is None and older.alert is None
+    newer = decide(closed, "failed", "nightly", T0 + timedelta(minutes=3), "r4", slot + timedelta(minutes=3))
+    assert newer.alert == "failed" and newer.incident.open

@@ -178,6 +178,20 @@ def test_a_storage_outage_leaves_the_runs_record_and_raises_nothing(caplog):
     assert "failed not weighed for alerts" in caplog.text
 
 
+def test_an_older_failure_the_same_poll_reports_after_the_recovery_opens_no_new_incident():
+    s = Setup()
+    s.slot(0, "Failed")
+    s.engine.tick(T0 + timedelta(minutes=1, seconds=1))
+    s.engine.tick(T0 + timedelta(minutes=2, seconds=1))
+    # Both end by the same poll, which takes the newer run first (runs end out of order).
+    s.aml.status["s1_20261122T100100Z"] = "Failed"
+    s.aml.status["s1_20261122T100200Z"] = "Completed"
+    s.now = T0 + timedelta(minutes=2, seconds=40)
+    s.engine.poll(s.now)
+    assert {s.runs.get("s1", T0 + timedelta(minutes=m)).status for m in (1, 2)} == {"Failed", "Completed"}
+    assert [kind for kind, _ in s.sent()] == ["failed", "recovered"]
+
+
 @pytest.mark.parametrize("status", ["Skipped", "Canceled"])
 def test_runs_that_say_nothing_about_health_are_ignored(status):
     s = Setup()
