@@ -2,8 +2,8 @@
 
 It runs on the thread that wrote the run record (a poll thread, a queue worker), so it
 only decides and enqueues: one point read of the incident row per failed or completed
-run, a conditional write only when an incident opens, escalates or closes, and then one
-queue message. The webhook is posted by the queue-triggered sender (`delivery`), so a
+run; only when an incident opens, escalates or closes, a read of the schedule (its alerts),
+a conditional write of the row and one queue message. The webhook is posted by the queue-triggered sender (`delivery`), so a
 slow or hanging webhook never holds up a tick, a poll or a submit.
 
 Every transition is logged as one structured event (logger `shared.alerts`), whether or
@@ -53,28 +53,36 @@ class AlertListener:
     def _handle(self, schedule_id: str, event: str, *, run: RunRecord | None = None,
                 record: ScheduleRecord | None = None) -> None:
         now = self._clock()
+        looked_up: list = [record, "not requested"] if record is not None else []
         try:
-            decision = self._decide_and_write(schedule_id, event, now, run)
+            decision = self._decide_and_write(schedule_id, event, now, run, looked_up)
         except StoreError as exc:
             log.warning("schedule %s: %s not weighed for alerts (incident row: %s)", schedule_id, event, exc)
             return
         if decision is None or decision.alert is None:
             return
-        if record is None:
-            record = self._schedule(schedule_id)
+        record, delivery = looked_up
         message = _message(decision, schedule_id, now, run, record)
         spec = record.definition.alerts if record is not None else None
-        delivery = "not requested"
         if spec is not None and spec.wants(decision.alert):
             delivery = self._enqueue(message)
         _log_event(message, delivery)
 
-    def _decide_and_write(self, schedule_id: str, event: str, now: datetime, run: RunRecord | None) -> Decision | None:
+    def _decide_and_write(self, schedule_id: str, event: str, now: datetime, run: RunRecord | None,
+                          looked_up: list) -> Decision | None:
+        """The decision, written; `looked_up` gets the schedule (read once, and only if something changes)."""
         for _ in range(_WRITE_ROUNDS):
             current = self._incidents.get(schedule_id)
             decision = decide(current, event, schedule_id, now, run.run_key if run else None, run.slot if run else None)
             if decision.incident is None:
                 return decision
+            if not looked_up:
+                looked_up.extend(self._schedule(schedule_id))
+            if looked_up[1] == "schedule deleted":
+                # A run of a deleted schedule ended: an incident row now would outlive the schedule
+                # and silence the first alert of one created again under its id.
+                log.info("schedule %s: %s of a deleted schedule; no incident", schedule_id, event)
+                return None
             try:
                 if current is None:
                     self._incidents.create(decision.incident)
@@ -86,15 +94,16 @@ class AlertListener:
         log.warning("schedule %s: %s not weighed for alerts (the incident row kept changing)", schedule_id, event)
         return None
 
-    def _schedule(self, schedule_id: str) -> ScheduleRecord | None:
+    def _schedule(self, schedule_id: str) -> tuple[ScheduleRecord | None, str]:
+        """The schedule (for its alerts), or None and what that means for the delivery."""
         try:
-            return self._schedules.get(schedule_id)
+            return self._schedules.get(schedule_id), "not requested"
         except NotFound:
-            return None
+            return None, "schedule deleted"
         except StoreError as exc:
             # The incident is recorded; without the definition its message cannot be addressed.
             log.warning("schedule %s: not read for its alert (%s)", schedule_id, exc)
-            return None
+            return None, "schedule not readable"
 
     def _enqueue(self, message: AlertMessage) -> str:
         try:

@@ -198,3 +198,13 @@ def test_runs_that_say_nothing_about_health_are_ignored(status):
     s.engine.tick(T0 + timedelta(seconds=1))
     s.listener.run_finished(s.runs.get("s1", T0).evolve(status=status))
     assert s.sent() == [] and s.incidents.get("s1") is None
+
+
+def test_a_run_of_a_deleted_schedule_leaves_no_incident_behind():
+    s = Setup()
+    s.engine.tick(T0 + timedelta(seconds=1))
+    s.schedules.delete("s1")
+    s.aml.status["s1_20261122T100000Z"] = "Failed"
+    s.engine.poll(T0 + timedelta(seconds=30))
+    assert s.runs.get("s1", T0).status == "Failed"
+    assert s.incidents.get("s1") is None and s.sent() == []
