@@ -5,6 +5,12 @@ this app), creates schedules of every target kind over the app's own HTTP API (a
 endpoint, a v2 pipeline job, a v2 job that fails, a v1 published pipeline), then prints each run as it
 moves from Submitted to Completed or Failed. Stops after DEMO_SECONDS (0 = until
 Ctrl-C) and takes every process it started down with it.
+
+The failing schedule alerts a webhook receiver the demo runs on 127.0.0.1 (plain http,
+which the app accepts only because the demo sets ALERT_WEBHOOK_ALLOW_HTTP_LOCALHOST=true,
+a development setting), and the demo prints every message it gets: one when the failures
+begin; after a few failed runs AML's jobs are made to succeed again, and one more message
+says the schedule recovered.
 """
 
 from __future__ import annotations
@@ -19,11 +25,14 @@ import urllib.request
 from pathlib import Path
 
 from devtools.stack import LocalStack, StackError
+from devtools.webhook_receiver import Received, WebhookReceiver
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_PIPELINE = "5c0b2a4e-0d1f-4c36-9a53-2f6d8c1e7a01"
-# Jobs in this experiment fail (the emulator is told so at start), to show a failure's record.
+# Jobs in this experiment fail (the emulator is told so at start), to show a failure's record
+# and its alert; after this many failed runs they succeed again, to show the recovery.
 FAILING_EXPERIMENT = "demo_failing_jobs"
+FAILURES_BEFORE_RECOVERY = 3
 DEMO_SCHEDULES = [
     {
         "id": "demo-batch-scoring",
@@ -54,7 +63,7 @@ DEMO_SCHEDULES = [
     },
     {
         "id": "demo-failing-job",
-        "description": "Demo: a v2 command job whose runs fail, every 30 seconds",
+        "description": "Demo: a v2 command job whose runs fail for a while, every 30 seconds; alerts a local webhook",
         "trigger": {"cron": "15,45 * * * * *"},
         "target": {"kind": "job", "job": {
             "jobType": "Command", "experimentName": FAILING_EXPERIMENT, "computeId": "cpu-cluster",
@@ -95,14 +104,24 @@ def _print_run(schedule_id: str, run: dict) -> None:
     print(f"  [{schedule_id}] slot {run['slot']}  {run['status']:<12} {detail}", flush=True)
 
 
+def _print_alert(received: Received) -> None:
+    text = received.body.get("text", "") if isinstance(received.body, dict) else str(received.body)
+    lines = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").split("\n")
+    print("\n  >>> alert received by the local webhook:", flush=True)
+    print("".join(f"      {line}\n" for line in lines), flush=True)
+
+
 def main() -> int:
     seconds = float(os.environ.get("DEMO_SECONDS") or 0)
+    receiver = WebhookReceiver(on_message=_print_alert).start()
     stack = LocalStack(
         REPO_ROOT,
         fixed_ports=True,
         run_seconds=6,
         pipelines=[DEMO_PIPELINE],
-        extra_env={"TICK_SCHEDULE": "*/5 * * * * *", "POLL_SCHEDULE": "*/3 * * * * *"},
+        extra_env={"TICK_SCHEDULE": "*/5 * * * * *", "POLL_SCHEDULE": "*/3 * * * * *",
+                   # The receiver is plain http on 127.0.0.1: allowed for local development only.
+                   "ALERT_WEBHOOK_ALLOW_HTTP_LOCALHOST": "true"},
         stream=os.environ.get("DEMO_STREAM", "devhost").split(","),
         console_filter=_not_a_demo_poll,
     )
@@ -113,6 +132,7 @@ def main() -> int:
     except StackError as exc:
         print(f"could not start the local stack: {exc}", file=sys.stderr)
         stack.stop()
+        receiver.stop()
         return 1
     try:
         api = stack.dev_host_url
@@ -122,15 +142,20 @@ def main() -> int:
               flush=True)
         _call("PUT", f"{stack.aml_url}/_emulator/job-outcomes/{FAILING_EXPERIMENT}",
               {"status": "Failed", "error": {"code": "UserError", "message": "score.py: no orders for this slot"}})
+        # The path stands for a real webhook's secret token: the app answers it masked.
+        webhook = receiver.url(f"/demo-webhook/{os.urandom(8).hex()}")
         for schedule in DEMO_SCHEDULES:
+            if schedule["id"] == "demo-failing-job":
+                schedule = {**schedule, "alerts": {"on": ["failed", "late", "paused", "recovered"], "webhook": webhook}}
             status, body = _call("PUT", f"{api}/schedules/{schedule['id']}", schedule)
             if status not in (200, 201):
                 print(f"creating {schedule['id']} failed: {status} {body}", file=sys.stderr)
                 return 1
-            print(f"Schedule {schedule['id']!r} ({schedule['trigger']['cron']}): next fire {body['nextFireTime']}",
-                  flush=True)
+            print(f"Schedule {schedule['id']!r} ({schedule['trigger']['cron']}): next fire {body['nextFireTime']}"
+                  + (f"; alerts to {body['alerts']['webhook']}" if body.get("alerts") else ""), flush=True)
         print("Watching runs (Ctrl-C to stop)" + (f" for {seconds:g} s" if seconds else "") + " ...\n", flush=True)
         seen: dict[tuple[str, str], str] = {}
+        recovering = False
         deadline = time.monotonic() + seconds if seconds else None
         while deadline is None or time.monotonic() < deadline:
             for schedule in DEMO_SCHEDULES:
@@ -142,15 +167,23 @@ def main() -> int:
                     if seen.get(key) != run["status"]:
                         seen[key] = run["status"]
                         _print_run(schedule["id"], run)
+            failures = sum(1 for (sid, _), st in seen.items() if sid == "demo-failing-job" and st == "Failed")
+            if not recovering and failures >= FAILURES_BEFORE_RECOVERY:
+                recovering = True
+                _call("DELETE", f"{stack.aml_url}/_emulator/job-outcomes/{FAILING_EXPERIMENT}")
+                print(f"\n  (demo: {failures} failed runs of demo-failing-job; AML's jobs succeed from now on, "
+                      "so its next completed run ends the incident)\n", flush=True)
             time.sleep(1)
         finished = [s for s in seen.values() if s in ("Completed", "Failed")]
-        print(f"\nDemo over: {len(seen)} slot(s) recorded, {len(finished)} finished.", flush=True)
+        print(f"\nDemo over: {len(seen)} slot(s) recorded, {len(finished)} finished, "
+              f"{len(receiver.messages())} alert(s) received.", flush=True)
         return 0
     except KeyboardInterrupt:
         print("\nStopping ...", flush=True)
         return 0
     finally:
         stack.stop()
+        receiver.stop()
 
 
 if __name__ == "__main__":

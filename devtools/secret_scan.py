@@ -1,4 +1,4 @@
-"""Find credentials in log text: bearer tokens, Authorization values, storage keys, passwords.
+"""Find credentials in log text: bearer tokens, Authorization values, storage keys, passwords, webhook URLs.
 
 The test suite runs this over every log it produced (its own captured records and the
 local stack's log files) and fails when anything turns up; see tests/conftest.py.
@@ -25,6 +25,12 @@ PATTERNS: dict[str, re.Pattern[str]] = {
     "adminUserPassword value": re.compile(r"adminUserPassword['\"]?\s*[:=]\s*['\"]?[^\s'\",}{]+", re.IGNORECASE),
     "identity header value": re.compile(
         r"x-identity-header['\"]?\s*[:=]\s*['\"]?(?!redacted)[^\s'\",]{4,}", re.IGNORECASE),
+    # Incoming webhooks carry their token in the path (Slack, Teams) or the query (Power Automate,
+    # Logic Apps); their masked form (https://hooks.slack.com/***) does not match.
+    "webhook URL": re.compile(
+        r"hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_-]{4,}"
+        r"|webhook\.office\.com/webhookb2/[^\s'\"*]{8,}"
+        r"|logic\.azure\.com[^\s'\"]*[?&]sig=[^\s&'\"*]{8,}", re.IGNORECASE),
 }
 
 

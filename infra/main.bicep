@@ -158,6 +158,20 @@ param runsRetentionDays int = 90
 @maxLength(56)
 param slotQueueName string = 'scheduler-slots'
 
+@description('Queue of alert messages the webhook sender takes (ALERT_QUEUE); its poison queue is <name>-poison.')
+@minLength(3)
+@maxLength(56)
+param alertQueueName string = 'alerts'
+
+@description('Hosts schedules\' alert webhooks may post to (ALERT_WEBHOOK_HOSTS): a comma list of hosts and *.suffix wildcards, e.g. *.webhook.office.com,hooks.slack.com. Empty: webhooks are refused.')
+param alertWebhookHosts string = ''
+
+@description('Create the example Azure Monitor log alert on the app\'s alert events (README, Alerts).')
+param deployAlertRule bool = false
+
+@description('Action group the example alert rule notifies (resource id). Empty: the alert only shows in Azure Monitor.')
+param alertRuleActionGroupId string = ''
+
 @description('Schedules the outcome poll checks at once (POLL_CONCURRENCY).')
 @minValue(1)
 @maxValue(64)
@@ -212,7 +226,7 @@ var storageRoles = [
     id: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   }
   {
-    // The Functions host's own queues.
+    // The Functions host's own queues, and the app's slot and alert queues (sent to and triggered on).
     name: 'Storage Queue Data Contributor'
     id: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   }
@@ -314,6 +328,18 @@ resource slotPoisonQueue 'Microsoft.Storage/storageAccounts/queueServices/queues
   name: '${slotQueueName}-poison'
 }
 
+// The alert queue and its poison queue, for the same reasons. The identity's Storage Queue
+// Data Contributor on the account covers them: no further role.
+resource alertQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queueService
+  name: alertQueueName
+}
+
+resource alertPoisonQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queueService
+  name: '${alertQueueName}-poison'
+}
+
 resource storageRoleAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for role in storageRoles: {
   name: guid(storage.id, identity.id, role.id)
   scope: storage
@@ -362,6 +388,17 @@ resource telemetryPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', monitoringMetricsPublisher)
     principalId: identity.properties.principalId
     principalType: 'ServicePrincipal'
+  }
+}
+
+module alertRule 'modules/alert-rule.bicep' = if (deployAlertRule) {
+  name: 'alert-rule-${token}'
+  params: {
+    name: '${namePrefix}-schedule-incident-${token}'
+    location: location
+    applicationInsightsId: appInsights.id
+    actionGroupId: alertRuleActionGroupId
+    tags: tags
   }
 }
 
@@ -417,6 +454,9 @@ var schedulerSettings = {
   // entra only together with Easy Auth (authSettings below): the app refuses to serve in
   // entra mode when App Service says authentication is off.
   API_AUTH_MODE: enableEntraAuth ? 'entra' : 'functionKey'
+  ALERT_QUEUE: alertQueueName
+  ALERT_WEBHOOK_HOSTS: alertWebhookHosts
+  // ALERT_WEBHOOK_ALLOW_HTTP_LOCALHOST is for local development only and never set here.
 }
 
 // Read by the Python worker, not by the app.
@@ -569,6 +609,8 @@ resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
     runsTable
     slotQueue
     slotPoisonQueue
+    alertQueue
+    alertPoisonQueue
   ]
 }
 

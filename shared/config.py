@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Mapping
 from urllib.parse import urlsplit
 
+from shared.alerts.webhook import HOSTS_SETTING, HTTP_LOOPBACK_SETTING, WebhookPolicy, parse_allow_list
 from shared.access.mode import mode_problem, parse_mode
 
 
@@ -60,6 +61,13 @@ SETTING_NAMES = (
     "QUEUES_ENDPOINT",
     "POLL_CONCURRENCY",
     "API_AUTH_MODE",
+    "ALERT_QUEUE",
+    HOSTS_SETTING,
+)
+# Read by the code but for local development only: the template must never set them (a
+# test checks), the sample settings file does.
+DEV_ONLY_SETTING_NAMES = (
+    HTTP_LOOPBACK_SETTING,
 )
 
 DEFAULT_ARM_BASE_URL = "https://management.azure.com"
@@ -88,6 +96,7 @@ _API_VERSION = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$")
 # Storage queue names: 3-63 lowercase letters, digits and single hyphens, not at either end.
 _QUEUE_NAME = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
 DEFAULT_SLOT_QUEUE = "scheduler-slots"
+DEFAULT_ALERT_QUEUE = "alerts"
 
 
 @dataclass(frozen=True)
@@ -122,6 +131,9 @@ class Settings:
     poll_concurrency: int = 32
     # functionKey or entra (shared.access.mode, which reads it once at import).
     api_auth_mode: str = "functionKey"
+    alert_queue: str = DEFAULT_ALERT_QUEUE
+    # Where schedules' alert webhooks may post (ALERT_WEBHOOK_HOSTS and the dev-only http switch).
+    webhook_policy: WebhookPolicy = WebhookPolicy()
 
     @property
     def workspace_path(self) -> str:
@@ -289,6 +301,19 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     # Schedules the poll checks at once, each mostly waiting on AML; Python runs one thread
     # at a time, so more than a few dozen only adds contention.
     poll_concurrency = int(_number(env, "POLL_CONCURRENCY", 32, 1, 64, problems, integer=True))
+    alert_queue = get("ALERT_QUEUE") or DEFAULT_ALERT_QUEUE
+    if not _QUEUE_NAME.match(alert_queue):
+        problems["ALERT_QUEUE"] = "must be a queue name (3-63 lowercase letters, digits and single hyphens)"
+    elif alert_queue in (slot_queue, f"{slot_queue}-poison"):
+        problems["ALERT_QUEUE"] = "must differ from SLOT_QUEUE and its poison queue"
+    try:
+        webhook_rules = parse_allow_list(get(HOSTS_SETTING))
+    except ValueError as exc:
+        problems[HOSTS_SETTING] = str(exc)
+        webhook_rules = ()
+    http_loopback = (get(HTTP_LOOPBACK_SETTING) or "false").lower()
+    if http_loopback not in ("true", "false"):
+        problems[HTTP_LOOPBACK_SETTING] = "must be true or false"
 
     auth_problem = mode_problem(get("API_AUTH_MODE"))
     if auth_problem:
@@ -326,4 +351,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         queues_endpoint=queues_endpoint,
         poll_concurrency=poll_concurrency,
         api_auth_mode=parse_mode(get("API_AUTH_MODE")) or "functionKey",
+        alert_queue=alert_queue,
+        webhook_policy=WebhookPolicy(webhook_rules, allow_http_loopback=http_loopback == "true"),
     )

@@ -56,6 +56,7 @@ def quiet_sdk_loggers() -> None:
 
 
 def build_runtime(settings: "Settings | None" = None) -> Runtime:
+    from shared.alerts.listener import AlertListener
     from shared.aml.client import AmlClient
     from shared.aml.transport import AmlTransport
     from shared.config import load_settings
@@ -64,7 +65,7 @@ def build_runtime(settings: "Settings | None" = None) -> Runtime:
     from shared.identity import CredentialTokenSource, process_credential
     from shared.queue.storage import StorageSlotQueue, queue_service
     from shared.store.migrate import ensure_layout, move_history
-    from shared.store.table import TableRunStore, TableScheduleStore, service_client
+    from shared.store.table import TableIncidentStore, TableRunStore, TableScheduleStore, service_client
 
     quiet_sdk_loggers()
     settings = settings or load_settings()
@@ -80,13 +81,15 @@ def build_runtime(settings: "Settings | None" = None) -> Runtime:
     aml = AmlClient(transport, settings)
     leases = LeasePolicy.for_transport(read_timeout_seconds=transport.read_timeout_seconds,
                                        worst_case_seconds=transport.worst_case_seconds())
-    queue = StorageSlotQueue(queue_service(connection_string=settings.queues_connection_string,
-                                           endpoint=settings.queues_endpoint, credential=credential,
-                                           transport=sdk_transport()),
-                             settings.slot_queue)
+    queues = queue_service(connection_string=settings.queues_connection_string, endpoint=settings.queues_endpoint,
+                           credential=credential, transport=sdk_transport())
+    queue = StorageSlotQueue(queues, settings.slot_queue)
     engine = Engine(schedules, runs, aml, queue, retention=timedelta(days=settings.runs_retention_days),
                     leases=leases, poll_concurrency=settings.poll_concurrency,
                     maintenance=lambda: move_history(schedules, runs))
+    # Incidents and their alerts: decided where runs end, posted by the alert queue's trigger.
+    engine.outcomes.add(AlertListener(TableIncidentStore(schedules), schedules,
+                                      StorageSlotQueue(queues, settings.alert_queue), utc_now))
     from shared.aml.compute import ComputeClient
     from shared.aml.runs import RunsClient
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
 
+from shared.alerts.webhook import AlertsSpec, parse_alerts
 from shared.scheduling import ScheduleError
 from shared.scheduling.cron import CronExpression
 from shared.scheduling.jitter import MAX_JITTER_SECONDS, jitter_offset
@@ -114,11 +115,14 @@ class ScheduleDefinition:
     trigger: TriggerSpec
     target: Target
     policy: Policy
+    # Where this schedule's incident messages go (shared.alerts); None: none are sent.
+    alerts: AlertsSpec | None = None
 
     def to_dict(self) -> dict:
+        """The stored form: a webhook in full (ScheduleRecord.to_api masks it)."""
         return {"id": self.id, "description": self.description, "enabled": self.enabled,
                 "trigger": self.trigger.to_dict(), "target": self.target.to_dict(),
-                "policy": self.policy.to_dict()}
+                "policy": self.policy.to_dict(), "alerts": self.alerts.to_dict() if self.alerts else None}
 
 
 def iso(value: datetime | None) -> str | None:
@@ -259,7 +263,8 @@ def parse_policy(doc: Any) -> Policy:
 
 def parse_schedule(doc: Any, *, schedule_id: str | None = None) -> ScheduleDefinition:
     """Validate a full schedule document. `schedule_id` (from the URL) must match any body id."""
-    doc = _object(doc, "", {"id", "description", "enabled", "trigger", "target", "policy"} | READ_ONLY_FIELDS)
+    doc = _object(doc, "", {"id", "description", "enabled", "trigger", "target", "policy", "alerts"}
+                  | READ_ONLY_FIELDS)
     body_id = doc.get("id")
     if schedule_id is not None:
         check_schedule_id(schedule_id, "id")
@@ -284,4 +289,5 @@ def parse_schedule(doc: Any, *, schedule_id: str | None = None) -> ScheduleDefin
         trigger=parse_trigger(doc["trigger"]),
         target=parse_target(doc["target"]),
         policy=parse_policy(doc.get("policy", {})),
+        alerts=parse_alerts(doc.get("alerts")),
     )

@@ -27,3 +27,4 @@ def test_every_function_is_indexed():
     functions = dict(json.loads(out.stdout.strip().splitlines()[-1]))
     assert functions["scheduler_tick"] == functions["outcome_poll"] == "timerTrigger"
     assert functions["schedules_create"] == "httpTrigger"
+    assert functions["alerts_send"] == functions["alerts_poison"] == "queueTrigger"

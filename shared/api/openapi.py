@@ -126,6 +126,10 @@ _SEMANTIC = {
                          "placeholders of parameterAssignments"),
         ("target.inputs.*", "strings use the placeholders of parameterAssignments"),
         ("target.outputs.*", "strings use the placeholders of parameterAssignments"),
+        ("alerts.webhook", "https to a host on ALERT_WEBHOOK_HOSTS (exact or *.suffix; port 443 unless the entry "
+                           "names another), no user:password@, no #fragment, no spaces; http only to 127.0.0.1 or "
+                           "[::1] where ALERT_WEBHOOK_ALLOW_HTTP_LOCALHOST=true (local development); a masked "
+                           "value only as the stored webhook's mask"),
     ),
     "patch": (("*", "the schedule the merge patch produces must be a valid ScheduleInput"),),
     "trigger": (("parameterAssignments.*", "placeholders as in a schedule's parameterAssignments"),),

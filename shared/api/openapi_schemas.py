@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.alerts.webhook import ALERT_KINDS, MAX_WEBHOOK_LENGTH
 from shared.api import compute as compute_rules
 from shared.api import pipelines as submit_rules
 from shared.api.schedule_import import MAX_NAMES as MAX_IMPORT_NAMES
@@ -120,6 +121,7 @@ def _schedule_input(*, create: bool) -> dict:
         "trigger": ref("Trigger"),
         "target": ref("Target"),
         "policy": ref("Policy"),
+        "alerts": nullable(ref("Alerts")),
         # Read-only fields of an answer may be sent back as they came; they are ignored.
         **{name: {"description": "read-only: ignored when sent"}
            for name in sorted(READ_ONLY_FIELDS)},
@@ -202,18 +204,29 @@ SCHEDULE_SCHEMAS: dict[str, dict] = {
         "pauseAfterFailures": integer(0, 1000, "disable the schedule after this many slots in a row that AML "
                                                "refused; 0 never pauses"),
     }),
+    "Alerts": closed({
+        "on": {"type": "array", "items": string(enum=list(ALERT_KINDS)), "uniqueItems": True,
+               "description": "which incident events are sent (default: all four); an incident opens on a failed "
+                              "run (Failed, SubmitFailed, TimedOut), a late run or a pause, and a completed run "
+                              "ends it (recovered)"},
+        "webhook": string("https URL of an incoming webhook (Teams, Slack, ...) whose host is on "
+                          "ALERT_WEBHOOK_HOSTS; answered masked (path and query as ***); sending the mask back "
+                          "keeps the stored URL", minLength=1, maxLength=MAX_WEBHOOK_LENGTH,
+                          pattern="^[Hh][Tt][Tt][Pp][Ss]?://"),
+    }, ("webhook",), description="one message per incident to a webhook; null or absent: none"),
     "ScheduleCreate": _schedule_input(create=True),
     "ScheduleInput": _schedule_input(create=False),
     "Schedule": closed({
         "id": string(pattern=SCHEDULE_ID.pattern), "description": string(), "enabled": {"type": "boolean"},
         "trigger": ref("Trigger"), "target": ref("Target"), "policy": ref("Policy"),
+        "alerts": nullable(ref("Alerts")),
         "nextFireTime": nullable(INSTANT), "lastSlot": nullable(INSTANT), "createdAt": INSTANT,
         "updatedAt": INSTANT, "etag": string(),
         "consecutiveFailures": integer(0, description="slots in a row that AML refused"),
         "pausedReason": nullable(string("why the schedule paused itself (policy.pauseAfterFailures)")),
         "pausedAt": nullable(INSTANT),
         "createdBy": nullable(ref("Actor")), "updatedBy": nullable(ref("Actor")),
-    }, ("id", "description", "enabled", "trigger", "target", "policy", "nextFireTime", "lastSlot", "createdAt",
+    }, ("id", "description", "enabled", "trigger", "target", "policy", "alerts", "nextFireTime", "lastSlot", "createdAt",
         "updatedAt", "etag", "consecutiveFailures", "pausedReason", "pausedAt", "createdBy", "updatedBy")),
     "SchedulePage": closed({"value": {"type": "array", "items": ref("Schedule")},
                             "continuationToken": nullable(string())}, ("value", "continuationToken")),

@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterator
 
 import azure.functions as func
 
+from shared.alerts.webhook import WebhookPolicy, is_masked, mask_webhook
 from shared.access.guard import current_actor
 from shared.api import audit
 from shared.api.http import ApiError, bad_request, json_response, no_content, query_int, read_json
@@ -57,13 +58,15 @@ _STORE_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,2048}")
 
 class ScheduleHandlers:
     def __init__(self, schedules: ScheduleStore, runs: RunStore, clock: Callable[[], datetime], engine: Any = None,
-                 check_target: Callable[[Target], None] | None = None):
+                 check_target: Callable[[Target], None] | None = None, webhooks: WebhookPolicy = WebhookPolicy()):
         self._schedules = schedules
         self._runs = runs
         self._clock = clock
         self._engine = engine
         # Asks AML whether a target exists (target_check.TargetCheck); None checks nothing.
         self._check_target = check_target
+        # Where alert webhooks may post (settings); the default allows none.
+        self._webhooks = webhooks
 
     # -- collection ------------------------------------------------------------------
     def list(self, req: func.HttpRequest) -> func.HttpResponse:
@@ -72,7 +75,7 @@ class ScheduleHandlers:
         return json_response({"value": [r.to_api() for r in page.items], "continuationToken": page.continuation})
 
     def create(self, req: func.HttpRequest) -> func.HttpResponse:
-        definition = parse_schedule(read_json(req))
+        definition = self._with_alerts(parse_schedule(read_json(req)), None)
         self._checked(req, definition, None)
         try:
             stored = self._create(definition, self._clock())
@@ -87,7 +90,7 @@ class ScheduleHandlers:
 
     def put(self, req: func.HttpRequest) -> func.HttpResponse:
         schedule_id = _id(req)
-        definition = parse_schedule(read_json(req), schedule_id=schedule_id)
+        parsed = parse_schedule(read_json(req), schedule_id=schedule_id)
         if_match = _if_match(req)
         checked: list = []
         for attempt in _update_rounds():
@@ -97,12 +100,14 @@ class ScheduleHandlers:
             except NotFound:
                 if if_match is not None:
                     raise ApiError(412, "PreconditionFailed", "If-Match given but the schedule does not exist") from None
+                definition = self._with_alerts(parsed, None)
                 self._checked(req, definition, None, checked)
                 try:
                     return _schedule_response(self._create(definition, now), 201,
                                               location=f"/api/schedules/{schedule_id}")
                 except AlreadyExists:
                     continue  # created meanwhile: replace it on the next round
+            definition = self._with_alerts(parsed, current.definition)
             self._checked(req, definition, current.definition, checked)
             try:
                 return self._store_update(current, definition, if_match, now, "replace")
@@ -119,6 +124,7 @@ class ScheduleHandlers:
 
         def change(current: ScheduleRecord) -> ScheduleDefinition:
             definition = parse_schedule(merge_patch(current.definition.to_dict(), patch), schedule_id=schedule_id)
+            definition = self._with_alerts(definition, current.definition)
             self._checked(req, definition, current.definition, checked)
             return definition
         return self._read_modify_write(schedule_id, _if_match(req), change, "update")
@@ -267,6 +273,21 @@ class ScheduleHandlers:
         self._check_target(target)
         if done is not None:
             done.append(target)
+
+    def _with_alerts(self, definition: ScheduleDefinition, current: ScheduleDefinition | None) -> ScheduleDefinition:
+        """The webhook to store: a mask sent back as this API shows it (a GET's document in a PUT) keeps the
+        stored URL; any other must be on the allow-list (ALERT_WEBHOOK_HOSTS), checked on every write."""
+        alerts = definition.alerts
+        if alerts is None:
+            return definition
+        if is_masked(alerts.webhook):
+            stored = current.alerts if current is not None else None
+            if stored is None or mask_webhook(stored.webhook) != alerts.webhook:
+                raise bad_request("alerts.webhook", "is masked as this API shows it and not the stored webhook's "
+                                                    "mask: send the full URL")
+            definition = replace(definition, alerts=replace(alerts, webhook=stored.webhook))
+        self._webhooks.check(definition.alerts.webhook)
+        return definition
 
     def _get(self, schedule_id: str) -> ScheduleRecord:
         try:

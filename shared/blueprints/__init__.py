@@ -7,10 +7,10 @@ Function names, routes, methods, auth levels and schedules are a published contr
 packaging test and the OpenAPI drift test guard them.
 """
 
-from shared.blueprints import batch, compute, console, docs, jobs, pipelines, queues, runs, schedules, timers
+from shared.blueprints import alerts, batch, compute, console, docs, jobs, pipelines, queues, runs, schedules, timers
 from shared.blueprints.routes import DECLARED, RouteAccess, SchedulerApp
 
-BLUEPRINTS = (timers.bp, queues.bp, docs.bp, schedules.bp, compute.bp, runs.bp, pipelines.bp, jobs.bp, batch.bp,
-               console.bp)
+BLUEPRINTS = (timers.bp, queues.bp, alerts.bp, docs.bp, schedules.bp, compute.bp, runs.bp, pipelines.bp, jobs.bp,
+              batch.bp, console.bp)
 
 __all__ = ["BLUEPRINTS", "DECLARED", "RouteAccess", "SchedulerApp"]

@@ -23,7 +23,7 @@ def _build():
 
     runtime = get_runtime()
     return ScheduleHandlers(runtime.schedules, runtime.runs, runtime.clock, runtime.engine,
-                            TargetCheck(runtime.aml, runtime.compute))
+                            TargetCheck(runtime.aml, runtime.compute), runtime.settings.webhook_policy)
 
 
 def _build_import():

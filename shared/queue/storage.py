@@ -1,4 +1,4 @@
-"""The slot queue on Azure Storage Queues (Azurite locally), via azure-storage-queue.
+"""The slot queue (and the alert queue) on Azure Storage Queues (Azurite locally), via azure-storage-queue.
 
 Messages are base64-encoded, as the Functions host's queue trigger decodes them by
 default; a plain-text message would fail to decode in the host and end in the poison
@@ -8,12 +8,15 @@ queue.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import AzureError, ResourceExistsError
 from azure.storage.queue import QueueClient, QueueServiceClient, TextBase64EncodePolicy
 
 from shared.queue import QueueUnavailable, ShardMessage, SlotMessage
+
+if TYPE_CHECKING:
+    from shared.alerts.message import AlertMessage
 
 
 def queue_service(*, connection_string: str | None, endpoint: str | None, credential: Any = None,
@@ -44,7 +47,7 @@ class StorageSlotQueue:
                 self._client = client
             return self._client
 
-    def send(self, message: SlotMessage | ShardMessage) -> None:
+    def send(self, message: "SlotMessage | ShardMessage | AlertMessage") -> None:
         try:
             self._queue().send_message(message.encode())
         except AzureError as exc:

@@ -130,6 +130,8 @@ class ScheduleRecord:
 
     def to_api(self) -> dict:
         doc = self.definition.to_dict()
+        # A webhook URL carries its token: the API shows it masked (a PUT of this document keeps it).
+        doc["alerts"] = self.definition.alerts.to_api() if self.definition.alerts else None
         doc.update(nextFireTime=iso(self.next_fire_time), lastSlot=iso(self.last_slot),
                    createdAt=iso(self.created_at), updatedAt=iso(self.updated_at), etag=self.etag,
                    consecutiveFailures=self.failure_streak, pausedReason=self.paused_reason,

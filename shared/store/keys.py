@@ -19,6 +19,9 @@ partitions), so that cursor writes spread and the tick's reads stay small:
                         audit entry: who changed the schedule or ran it by hand
                         (`shared.store.audit`); a schedule's entries are one key range,
                         newest first, written in the transaction of the change
+    I_<id>              the schedule's alert incident (shared.store.incidents): its own
+                        row so that writing it never changes the schedule row's ETag,
+                        which guards the tick's cursor moves; deleted with the schedule
 
 Runs table, in the same shard partitions (the schedule's shard), so that the claims of
 many schedules go in one transaction:
@@ -40,6 +43,7 @@ SHARDS = 16
 SCHEDULE_PREFIX = "S_"
 DUE_PREFIX = "D_"
 HISTORY_PREFIX = "H_"
+INCIDENT_PREFIX = "I_"
 MARKER_PREFIX = "~"
 META_PARTITION = "meta"
 # The layout before shards: every schedule in one partition, keyed by its id.

@@ -24,6 +24,7 @@ from shared.store import (
     to_ms,
     status_set,
 )
+from shared.store.incidents import IncidentRecord
 from shared.store.audit import AuditEntry, audit_cutoff_key, audit_prefix
 from shared.store.keys import shard_of
 
@@ -53,6 +54,8 @@ class MemoryScheduleStore:
         self._meta: dict[str, str] = {}
         # Row key -> entry, as the Table store keys them (newest first per schedule).
         self._audit: dict[str, AuditEntry] = {}
+        # Incident rows (MemoryIncidentStore), kept here because they go with their schedule.
+        self.incident_rows: dict[str, IncidentRecord] = {}
 
     def create(self, record: ScheduleRecord, *, audit: AuditEntry | None = None) -> ScheduleRecord:
         with self._lock:
@@ -99,6 +102,7 @@ class MemoryScheduleStore:
                 raise PreconditionFailed(schedule_id)
             self._add_audit(audit)
             del self._rows[schedule_id]
+            self.incident_rows.pop(schedule_id, None)
 
     def list(self, *, limit: int = 50, continuation: str | None = None) -> Page:
         after = decode_token(continuation).get("after", "") if continuation else ""
@@ -254,4 +258,38 @@ class MemoryRunStore:
         stored.etag = _new_etag()
         stored.stored_status = stored.status
         self._rows[key] = stored
+        return copy.deepcopy(stored)
+
+
+class MemoryIncidentStore:
+    """Incident rows beside the schedules of a MemoryScheduleStore (deleted with them)."""
+
+    def __init__(self, schedules: MemoryScheduleStore) -> None:
+        self._lock = schedules._lock
+        self._rows = schedules.incident_rows
+
+    def get(self, schedule_id: str) -> IncidentRecord | None:
+        with self._lock:
+            row = self._rows.get(schedule_id)
+            return copy.deepcopy(row) if row is not None else None
+
+    def create(self, record: IncidentRecord) -> IncidentRecord:
+        with self._lock:
+            if record.schedule_id in self._rows:
+                raise AlreadyExists(record.schedule_id)
+            return self._put(record)
+
+    def replace(self, record: IncidentRecord) -> IncidentRecord:
+        with self._lock:
+            current = self._rows.get(record.schedule_id)
+            if current is None:
+                raise NotFound(record.schedule_id)
+            if record.etag is not None and record.etag != current.etag:
+                raise PreconditionFailed(record.schedule_id)
+            return self._put(record)
+
+    def _put(self, record: IncidentRecord) -> IncidentRecord:
+        stored = _normalise_times(copy.deepcopy(record))
+        stored.etag = _new_etag()
+        self._rows[record.schedule_id] = stored
         return copy.deepcopy(stored)

@@ -29,6 +29,7 @@ from shared.store.audit import AuditEntry
 from shared.store.keys import (
     DUE_PREFIX,
     HISTORY_PREFIX,
+    INCIDENT_PREFIX,
     META_PARTITION,
     SCHEDULE_PREFIX,
     all_shards,
@@ -110,12 +111,23 @@ class TableScheduleStore(TableAuditRows):
                 operations.append(audit_op(audit))
             try:
                 self._table.transact(operations, schedule_id)
-                return
             except (PreconditionFailed, NotFound):
                 if etag:
                     raise PreconditionFailed(schedule_id) from None
-                # A tick moved the cursor (and the due row) meanwhile: read again.
+                continue  # a tick moved the cursor (and the due row) meanwhile: read again
+            self._forget_incident(shard, schedule_id)
+            return
         raise PreconditionFailed(schedule_id)
+
+    def _forget_incident(self, shard: str, schedule_id: str) -> None:
+        """The deleted schedule's incident row, if any: a schedule created again under the same id
+        must not inherit an open incident (which would silence its first alert)."""
+        try:
+            with mapped_errors(schedule_id):
+                self._table.client.delete_entity(shard, INCIDENT_PREFIX + schedule_id)  # silent when missing
+        except StoreError as exc:
+            log.warning("schedule %s deleted, its incident row not (%s); a schedule created again under this "
+                        "id starts with it", schedule_id, exc)
 
     def list(self, *, limit: int = 50, continuation: str | None = None) -> Page:
         # Listing every schedule reads every shard by nature; only the S_ rows come back.
@@ -248,6 +260,7 @@ def _fields(record: ScheduleRecord) -> dict:
         "Trigger": json.dumps(d.trigger.to_dict()),
         "Target": json.dumps(d.target.to_dict()),
         "Policy": json.dumps(d.policy.to_dict()),
+        "Alerts": json.dumps(d.alerts.to_dict()) if d.alerts else None,
         "NextFireTime": to_ms(record.next_fire_time) if record.next_fire_time else None,
         "LastSlot": to_ms(record.last_slot) if record.last_slot else None,
         "CreatedAt": to_ms(record.created_at),
@@ -279,6 +292,7 @@ def record_from_entity(entity: Any) -> ScheduleRecord:
         "trigger": json.loads(entity["Trigger"]),
         "target": json.loads(entity["Target"]),
         "policy": json.loads(entity["Policy"]),
+        "alerts": json.loads(entity["Alerts"]) if entity.get("Alerts") else None,
     })
     return ScheduleRecord(
         definition=definition,

@@ -17,7 +17,8 @@ from shared.store import (
     ScheduleRecord,
 )
 from shared.store.audit import AuditEntry
-from shared.store.memory import MemoryRunStore, MemoryScheduleStore
+from shared.store.incidents import IncidentRecord
+from shared.store.memory import MemoryIncidentStore, MemoryRunStore, MemoryScheduleStore
 
 UTC = timezone.utc
 T0 = datetime(2026, 11, 22, 10, 0, 0, 123456, tzinfo=UTC)
@@ -131,6 +132,86 @@ class TestScheduleStore:
         assert sorted(seen) == [f"s{i}" for i in range(5)]
         with pytest.raises(InvalidContinuationToken):
             schedules.list(continuation="%%%")
+
+
+def incidents_of(schedules):
+    if isinstance(schedules, MemoryScheduleStore):
+        return MemoryIncidentStore(schedules)
+    from shared.store.table import TableIncidentStore
+
+    return TableIncidentStore(schedules)
+
+
+class TestIncidentStore:
+    """A schedule's incident row: beside the schedule, conditional writes, deleted with the schedule."""
+
+    def opened(self, schedule_id="s1"):
+        return IncidentRecord(schedule_id, f"{schedule_id}-1", True, "failed", T0, opened_by=f"{schedule_id}_run1")
+
+    def test_none_until_created_then_round_trips_at_millisecond_precision(self, stores):
+        schedules, _ = stores
+        schedules.create(schedule())
+        incidents = incidents_of(schedules)
+        assert incidents.get("s1") is None
+        created = incidents.create(self.opened())
+        got = incidents.get("s1")
+        assert created.etag and got.etag == created.etag and got == created
+        assert got.opened_at == T0.replace(microsecond=123000) and got.opened_at.utcoffset() == timedelta(0)
+        assert (got.closed_at, got.closed_by, got.paused_alerted) == (None, None, False)
+
+    def test_of_two_first_incidents_one_is_created(self, stores):
+        schedules, _ = stores
+        schedules.create(schedule())
+        incidents = incidents_of(schedules)
+        incidents.create(self.opened())
+        with pytest.raises(AlreadyExists):
+            incidents.create(self.opened().evolve(incident_id="s1-2"))
+        assert incidents.get("s1").incident_id == "s1-1"
+
+    def test_replace_is_conditional_on_the_etag_read(self, stores):
+        schedules, _ = stores
+        schedules.create(schedule())
+        incidents = incidents_of(schedules)
+        read = incidents.create(self.opened())
+        closed = incidents.replace(read.evolve(open=False, closed_at=T0 + timedelta(minutes=5), closed_by="s1_run2",
+                                               closed_slot=T0 + timedelta(minutes=4)))
+        assert closed.etag != read.etag and incidents.get("s1") == closed
+        assert closed.closed_slot == (T0 + timedelta(minutes=4)).replace(microsecond=123000)
+        with pytest.raises(PreconditionFailed):
+            incidents.replace(read.evolve(paused_alerted=True))  # read before the close: stale
+        got = incidents.get("s1")
+        assert not got.open and got.closed_by == "s1_run2" and not got.paused_alerted
+
+    def test_writing_the_incident_leaves_the_schedules_etag_alone(self, stores):
+        # The tick's cursor moves are guarded by the schedule's ETag (and its due row's).
+        schedules, _ = stores
+        record = schedules.create(schedule())
+        [due] = schedules.due(T0 + timedelta(minutes=1))
+        incidents_of(schedules).create(self.opened())
+        assert schedules.get("s1").etag == record.etag
+        due.next_fire_time = T0 + timedelta(minutes=1)
+        assert schedules.advance([due]) == {"s1": None}
+
+    def test_deleting_the_schedule_deletes_its_incident(self, stores):
+        schedules, _ = stores
+        schedules.create(schedule())
+        schedules.create(schedule("s2"))
+        incidents = incidents_of(schedules)
+        incidents.create(self.opened())
+        incidents.create(self.opened("s2"))
+        schedules.delete("s1")
+        assert incidents.get("s1") is None and incidents.get("s2").open
+        with pytest.raises(NotFound):
+            incidents.replace(self.opened())
+        schedules.create(schedule())
+        assert incidents.get("s1") is None, "a schedule created again starts without an open incident"
+
+    def test_incident_rows_are_not_schedules(self, stores):
+        schedules, _ = stores
+        schedules.create(schedule())
+        incidents_of(schedules).create(self.opened())
+        assert [r.id for r in schedules.list().items] == ["s1"]
+        assert [r.id for r in schedules.due(T0 + timedelta(minutes=1))] == ["s1"]
 
 
 class TestRunStore:

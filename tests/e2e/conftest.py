@@ -45,7 +45,10 @@ def stack(tmp_path_factory):
         pipelines=[PIPELINE_ID, f"{FAILING_PIPELINE_ID}:Failed"],
         # A short AML timeout lets the proxy's 504 path be exercised through this stack.
         extra_env={"TICK_SCHEDULE": "*/2 * * * * *", "POLL_SCHEDULE": "*/2 * * * * *",
-                   "AML_HTTP_TIMEOUT_SECONDS": "3"},
+                   "AML_HTTP_TIMEOUT_SECONDS": "3",
+                   # Alerts go to receivers the tests run on 127.0.0.1 (plain http, development only);
+                   # ALERT_WEBHOOK_HOSTS stays empty, so every other webhook is refused.
+                   "ALERT_WEBHOOK_ALLOW_HTTP_LOCALHOST": "true"},
     )
     with local:
         yield local

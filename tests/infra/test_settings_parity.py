@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.config import SETTING_NAMES
+from shared.config import DEV_ONLY_SETTING_NAMES, SETTING_NAMES
 from tests.infra.bicep import Evaluator, parse_file, refs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,8 +78,18 @@ def test_sample_file_sets_every_setting_the_code_reads():
 
 
 def test_sample_file_sets_nothing_the_code_does_not_read():
-    extra = sorted(n for n in set(sample_settings()) - set(SETTING_NAMES) if not host_only(n))
+    read = set(SETTING_NAMES) | set(DEV_ONLY_SETTING_NAMES)
+    extra = sorted(n for n in set(sample_settings()) - read if not host_only(n))
     assert not extra, f"local.settings.sample.json sets {extra}, which shared.config.SETTING_NAMES does not list"
+
+
+@pytest.mark.parametrize("plan", PLANS)
+def test_development_only_settings_are_in_the_sample_file_and_never_in_the_template(plan):
+    """Plain-http webhooks to loopback are for a laptop: a deployment must not be able to turn them on."""
+    assert set(DEV_ONLY_SETTING_NAMES) <= set(sample_settings())
+    assert not set(DEV_ONLY_SETTING_NAMES) & set(template_settings(plan))
+    assert not set(DEV_ONLY_SETTING_NAMES) & set(SETTING_NAMES)
+    assert all(sample_settings()[name] == "false" for name in DEV_ONLY_SETTING_NAMES)
 
 
 def test_every_code_setting_in_the_template_comes_from_a_parameter_or_a_resource():

@@ -37,6 +37,8 @@ VERIFIED_API_VERSIONS = {
     "Microsoft.Authorization/roleAssignments": "2022-04-01",
     "Microsoft.OperationalInsights/workspaces": "2023-09-01",
     "Microsoft.Insights/components": "2020-02-02",
+    # stable/2023-12-01/scheduledQueryRule_API.json (createOrUpdateScheduledQueryRuleResourceGroup example).
+    "Microsoft.Insights/scheduledQueryRules": "2023-12-01",
     "Microsoft.MachineLearningServices/workspaces": "2024-10-01",
     # 2024-04-01 carries functionAppConfig (its examples include a Flex Consumption python 3.11 app).
     "Microsoft.Web/serverfarms": "2024-04-01",

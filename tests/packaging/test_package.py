@@ -50,6 +50,7 @@ def describe(f):
         "authLevel": str(getattr(level, "name", level)) if level is not None else None,
         "schedule": getattr(t, "schedule", None),
         "runOnStartup": getattr(t, "run_on_startup", None),
+        "queueName": getattr(t, "queue_name", None),
     }
 
 functions = sorted((describe(f) for f in function_app.app.get_functions()), key=lambda d: d["name"])
@@ -137,6 +138,10 @@ def test_clean_install_indexes_every_function_the_dev_environment_does(package, 
     assert clean["broken"] == {}, f"modules that fail to import from a clean install: {clean['broken']}"
     assert dev["functions"], "the dev environment indexes no functions"
     assert clean["functions"] == dev["functions"]
+    queue_functions = {f["name"]: f["queueName"] for f in clean["functions"] if f["trigger"] == "queueTrigger"}
+    # Queue names are app settings the host resolves; a poison queue's trigger names <queue>-poison.
+    assert queue_functions == {"slot_worker": "%SLOT_QUEUE%", "slot_poison": "%SLOT_QUEUE%-poison",
+                               "alerts_send": "%ALERT_QUEUE%", "alerts_poison": "%ALERT_QUEUE%-poison"}
     for function in clean["functions"]:
         if function["trigger"] == "timerTrigger":
             # Resolved by the host from app settings; run_on_startup would fire on every scale-out.

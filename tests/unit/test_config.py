@@ -107,3 +107,32 @@ def test_queue_defaults_and_identity_based_queue():
     assert (s.slot_queue, s.queues_connection_string, s.queues_endpoint) == (
         "scheduler-slots", None, "https://acct.queue.core.windows.net")
     assert s.poll_concurrency == 32
+
+
+def test_alert_defaults_refuse_every_webhook():
+    s = load_settings(BASE)
+    assert s.alert_queue == "alerts"
+    assert s.webhook_policy.rules == () and s.webhook_policy.allow_http_loopback is False
+    assert "ALERT_WEBHOOK_HOSTS is empty" in s.webhook_policy.refusal("https://hooks.slack.com/services/x")
+
+
+def test_alert_settings_are_read():
+    s = load_settings({**BASE, "ALERT_QUEUE": "team-alerts", "ALERT_WEBHOOK_HOSTS": "hooks.slack.com, *.webhook.office.com",
+                       "ALERT_WEBHOOK_ALLOW_HTTP_LOCALHOST": "TRUE"})
+    assert s.alert_queue == "team-alerts" and len(s.webhook_policy.rules) == 2
+    assert s.webhook_policy.refusal("https://contoso.webhook.office.com/webhookb2/x") is None
+    assert s.webhook_policy.refusal("http://127.0.0.1:8125/hook") is None
+
+
+@pytest.mark.parametrize("name, value", [
+    ("ALERT_QUEUE", "Alerts"),
+    ("ALERT_QUEUE", "scheduler-slots"),
+    ("ALERT_QUEUE", "scheduler-slots-poison"),
+    ("ALERT_WEBHOOK_HOSTS", "*.com"),
+    ("ALERT_WEBHOOK_HOSTS", "https://hooks.slack.com/services"),
+    ("ALERT_WEBHOOK_ALLOW_HTTP_LOCALHOST", "yes"),
+])
+def test_rejects_bad_alert_values(name, value):
+    with pytest.raises(ConfigError) as err:
+        load_settings({**BASE, name: value})
+    assert name in err.value.problems and value not in err.value.problems[name]

@@ -191,3 +191,19 @@ def test_jitter_is_stored_and_gives_the_schedule_offset():
     assert d.trigger.jitter_seconds == 600 and d.to_dict()["trigger"]["jitterSeconds"] == 600
     assert d.trigger.jitter(d.id) == jitter_offset("nightly-scoring", 600)
     assert parse_schedule(VALID).trigger.jitter(d.id) == timedelta(0)
+
+
+def test_alerts_round_trip_with_the_webhook_in_full_and_null_means_none():
+    webhook = "https://hooks.slack.com/services/T0000/B0000/XXXX"
+    d = parse_schedule({**VALID, "alerts": {"webhook": webhook, "on": ["paused", "failed"]}})
+    assert d.alerts.on == ("failed", "paused") and d.to_dict()["alerts"] == {"on": ["failed", "paused"],
+                                                                           "webhook": webhook}
+    assert parse_schedule(d.to_dict()) == d
+    assert parse_schedule({**VALID, "alerts": None}).alerts is None and parse_schedule(VALID).to_dict()["alerts"] is None
+
+
+def test_a_stored_webhook_reads_back_whatever_the_allow_list_says_now():
+    # The allow-list is a setting, checked on writes and sends: reading never depends on it, so
+    # narrowing it cannot make a stored schedule unreadable (and stop it running).
+    d = parse_schedule({**VALID, "alerts": {"webhook": "https://no-longer-allowed.example.com/hook"}})
+    assert parse_schedule(d.to_dict()).alerts.webhook == "https://no-longer-allowed.example.com/hook"

@@ -20,6 +20,10 @@ TOKEN = encode_token({"aud": "https://management.azure.com", "oid": "x"})
      "storage account key"),
     ('body {"properties": {"adminUserPassword": "hunter2!"}}', "adminUserPassword value"),
     ("X-IDENTITY-HEADER: 3f9c2d1e0b8a", "identity header value"),
+    ("posting to https://hooks.slack.com/services/T0000/B0000/XXXXXXXX", "webhook URL"),
+    ("url=https://contoso.webhook.office.com/webhookb2/1234@5678/IncomingWebhook/ab/cd", "webhook URL"),
+    ("https://prod-27.westeurope.logic.azure.com:443/workflows/a/triggers/manual/paths/invoke?api-version=1&sig=AbCdEf0123",
+     "webhook URL"),
 ])
 def test_each_kind_of_secret_is_found(line, kind):
     findings = scan_text(f"ok line\n{line}\n", where="app.log")
@@ -45,6 +49,9 @@ def test_known_values_are_found_and_never_printed(capsys):
     "adminUserPassword is not accepted; use an SSH public key",
     "X-IDENTITY-HEADER: REDACTED",
     "AML GET /subscriptions/0000/computes/cpu-cluster -> 404 ResourceNotFound",
+    "alert failed of incident s1-1 delivered to https://hooks.slack.com/*** (delivery 1)",
+    "alert not sent to https://contoso.webhook.office.com/***: host is not on the allow-list",
+    "alert delivered to https://prod-27.westeurope.logic.azure.com:443/***",
 ])
 def test_harmless_lines_pass(line):
     assert scan_text(line) == []

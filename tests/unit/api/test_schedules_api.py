@@ -28,13 +28,13 @@ def schedule_doc(schedule_id="nightly", **overrides):
 
 
 class Api:
-    def __init__(self):
-        self.schedules = MemoryScheduleStore()
+    def __init__(self, schedules=None, **options):
+        self.schedules = schedules or MemoryScheduleStore()
         self.runs = MemoryRunStore()
         self.aml = RecordingAml()
         self.now = NOW
         self.handlers = ScheduleHandlers(self.schedules, self.runs, lambda: self.now,
-                                         Engine(self.schedules, self.runs, self.aml, MemoryQueue()))
+                                         Engine(self.schedules, self.runs, self.aml, MemoryQueue()), **options)
 
     def __call__(self, operation, method, route_params=None, body=None, params=None, headers=None, raw=None):
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")

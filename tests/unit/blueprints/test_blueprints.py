@@ -47,11 +47,12 @@ def test_each_function_is_defined_in_its_areas_blueprint():
     )
     result = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     functions = json.loads(result.stdout.strip().splitlines()[-1])
-    assert len(functions) == 50
+    assert len(functions) == 52
     for name, trigger, route, module in functions:
         if trigger == "timerTrigger":
             assert module == "shared.blueprints.timers", name
         elif trigger == "queueTrigger":
-            assert module == "shared.blueprints.queues", name
+            area = "alerts" if name.startswith("alerts_") else "queues"
+            assert module == f"shared.blueprints.{area}", name
         else:
             assert module == AREAS[route.split("/")[0]], (name, route, module)
