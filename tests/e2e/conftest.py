@@ -27,11 +27,16 @@ class Client:
                                          headers={"Content-Type": "application/json", **(headers or {})})
         try:
             with urllib.request.urlopen(request, timeout=15) as response:
-                payload = response.read()
-                return response.status, json.loads(payload) if payload else None
+                return response.status, _decoded(response.headers, response.read())
         except urllib.error.HTTPError as exc:
-            payload = exc.read()
-            return exc.code, json.loads(payload) if payload else None
+            return exc.code, _decoded(exc.headers, exc.read())
+
+
+def _decoded(headers, payload: bytes):
+    """JSON answers parsed; anything else (the console's page and assets) as it came."""
+    if not payload:
+        return None
+    return json.loads(payload) if headers.get_content_type().endswith("json") else payload
 
 
 @pytest.fixture(scope="session")
