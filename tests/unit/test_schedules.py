@@ -41,8 +41,9 @@ def test_valid_document_round_trips():
 
 def test_read_only_fields_from_a_previous_get_are_accepted():
     doc = {**VALID, "nextFireTime": "2026-01-01T00:00:00Z", "etag": "x", "lastSlot": None,
-           "consecutiveFailures": 2, "pausedReason": None, "pausedAt": None}
-    assert parse_schedule(doc).id == "nightly-scoring"
+           "consecutiveFailures": 2, "pausedReason": None, "pausedAt": None, "health": "failing",
+           "lastRun": {"runKey": "k"}, "successRate": 0.5, "recentRuns": 2, "failedInARow": 1}
+    assert parse_schedule(doc) == parse_schedule(VALID)
 
 
 def test_local_start_time_is_read_in_the_schedule_zone():
@@ -71,6 +72,12 @@ def test_local_start_time_is_read_in_the_schedule_zone():
     (("policy", "misfire"), "never", "policy.misfire"),
     (("policy", "misfireGraceSeconds"), -1, "policy.misfireGraceSeconds"),
     (("policy", "retry", "maxAttempts"), True, "policy.retry.maxAttempts"),
+    (("policy", "sla"), 60, "policy.sla"),
+    (("policy", "sla"), {}, "policy.sla.completeWithinMinutes"),
+    (("policy", "sla"), {"completeWithinMinutes": 0}, "policy.sla.completeWithinMinutes"),
+    (("policy", "sla"), {"completeWithinMinutes": 10081}, "policy.sla.completeWithinMinutes"),
+    (("policy", "sla"), {"completeWithinMinutes": "90"}, "policy.sla.completeWithinMinutes"),
+    (("policy", "sla"), {"completeWithinMinutes": 90, "warnAfter": 5}, "policy.sla.warnAfter"),
     (("enabled",), "yes", "enabled"),
 ])
 def test_invalid_fields_are_named(path, value, field):
@@ -190,3 +197,13 @@ def test_jitter_is_stored_and_gives_the_schedule_offset():
     assert d.trigger.jitter_seconds == 600 and d.to_dict()["trigger"]["jitterSeconds"] == 600
     assert d.trigger.jitter(d.id) == jitter_offset("nightly-scoring", 600)
     assert parse_schedule(VALID).trigger.jitter(d.id) == timedelta(0)
+
+
+def test_sla_round_trips_and_a_merge_patch_null_removes_it():
+    d = parse_schedule(with_change(("policy", "sla"), {"completeWithinMinutes": 90.0}))
+    assert d.policy.complete_within_minutes == 90
+    assert d.to_dict()["policy"]["sla"] == {"completeWithinMinutes": 90}
+    assert parse_schedule(d.to_dict()) == d
+    cleared = parse_schedule(merge_patch(d.to_dict(), {"policy": {"sla": None}}))
+    assert cleared.policy.complete_within_minutes is None and cleared.to_dict()["policy"]["sla"] is None
+    assert parse_schedule(with_change(("policy", "sla"), {"completeWithinMinutes": 10080})).policy.complete_within_minutes == 10080
