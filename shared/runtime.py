@@ -60,6 +60,7 @@ def build_runtime(settings: "Settings | None" = None) -> Runtime:
     from shared.aml.transport import AmlTransport
     from shared.config import load_settings
     from shared.engine import Engine, LeasePolicy
+    from shared.engine.summaries import SummaryKeeper
     from shared.http_session import process_session, sdk_transport
     from shared.identity import CredentialTokenSource, process_credential
     from shared.queue.storage import StorageSlotQueue, queue_service
@@ -87,6 +88,8 @@ def build_runtime(settings: "Settings | None" = None) -> Runtime:
     engine = Engine(schedules, runs, aml, queue, retention=timedelta(days=settings.runs_retention_days),
                     leases=leases, poll_concurrency=settings.poll_concurrency,
                     maintenance=lambda: move_history(schedules, runs))
+    # Each schedule's run summary (health, last run, success rate) is kept from the outcomes.
+    engine.outcomes.add(SummaryKeeper(schedules))
     from shared.aml.compute import ComputeClient
     from shared.aml.runs import RunsClient
 

@@ -96,6 +96,8 @@ class PollReport(_Mergeable):
     requeued: int = 0
     attempted_inline: int = 0
     pruned: int = 0
+    # Runs found past their deadline (policy.sla) unfinished this poll: each is told once.
+    late: int = 0
     errors: list[str] = field(default_factory=list)
 
 
