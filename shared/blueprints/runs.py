@@ -1,6 +1,8 @@
-"""AML experiment and run routes (run history and execution services), proxied with the managed identity.
+"""Run routes: the scheduler's own run records across all schedules (`runs`), and AML's
+experiments and runs (run history and execution services) proxied with the managed identity.
 
-Served by `shared.api.runs.RunHandlers`.
+Served by `shared.api.history.RunHistory` and `shared.api.runs.RunHandlers`. The AML proxy's
+routes all start with `experiments/`, so `runs` names the scheduler's records without a clash.
 """
 
 import azure.functions as func
@@ -18,7 +20,20 @@ def _build():
     return RunHandlers(runtime.aml_runs, runtime.aml, runtime.settings)
 
 
+def _build_history():
+    from shared.api.history import RunHistory
+    from shared.runtime import get_runtime
+
+    return RunHistory(get_runtime().runs)
+
+
 handlers = LazyHandlers(_build)
+history = LazyHandlers(_build_history)
+
+
+@bp.route(route="runs", methods=["GET"])
+def runs_list(req: func.HttpRequest) -> func.HttpResponse:
+    return respond(lambda: history().list(req))
 
 
 @bp.route(route="experiments/{name}", methods=["GET"])
