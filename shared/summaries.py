@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from shared.schedules import iso
 from shared.store import STATUS_GROUPS, TERMINAL_STATUSES, RunRecord, ScheduleRecord
-from shared.store.summary import LateRun, RunOutcome, ScheduleSummary
+from shared.store.summary import LateRun, RunOutcome, ScheduleSummary, SummaryView
 
 WINDOW = 20
 # Late markers kept at most: runs in flight past their deadline (Allow concurrency can have several).
@@ -84,15 +84,22 @@ def fold_late(summary: ScheduleSummary, run: RunRecord) -> ScheduleSummary | Non
     return replace(summary, late=late)
 
 
-def schedule_health(record: ScheduleRecord, summary: ScheduleSummary | None, now: datetime, *,
+def _view(summary: "ScheduleSummary | SummaryView | None") -> SummaryView:
+    if summary is None:
+        return SummaryView()
+    return summary.view() if isinstance(summary, ScheduleSummary) else summary
+
+
+def schedule_health(record: ScheduleRecord, summary: "ScheduleSummary | SummaryView | None", now: datetime, *,
                     behind_after: timedelta = BEHIND_AFTER) -> str:
     definition = record.definition
     if not definition.enabled:
         return "paused" if record.paused_reason else "disabled"
-    last = summary.last_run if summary else None
+    view = _view(summary)
+    last = view.last_run
     if last is not None and last.status in FAILED:
         return "failing"
-    if summary is not None and summary.late:
+    if view.late:
         return "late"
     if last is not None and last.late and last.status == "Completed":
         return "late"
@@ -103,18 +110,17 @@ def schedule_health(record: ScheduleRecord, summary: ScheduleSummary | None, now
     return "ok"
 
 
-def health_fields(record: ScheduleRecord, summary: ScheduleSummary | None, now: datetime) -> dict:
+def health_fields(record: ScheduleRecord, summary: "ScheduleSummary | SummaryView | None", now: datetime) -> dict:
     """The read-only fields a schedule answer carries about its runs (names the console reads)."""
-    recent = summary.recent if summary else []
-    last = recent[0] if recent else None
-    completed = sum(1 for o in recent if o.status == "Completed")
+    view = _view(summary)
+    last = view.last_run
     return {
-        "health": schedule_health(record, summary, now),
+        "health": schedule_health(record, view, now),
         "lastRun": None if last is None else {"runKey": last.run_key, "slot": iso(last.slot), "status": last.status,
                                                "finishedAt": iso(last.finished_at), "amlRunId": last.aml_run_id},
-        "successRate": round(completed / len(recent), 4) if recent else None,
-        "recentRuns": len(recent),
-        "failedInARow": summary.failed_in_a_row if summary else 0,
+        "successRate": round(view.completed / view.recent_runs, 4) if view.recent_runs else None,
+        "recentRuns": view.recent_runs,
+        "failedInARow": view.failed_in_a_row,
     }
 
 

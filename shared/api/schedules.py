@@ -38,6 +38,7 @@ from shared.store import (
     ScheduleRecord,
     ScheduleStore,
     ScheduleSummary,
+    SummaryView,
 )
 from shared.summaries import health_fields, parse_health_filter
 
@@ -375,5 +376,5 @@ def _not_found(schedule_id: str) -> ApiError:
     return ApiError(404, "NotFound", f"schedule {schedule_id!r} does not exist")
 
 
-def _view(record: ScheduleRecord, summary: ScheduleSummary | None, now: datetime) -> dict:
+def _view(record: ScheduleRecord, summary: "ScheduleSummary | SummaryView | None", now: datetime) -> dict:
     return {**record.to_api(), **health_fields(record, summary, now)}

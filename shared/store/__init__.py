@@ -19,8 +19,9 @@ Contract (checked by tests/contract on the memory store and on Azurite):
 * Each schedule has a summary (shared.store.summary) in a row of its own: `create` starts it
   empty, `delete` removes it, `get_summary` reads it (None when none was written: schedules
   from before summaries), `put_summary` writes it (If-Match on its etag, an insert without
-  one), and `list(summaries=True)` returns each record with its summary attached, read by
-  key ranges beside the page, never one read per schedule.
+  one), and `list(summaries=True)` returns each record with its summary's view attached
+  (SummaryView, None without a summary), read by key ranges beside the page, never one read
+  per schedule.
 * Runs that end are indexed by when they finished, with their final state, across all
   schedules: `list_finished` pages them newest first (status, from/to on finishedAt), and
   `prune_finished(cutoff)` removes entries of runs that finished before the cutoff.
@@ -34,7 +35,7 @@ from typing import Any, Iterator, Protocol, Sequence
 
 from shared.schedules import ScheduleDefinition, iso
 from shared.store.keys import finished_key
-from shared.store.summary import LateRun, RunOutcome, ScheduleSummary  # noqa: F401 - re-exported
+from shared.store.summary import LateRun, RunOutcome, ScheduleSummary, SummaryView  # noqa: F401 - re-exported
 
 UTC = timezone.utc
 
@@ -131,8 +132,8 @@ class ScheduleRecord:
     paused_at: datetime | None = None
     # Where the store found the record (its due-index entry, for a cursor move); opaque.
     handle: Any = field(default=None, compare=False, repr=False)
-    # Its run summary, when the store was asked for it (list(summaries=True)); None otherwise.
-    summary: "ScheduleSummary | None" = field(default=None, compare=False, repr=False)
+    # What its run summary shows, when the store was asked for it (list(summaries=True)).
+    summary: "SummaryView | None" = field(default=None, compare=False, repr=False)
 
     @property
     def id(self) -> str:

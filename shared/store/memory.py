@@ -108,7 +108,8 @@ class MemoryScheduleStore:
             ids = sorted(i for i in self._rows if i > after)
             page = [copy.deepcopy(self._rows[i]) for i in ids[:limit]]
             for record in page if summaries else ():
-                record.summary = copy.deepcopy(self._summaries.get(record.id))
+                summary = self._summaries.get(record.id)
+                record.summary = summary.view() if summary is not None else None
         more = len(ids) > limit
         return Page(page, encode_token({"after": page[-1].id}) if more else None)
 

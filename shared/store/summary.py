@@ -6,6 +6,10 @@ schedules shows each one's health without reading any run: it is stored beside t
 schedule (same partition, its own row), never in the schedule's row, whose ETag guards
 the tick's cursor moves. This module holds the records and their JSON form only; the
 rules that fold a run in and judge health are in shared.summaries.
+
+A list of schedules needs only what the health rules read (SummaryView): the row keeps it
+in a column of its own beside the full summary, so a page of schedules reads and parses a
+few hundred bytes per schedule instead of the whole window.
 """
 
 from __future__ import annotations
@@ -61,6 +65,28 @@ class LateRun:
         return cls(doc["k"], _time(doc["s"]), _time(doc.get("c")), _time(doc.get("t")))
 
 
+@dataclass(frozen=True)
+class SummaryView:
+    """What a schedule answer shows of its summary, and all the health rules need."""
+
+    last_run: RunOutcome | None = None
+    recent_runs: int = 0
+    completed: int = 0
+    failed_in_a_row: int = 0
+    # A run is past its deadline and has not finished.
+    late: bool = False
+
+    def to_doc(self) -> dict:
+        return {"last": self.last_run.to_doc() if self.last_run else None, "n": self.recent_runs, "ok": self.completed,
+                "f": self.failed_in_a_row, "late": self.late}
+
+    @classmethod
+    def from_doc(cls, doc: dict) -> "SummaryView":
+        last = doc.get("last")
+        return cls(RunOutcome.from_doc(last) if last else None, int(doc.get("n", 0)), int(doc.get("ok", 0)),
+                   int(doc.get("f", 0)), bool(doc.get("late")))
+
+
 @dataclass
 class ScheduleSummary:
     schedule_id: str
@@ -74,6 +100,10 @@ class ScheduleSummary:
     @property
     def last_run(self) -> RunOutcome | None:
         return self.recent[0] if self.recent else None
+
+    def view(self) -> SummaryView:
+        return SummaryView(self.last_run, len(self.recent), sum(1 for o in self.recent if o.status == "Completed"),
+                           self.failed_in_a_row, bool(self.late))
 
     def to_doc(self) -> dict:
         return {"v": 1, "recent": [o.to_doc() for o in self.recent], "failedInARow": self.failed_in_a_row,

@@ -25,6 +25,7 @@ from shared.store import (
     ScheduleRecord,
     ScheduleSummary,
     StoreError,
+    SummaryView,
     decode_token,
     encode_token,
     to_ms,
@@ -159,12 +160,14 @@ class TableScheduleStore:
     def _attach_summaries(self, shard: str, records: list[ScheduleRecord]) -> None:
         """The summaries of a run of schedules of one shard: one range read (ids are in key order)."""
         ids = sorted(r.id for r in records)
-        rows = self._table.query("PartitionKey eq @pk and RowKey ge @low and RowKey le @high", pk=shard,
-                                 low=SUMMARY_PREFIX + ids[0], high=SUMMARY_PREFIX + ids[-1])
-        by_id = {row["RowKey"][len(SUMMARY_PREFIX):]: row for row in rows}
+        with mapped_errors(shard):
+            rows = self._table.client.query_entities(
+                "PartitionKey eq @pk and RowKey ge @low and RowKey le @high", select=["RowKey", "View"],
+                parameters={"pk": shard, "low": SUMMARY_PREFIX + ids[0], "high": SUMMARY_PREFIX + ids[-1]})
+            views = {row["RowKey"][len(SUMMARY_PREFIX):]: row.get("View") for row in rows}
         for record in records:
-            row = by_id.get(record.id)
-            record.summary = _summary(row) if row is not None else None
+            view = views.get(record.id)
+            record.summary = SummaryView.from_doc(json.loads(view)) if view else None
 
     # -- run summaries -----------------------------------------------------------------
     def get_summary(self, schedule_id: str) -> ScheduleSummary | None:
@@ -293,7 +296,8 @@ def _list_position(continuation: str | None, shards: list[str]) -> tuple[str, st
 
 def _summary_entity(summary: ScheduleSummary, shard: str) -> dict:
     return {"PartitionKey": shard, "RowKey": SUMMARY_PREFIX + summary.schedule_id, "ScheduleId": summary.schedule_id,
-            "Summary": json.dumps(summary.to_doc(), separators=(",", ":"))}
+            "Summary": json.dumps(summary.to_doc(), separators=(",", ":")),
+            "View": json.dumps(summary.view().to_doc(), separators=(",", ":"))}
 
 
 def _summary(entity: Any) -> ScheduleSummary:

@@ -336,7 +336,8 @@ class TestSummaries:
             schedules.create(schedule(f"sched-{i:02d}"))
             if i % 3 == 0:
                 current = schedules.get_summary(f"sched-{i:02d}")
-                schedules.put_summary(replace(current, failed_in_a_row=i))
+                schedules.put_summary(replace(current, failed_in_a_row=i, recent=[
+                    RunOutcome(f"k{i}", T0, "Failed", T0, "aml"), RunOutcome(f"j{i}", T0, "Completed", T0, None)]))
         seen, token = {}, None
         while True:
             page = schedules.list(limit=4, continuation=token, summaries=True)
@@ -348,6 +349,7 @@ class TestSummaries:
         assert sorted(seen) == [f"sched-{i:02d}" for i in range(23)]
         assert {i: s.failed_in_a_row for i, s in seen.items() if s.failed_in_a_row} == {
             f"sched-{i:02d}": i for i in range(3, 23, 3)}
+        assert seen["sched-03"] == schedules.get_summary("sched-03").view(), "the view of the stored summary"
         assert all(r.summary is None for r in schedules.list(limit=50).items), "only when asked for"
 
 
