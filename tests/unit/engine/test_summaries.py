@@ -76,16 +76,27 @@ def test_a_lost_write_is_read_again_and_a_store_that_keeps_changing_is_given_up_
     assert "run summary not updated" in caplog.text
 
 
+class BeforeSummaries(MemoryScheduleStore):
+    """Schedules created before summaries existed: they have none until a run ends."""
+
+    def create(self, record):
+        created = super().create(record)
+        with self._lock:
+            self._summaries.pop(record.id)
+        return created
+
+
 def test_a_deleted_schedule_gets_no_summary_and_an_old_one_gets_its_first():
-    engine, schedules, runs, aml = kept()
+    _, schedules, _, _ = kept()
     keeper = SummaryKeeper(schedules)
     schedules.delete("s1")
     keeper.run_finished(RunRecord("s1", T0, "Completed", finished_at=T0))
     assert schedules.get_summary("s1") is None
-    schedules.create(make()[1].get("s1"))
-    schedules._summaries.clear()  # a schedule from before summaries
-    keeper.run_finished(RunRecord("s1", T0, "Completed", finished_at=T0))
-    assert schedules.get_summary("s1").last_run.status == "Completed"
+    old = BeforeSummaries()
+    old.create(make()[1].get("s1"))
+    assert old.get_summary("s1") is None
+    SummaryKeeper(old).run_finished(RunRecord("s1", T0, "Completed", finished_at=T0))
+    assert old.get_summary("s1").last_run.status == "Completed"
 
 
 def test_parallel_ends_of_one_schedule_all_land():
