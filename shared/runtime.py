@@ -61,6 +61,7 @@ def build_runtime(settings: "Settings | None" = None) -> Runtime:
     from shared.aml.transport import AmlTransport
     from shared.config import load_settings
     from shared.engine import Engine, LeasePolicy
+    from shared.engine.summaries import SummaryKeeper
     from shared.http_session import process_session, sdk_transport
     from shared.identity import CredentialTokenSource, process_credential
     from shared.queue.storage import StorageSlotQueue, queue_service
@@ -90,6 +91,8 @@ def build_runtime(settings: "Settings | None" = None) -> Runtime:
     # Incidents and their alerts: decided where runs end, posted by the alert queue's trigger.
     engine.outcomes.add(AlertListener(TableIncidentStore(schedules), schedules,
                                       StorageSlotQueue(queues, settings.alert_queue), utc_now))
+    # Each schedule's run summary (health, last run, success rate) is kept from the outcomes.
+    engine.outcomes.add(SummaryKeeper(schedules))
     from shared.aml.compute import ComputeClient
     from shared.aml.runs import RunsClient
 

@@ -26,7 +26,8 @@ SCHEDULE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 # What an answer carries besides the definition: accepted back in a body, and ignored, so a
 # schedule read with GET can be sent back with PUT as it came.
 READ_ONLY_FIELDS = frozenset({"nextFireTime", "lastSlot", "createdAt", "updatedAt", "etag", "consecutiveFailures",
-                              "pausedReason", "pausedAt", "createdBy", "updatedBy"})
+                              "pausedReason", "pausedAt", "createdBy", "updatedBy", "health", "lastRun",
+                              "successRate", "recentRuns", "failedInARow"})
 CONCURRENCY = ("Allow", "Forbid", "Replace")
 MISFIRE = ("latest", "all", "skip")
 
@@ -38,6 +39,8 @@ def check_schedule_id(value: Any, field_name: str = "id") -> str:
 
 
 MAX_RETRY_BACKOFF_SECONDS = 3600
+# policy.sla.completeWithinMinutes: up to a week, like runTimeoutMinutes.
+MAX_SLA_MINUTES = 7 * 24 * 60
 
 
 @dataclass(frozen=True)
@@ -66,12 +69,17 @@ class Policy:
     # Disable the schedule after this many slots in a row that AML refused outright (a
     # target deleted, access taken away); 0 never pauses.
     pause_after_failures: int = DEFAULT_PAUSE_AFTER_FAILURES
+    # A slot's run should have completed this long after its slot (policy.sla): past it, the
+    # poll marks the run late once and the schedule shows as late. None: no deadline.
+    complete_within_minutes: int | None = None
 
     def to_dict(self) -> dict:
         return {"concurrency": self.concurrency, "misfire": self.misfire,
                 "misfireGraceSeconds": self.misfire_grace_seconds, "maxCatchup": self.max_catchup,
                 "retry": self.retry.to_dict(), "runTimeoutMinutes": self.run_timeout_minutes,
-                "pauseAfterFailures": self.pause_after_failures}
+                "pauseAfterFailures": self.pause_after_failures,
+                "sla": ({"completeWithinMinutes": self.complete_within_minutes}
+                        if self.complete_within_minutes is not None else None)}
 
 
 @dataclass(frozen=True)
@@ -236,7 +244,7 @@ def parse_trigger(doc: Any) -> TriggerSpec:
 
 def parse_policy(doc: Any) -> Policy:
     doc = _object(doc, "policy", {"concurrency", "misfire", "misfireGraceSeconds", "maxCatchup", "retry",
-                                  "runTimeoutMinutes", "pauseAfterFailures"})
+                                  "runTimeoutMinutes", "pauseAfterFailures", "sla"})
     retry_doc = _object(doc.get("retry", {}), "policy.retry", {"maxAttempts", "backoffSeconds", "retryOnRunFailure"})
     retry_on_failure = retry_doc.get("retryOnRunFailure", False)
     if not isinstance(retry_on_failure, bool):
@@ -258,7 +266,18 @@ def parse_policy(doc: Any) -> Policy:
         run_timeout_minutes=timeout,
         pause_after_failures=_int(doc, "pauseAfterFailures", "policy.pauseAfterFailures",
                                   DEFAULT_PAUSE_AFTER_FAILURES, 0, 1000),
+        complete_within_minutes=_sla_minutes(doc.get("sla")),
     )
+
+
+def _sla_minutes(sla: Any) -> int | None:
+    """policy.sla: null or absent for none, else {"completeWithinMinutes": 1..MAX_SLA_MINUTES}."""
+    if sla is None:
+        return None
+    sla = _object(sla, "policy.sla", {"completeWithinMinutes"})
+    if "completeWithinMinutes" not in sla:
+        raise ScheduleError("policy.sla.completeWithinMinutes", "is required (or leave out policy.sla)")
+    return _int(sla, "completeWithinMinutes", "policy.sla.completeWithinMinutes", 0, 1, MAX_SLA_MINUTES)
 
 
 def parse_schedule(doc: Any, *, schedule_id: str | None = None) -> ScheduleDefinition:

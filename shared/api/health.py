@@ -2,7 +2,10 @@
 
 Reports which settings are missing or malformed (the Functions host's timer settings
 included), whether a token for each API scope can be acquired and whether both tables
-answer, without revealing any setting's value. The probes run in parallel and each has a
+answer, without revealing any setting's value; and the dead-man's switch: when the tick
+and the poll last completed (`lastTick`, `lastPoll`: time, age, the timer's period), 503
+once either has missed three of its fire times (shared.heartbeat), but never before
+this process has been up for three of them. The probes run in parallel and each has a
 deadline, so a network that swallows packets (a private workspace without its DNS zone,
 say) shows up as a failed check instead of a request that hangs until the front end's
 230-second cut-off.
@@ -15,6 +18,7 @@ import os
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Callable
 
@@ -25,6 +29,9 @@ from shared.api.http import json_response
 log = logging.getLogger(__name__)
 
 PROBE_DEADLINE_SECONDS = 15.0
+# When this worker process started (the module is imported as the app is indexed): timers
+# are not judged before it has been up for three of their periods.
+PROCESS_STARTED = datetime.now(timezone.utc)
 # Read by the Functions host to schedule the timers, never by shared.config.
 TIMER_SETTINGS = {"TICK_SCHEDULE": "scheduler_tick", "POLL_SCHEDULE": "outcome_poll"}
 
@@ -113,8 +120,35 @@ def _run_probes(probes: dict[str, Callable[[], Any]], deadline: float) -> dict[s
     return results
 
 
-def health(req: func.HttpRequest, *, deadline: float | None = None) -> func.HttpResponse:
+def timer_checks(recorded: dict[str, str | None], error: BaseException | None, problems: dict, now: datetime,
+                 started: datetime) -> tuple[dict, dict]:
+    """`lastTick` and `lastPoll` (None for a timer whose setting is broken: the settings check says
+    why), and the check they add up to."""
+    from shared.heartbeat import LAST_POLL, LAST_TICK, parse_recorded, timer_state
+    from shared.scheduling.cron import CronExpression
+
+    if error is not None:
+        return {"lastTick": None, "lastPoll": None}, {"ok": False, **_describe_error(error)}
+    shown, stale = {}, []
+    for field, setting, name in (("lastTick", "TICK_SCHEDULE", LAST_TICK), ("lastPoll", "POLL_SCHEDULE", LAST_POLL)):
+        if setting in problems:
+            shown[field] = None
+            continue
+        shown[field] = timer_state(CronExpression(os.environ[setting].strip()), parse_recorded(recorded.get(name)),
+                                   now, started)
+        if shown[field]["state"] == "stale":
+            stale.append(TIMER_SETTINGS[setting])
+    check: dict[str, Any] = {"ok": not stale}
+    if stale:
+        check["stale"] = stale
+        check["hint"] = ("missed three of its fire times: check the function app is running, the timer's setting, "
+                         "and its logs")
+    return shown, check
+
+
+def health(req: func.HttpRequest, *, deadline: float | None = None, started: datetime | None = None) -> func.HttpResponse:
     from shared.config import ConfigError, load_settings
+    from shared.heartbeat import LAST_POLL, LAST_TICK
 
     deadline = PROBE_DEADLINE_SECONDS if deadline is None else deadline
     checks: dict[str, dict] = {}
@@ -149,6 +183,8 @@ def health(req: func.HttpRequest, *, deadline: float | None = None) -> func.Http
         name: (lambda scope=scope: runtime.credential.get_token(scope)) for name, scope in distinct.items()}
     probes["schedulesTable"] = lambda: runtime.schedules.list(limit=1)
     probes["runsTable"] = lambda: runtime.runs.list_runs("health-probe", limit=1)
+    recorded: dict[str, str | None] = {}
+    probes["timers"] = lambda: recorded.update({name: runtime.schedules.get_meta(name) for name in (LAST_TICK, LAST_POLL)})
     outcomes = _run_probes(probes, deadline)
 
     credential = type(runtime.credential).__name__
@@ -171,8 +207,11 @@ def health(req: func.HttpRequest, *, deadline: float | None = None) -> func.Http
                 check["hint"] = hint
         checks[name] = check
 
+    timers, checks["timers"] = timer_checks(recorded, outcomes["timers"], problems, runtime.clock(),
+                                            started or PROCESS_STARTED)
     healthy = all(c["ok"] for c in checks.values())
-    return json_response({"status": "healthy" if healthy else "unhealthy", "checks": checks}, 200 if healthy else 503)
+    return json_response({"status": "healthy" if healthy else "unhealthy", "checks": checks, **timers},
+                         200 if healthy else 503)
 
 
 def _status_in(detail: str) -> int | None:

@@ -35,6 +35,7 @@ from shared.api.openapi_schemas import (
 from shared.api.openapi_access import ACCESS_SCHEMAS, SECURITY_SCHEMES, security, with_roles
 from shared.api.openapi_v2 import V2_SCHEMAS
 from shared.store import STATUS_GROUPS
+from shared.summaries import HEALTH
 
 OPENAPI_VERSION = "3.1.0"
 
@@ -48,6 +49,8 @@ def _param(name: str, where: str, description: str, *, required: bool = False, s
 STORE_TOKEN = r"^[A-Za-z0-9_-]{0,2048}$"
 RUNS_TOKEN = r"^(?:r[A-Za-z0-9_-]{2,5462})?$"
 OPERATION_ID = r"^[al][A-Za-z0-9_-]{1,2046}$"
+_HEALTH = "(?:" + "|".join(HEALTH) + ")"
+HEALTH_LIST = rf"^ *{_HEALTH} *(?:, *{_HEALTH} *)*$"
 COMPUTE_NAME = r"^[A-Za-z][A-Za-z0-9-]{0,22}[A-Za-z0-9]$"
 _FLAG = {"type": "string", "enum": ["true", "false"]}
 
@@ -76,6 +79,13 @@ _P = {
                                 schema=string(enum=SCHEDULE_RUN_STATUSES + sorted(STATUS_GROUPS))),
     "amlRunStatus": _param("status", "query", "only runs with this status", schema=string(enum=list(AML_RUN_STATUSES))),
     "count": _param("count", "query", "how many fire times (default 10)", schema=integer(1, 100)),
+    "health": _param("health", "query", "only schedules whose health is one of these (a comma list: ok, late, failing, "
+                     "paused, disabled); a page may then be short, even empty, while continuationToken says there is "
+                     "more", schema=string(pattern=HEALTH_LIST)),
+    "finishedFrom": _param("from", "query", "only runs that finished at or after this ISO-8601 date-time",
+                           schema=string(format="date-time", maxLength=40)),
+    "finishedTo": _param("to", "query", "only runs that finished at or before this ISO-8601 date-time",
+                         schema=string(format="date-time", maxLength=40)),
     "from": _param("from", "query", "ISO-8601 date-time to start after (default now)",
                    schema=string(format="date-time", maxLength=40)),
     "details": _param("details", "query", "also read run history's details", schema=_FLAG),
@@ -136,6 +146,8 @@ _SEMANTIC = {
     "import": (("names", "each name at most once, letter case ignored (AML's names are case-insensitive)"),),
     "backfill": (("from", _DATE_RULE), ("to", f"{_DATE_RULE}, after from, not in the future, at most 500 slots")),
     "preview": (("from", _DATE_RULE),),
+    "runList": (("from", f"{_DATE_RULE}; only with finished statuses (runs in flight have no finishedAt)"),
+                ("to", f"{_DATE_RULE}, not before from; only with finished statuses")),
     "computePut": (("name", "AmlCompute names are 2-16 characters; ComputeInstance names 3-24, not ending in "
                             "'-<digits>'"),
                    ("scaleSettings.minNodeCount", "at most maxNodeCount"),
@@ -212,7 +224,8 @@ def _paths() -> dict:
     power = {"200": _ok("Compute", "done (wait=true)"), "202": _ok("Accepted", "poll the operation")}
     return {
         "/health": {"get": {
-            "operationId": "health", "summary": "settings, token acquisition and table access",
+            "operationId": "health", "summary": "settings, token acquisition, table access, and when the tick and "
+                                                "the poll last completed (503 once either missed three fire times)",
             "tags": ["health"], "security": [],
             "responses": {"200": _ok("Health"), "503": _ok("Health", "something is wrong")},
         }},
@@ -223,8 +236,8 @@ def _paths() -> dict:
         }},
         **_console_paths(),
         "/schedules": {
-            "get": _op("schedules_list", "list schedules", {"200": _ok("SchedulePage")},
-                       params=("limit", "continuationToken"), tag=s),
+            "get": _op("schedules_list", "list schedules, each with its health", {"200": _ok("SchedulePage")},
+                       params=("health", "limit", "continuationToken"), tag=s),
             "post": _op("schedules_create", "create a schedule (409 if the id exists)",
                         {"201": _ok("Schedule", "created")}, body=_json_body("ScheduleCreate"), tag=s,
                         params=("validate",), errors=(400, 409, 413, 415, 502, 503), rules="schedule"),
@@ -255,6 +268,12 @@ def _paths() -> dict:
             "schedules_history", "who changed the schedule or ran it by hand, and what changed, newest first; kept "
             "after a delete for the runs' retention period", {"200": _ok("AuditPage")},
             params=("scheduleId", "limit", "continuationToken"), tag=s)},
+        "/runs": {"get": _op(
+            "runs_list", "run records of all schedules: finished ones newest finishedAt first (status, from, to on "
+                         "finishedAt), or those in flight (status active or an in-flight status) newest slot first",
+            {"200": _ok("RunRecordPage")},
+            params=("scheduleRunStatus", "finishedFrom", "finishedTo", "limit", "continuationToken"), tag=s,
+            errors=(400, 503), rules="runList")},
         "/schedules/{id}/preview": {"get": _op(
             "schedules_preview", "next fire times", {"200": _ok("Preview")}, params=("scheduleId", "count", "from"),
             tag=s, rules="preview")},

@@ -18,10 +18,11 @@ from shared.api import compute as compute_rules
 from shared.api import pipelines as submit_rules
 from shared.api.schedule_import import MAX_NAMES as MAX_IMPORT_NAMES
 from shared.aml.runs import RUN_STATUSES as AML_RUN_STATUSES
-from shared.schedules import CONCURRENCY, MISFIRE, READ_ONLY_FIELDS, SCHEDULE_ID
+from shared.schedules import CONCURRENCY, MAX_SLA_MINUTES, MISFIRE, READ_ONLY_FIELDS, SCHEDULE_ID
 from shared.scheduling.jitter import MAX_JITTER_SECONDS
 from shared.scheduling.recurrence import FREQUENCIES, MAX_INTERVAL, WEEK_DAYS
 from shared.store import ACTIVE_STATUSES, TERMINAL_STATUSES
+from shared.summaries import HEALTH, WINDOW
 from shared.targets import INPUT_MODES, JOB_TYPES, MAX_IO
 
 GUID = r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$"
@@ -109,6 +110,23 @@ def _recurrence(frequencies: tuple[str, ...], *pattern: str) -> dict:
     # A pattern list that does not apply to the frequency may only be left out or null.
     properties.update({key: _PATTERN_FIELDS[key] if key in pattern else NULL_ONLY for key in _PATTERN_FIELDS})
     return closed(properties, ("frequency", "interval"))
+
+
+_HEALTH_FIELDS = {
+    "health": string("first that holds: paused (paused itself), disabled, failing (the last finished run is "
+                     "Failed, SubmitFailed or TimedOut), late (a run past its deadline unfinished, the last run "
+                     "completed after its deadline, or the next slot overdue by 5 minutes: the scheduler is "
+                     "behind), ok", enum=list(HEALTH)),
+    "lastRun": nullable(closed({"runKey": string(), "slot": INSTANT, "status": string(enum=SCHEDULE_RUN_STATUSES),
+                                "finishedAt": nullable(INSTANT), "amlRunId": nullable(string())},
+                               ("runKey", "slot", "status", "finishedAt", "amlRunId"),
+                               description="the finished run of the newest slot (Skipped does not count)")),
+    "successRate": nullable({"type": "number", "minimum": 0, "maximum": 1,
+                             "description": "Completed among the last recentRuns finished runs; null when none"}),
+    "recentRuns": integer(0, WINDOW, "how many finished runs successRate covers"),
+    "failedInARow": integer(0, description="finished runs in a row, newest first, that Failed, SubmitFailed or "
+                                           "TimedOut"),
+}
 
 
 def _schedule_input(*, create: bool) -> dict:
@@ -203,6 +221,10 @@ SCHEDULE_SCHEMAS: dict[str, dict] = {
         "runTimeoutMinutes": nullable(integer(1, 7 * 24 * 60)),
         "pauseAfterFailures": integer(0, 1000, "disable the schedule after this many slots in a row that AML "
                                                "refused; 0 never pauses"),
+        "sla": nullable(closed({"completeWithinMinutes": integer(1, MAX_SLA_MINUTES, "a slot's run should have "
+                                                                 "completed this long after its slot")},
+                               ("completeWithinMinutes",), description="a deadline per run: past it unfinished, the "
+                               "run is marked late (lateAt) and the schedule shows health late")),
     }),
     "Alerts": closed({
         "on": {"type": "array", "items": string(enum=list(ALERT_KINDS)), "uniqueItems": True,
@@ -226,8 +248,10 @@ SCHEDULE_SCHEMAS: dict[str, dict] = {
         "pausedReason": nullable(string("why the schedule paused itself (policy.pauseAfterFailures)")),
         "pausedAt": nullable(INSTANT),
         "createdBy": nullable(ref("Actor")), "updatedBy": nullable(ref("Actor")),
+        **_HEALTH_FIELDS,
     }, ("id", "description", "enabled", "trigger", "target", "policy", "alerts", "nextFireTime", "lastSlot", "createdAt",
-        "updatedAt", "etag", "consecutiveFailures", "pausedReason", "pausedAt", "createdBy", "updatedBy")),
+        "updatedAt", "etag", "consecutiveFailures", "pausedReason", "pausedAt", "createdBy", "updatedBy",
+        *_HEALTH_FIELDS)),
     "SchedulePage": closed({"value": {"type": "array", "items": ref("Schedule")},
                             "continuationToken": nullable(string())}, ("value", "continuationToken")),
     "RunRecord": closed({
@@ -242,6 +266,8 @@ SCHEDULE_SCHEMAS: dict[str, dict] = {
         "targetKind": string(enum=["job", "batchEndpoint"]),
         "amlJobName": nullable(string("the AML v2 job (job and batchEndpoint targets)")),
         "requestedBy": ref("Actor"),
+        "completeBy": nullable({**INSTANT, "description": "its deadline (policy.sla)"}),
+        "lateAt": nullable({**INSTANT, "description": "when the poll found it past its deadline unfinished"}),
     }, ("scheduleId", "slot", "slotKey", "runKey", "status", "trigger", "attempts"),
         description="one schedule slot's outcome"),
     "RunRecordPage": closed({"value": {"type": "array", "items": ref("RunRecord")},
@@ -464,7 +490,14 @@ SCHEMAS: dict[str, dict] = {
                         "status": string("a run's or job's final status (RunAlreadyFinished, JobAlreadyFinished)"),
                     }, ("field", "message"))},
     }, ("code", "message"))}, ("error",)),
-    "Health": closed({"status": string(enum=["healthy", "unhealthy"]), "checks": ANY_OBJECT}),
+    "Health": closed({"status": string(enum=["healthy", "unhealthy"]), "checks": ANY_OBJECT,
+                      "lastTick": nullable(ref("TimerState")), "lastPoll": nullable(ref("TimerState"))}),
+    "TimerState": closed({
+        "at": nullable({**INSTANT, "description": "when it last completed"}), "ageSeconds": nullable({"type": "number"}),
+        "periodSeconds": nullable(integer(description="between its next two fire times")),
+        "state": string("stale (missed three fire times: unhealthy), notYet (never completed) or starting (this "
+                        "process is too young to judge)", enum=["ok", "stale", "notYet", "starting"]),
+    }, ("at", "ageSeconds", "periodSeconds", "state")),
     **SCHEDULE_SCHEMAS,
     **COMPUTE_SCHEMAS,
     **RUN_SCHEMAS,

@@ -3,6 +3,8 @@
 Every write names its caller (`shared.access.guard.current_actor`): on the schedule
 (`createdBy`, `updatedBy`), on runs started by hand (`requestedBy`), and in an audit entry
 (`shared.api.audit`) that a change of the schedule writes in the same transaction.
+Every schedule answer carries its run health (shared.summaries): read from the summary
+row beside the schedule, for a list with one range read per shard page, never per schedule.
 """
 
 from __future__ import annotations
@@ -42,7 +44,10 @@ from shared.store import (
     ScheduleRecord,
     ScheduleStore,
     StoreError,
+    ScheduleSummary,
+    SummaryView,
 )
+from shared.summaries import health_fields, parse_health_filter
 
 RUN_STATUSES = sorted(ACTIVE_STATUSES | TERMINAL_STATUSES | {"Claimed"})
 MAX_PREVIEW = 100
@@ -54,6 +59,9 @@ UPDATE_BUDGET_SECONDS = 5.0
 MAX_RETRY_PAUSE_SECONDS = 0.1
 # What the stores issue: unpadded URL-safe base64, at most 2048 characters (shared.store.encode_token).
 _STORE_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,2048}")
+# A filtered list (?health=) reads at most this many store pages per request: a page can be
+# short, even empty, while continuationToken says there is more.
+MAX_FILTER_READS = 5
 
 
 class ScheduleHandlers:
@@ -71,8 +79,22 @@ class ScheduleHandlers:
     # -- collection ------------------------------------------------------------------
     def list(self, req: func.HttpRequest) -> func.HttpResponse:
         limit = query_int(req, "limit", 50, 1, 500)
-        page = self._schedules.list(limit=limit, continuation=_token(req))
-        return json_response({"value": [r.to_api() for r in page.items], "continuationToken": page.continuation})
+        wanted = None
+        if "health" in req.params:
+            try:
+                wanted = parse_health_filter(req.params["health"])
+            except ValueError as exc:
+                raise bad_request("health", str(exc)) from None
+        token, now, found = _token(req), self._clock(), []
+        for _ in range(MAX_FILTER_READS if wanted else 1):
+            # Each read asks for what the page still lacks, so a page never holds more than `limit`.
+            page = self._schedules.list(limit=limit - len(found), continuation=token, summaries=True)
+            views = [_view(r, r.summary, now) for r in page.items]
+            found += [v for v in views if wanted is None or v["health"] in wanted]
+            token = page.continuation
+            if not token or len(found) >= limit:
+                break
+        return json_response({"value": found, "continuationToken": token})
 
     def create(self, req: func.HttpRequest) -> func.HttpResponse:
         definition = self._with_alerts(parse_schedule(read_json(req)), None)
@@ -82,11 +104,11 @@ class ScheduleHandlers:
         except AlreadyExists:
             raise ApiError(409, "Conflict", f"schedule {definition.id!r} already exists; use PUT to replace it",
                            field="id") from None
-        return _schedule_response(stored, 201, location=f"/api/schedules/{stored.id}")
+        return self._respond(stored, 201, location=f"/api/schedules/{stored.id}", new=True)
 
     # -- item ------------------------------------------------------------------------
     def get(self, req: func.HttpRequest) -> func.HttpResponse:
-        return _schedule_response(self._get(_id(req)))
+        return self._respond(self._get(_id(req)))
 
     def put(self, req: func.HttpRequest) -> func.HttpResponse:
         schedule_id = _id(req)
@@ -103,8 +125,8 @@ class ScheduleHandlers:
                 definition = self._with_alerts(parsed, None)
                 self._checked(req, definition, None, checked)
                 try:
-                    return _schedule_response(self._create(definition, now), 201,
-                                              location=f"/api/schedules/{schedule_id}")
+                    return self._respond(self._create(definition, now), 201,
+                                         location=f"/api/schedules/{schedule_id}", new=True)
                 except AlreadyExists:
                     continue  # created meanwhile: replace it on the next round
             definition = self._with_alerts(parsed, current.definition)
@@ -340,7 +362,16 @@ class ScheduleHandlers:
                 raise ApiError(412, "PreconditionFailed",
                                "the schedule changed while this request was processed; read it again") from None
             raise _Contended() from None
-        return _schedule_response(stored)
+        return self._respond(stored)
+
+    def _respond(self, record: ScheduleRecord, status: int = 200, location: str | None = None, *,
+                 new: bool = False) -> func.HttpResponse:
+        """The schedule with its health; a new schedule's summary is known to be empty."""
+        summary = ScheduleSummary(record.id) if new else self._schedules.get_summary(record.id)
+        headers: dict[str, Any] = {"ETag": record.etag} if record.etag else {}
+        if location:
+            headers["Location"] = location
+        return json_response(_view(record, summary, self._clock()), status, headers)
 
 
 class _Contended(Exception):
@@ -406,8 +437,5 @@ def _not_found(schedule_id: str) -> ApiError:
     return ApiError(404, "NotFound", f"schedule {schedule_id!r} does not exist")
 
 
-def _schedule_response(record: ScheduleRecord, status: int = 200, location: str | None = None) -> func.HttpResponse:
-    headers: dict[str, Any] = {"ETag": record.etag} if record.etag else {}
-    if location:
-        headers["Location"] = location
-    return json_response(record.to_api(), status, headers)
+def _view(record: ScheduleRecord, summary: "ScheduleSummary | SummaryView | None", now: datetime) -> dict:
+    return {**record.to_api(), **health_fields(record, summary, now)}

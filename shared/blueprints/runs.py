@@ -1,6 +1,8 @@
-"""AML experiment and run routes (run history and execution services), proxied with the managed identity.
+"""Run routes: the scheduler's own run records across all schedules (`runs`), and AML's
+experiments and runs (run history and execution services) proxied with the managed identity.
 
-Served by `shared.api.runs.RunHandlers`.
+Served by `shared.api.run_list.RunList` and `shared.api.runs.RunHandlers`. The AML proxy's
+routes all start with `experiments/`, so `runs` names the scheduler's records without a clash.
 """
 
 import azure.functions as func
@@ -20,7 +22,20 @@ def _build():
     return RunHandlers(runtime.aml_runs, runtime.aml, runtime.settings)
 
 
+def _build_run_list():
+    from shared.api.run_list import RunList
+    from shared.runtime import get_runtime
+
+    return RunList(get_runtime().runs)
+
+
 handlers = LazyHandlers(_build)
+run_list = LazyHandlers(_build_run_list)
+
+
+@bp.route("runs", methods=["GET"], role=READER)
+def runs_list(req: func.HttpRequest) -> func.HttpResponse:
+    return respond(lambda: run_list().list(req))
 
 
 @bp.route("experiments/{name}", methods=["GET"], role=READER)

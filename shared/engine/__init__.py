@@ -18,10 +18,14 @@ takes it first asks AML for a run carrying the slot's run key before submitting 
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from datetime import datetime, timedelta
 from typing import Callable
+
+from shared.heartbeat import LAST_POLL, LAST_TICK
+from shared.schedules import iso
 
 from shared.engine import manual
 from shared.engine.attempt import SlotRunner
@@ -43,7 +47,9 @@ from shared.engine.tick import Ticker
 from shared.engine.timing import DEFAULT_LEASES, LeasePolicy, WorkClock
 from shared.engine.work import give_up, work
 from shared.queue import ShardMessage, SlotMessage, SlotQueue
-from shared.store import RunRecord, RunStore, ScheduleRecord, ScheduleStore
+from shared.store import RunRecord, RunStore, ScheduleRecord, ScheduleStore, StoreError
+
+log = logging.getLogger("shared.engine")
 
 # The default lease, for callers and tests that think in one number.
 LEASE = DEFAULT_LEASES.lease
@@ -61,6 +67,7 @@ class Engine:
                  maintenance: Callable[[], object] | None = None, outcomes: RunOutcomes | None = None):
         self.owner = owner or process_owner()
         self.outcomes = outcomes or RunOutcomes()
+        self._schedules = schedules
         self._runner = SlotRunner(schedules, runs, aml, leases, self.outcomes)
         self._queue = queue
         self._ticker = Ticker(self._runner, queue)
@@ -79,7 +86,10 @@ class Engine:
         return self._runner.leases
 
     def tick(self, now: datetime) -> TickReport:
-        return self._ticker.tick(WorkClock(now, self._elapsed))
+        clock = WorkClock(now, self._elapsed)
+        report = self._ticker.tick(clock)
+        self._completed(LAST_TICK, clock.now())
+        return report
 
     def work(self, message: SlotMessage | ShardMessage, now: datetime) -> TickReport:
         """What a queue worker does with one message, at `now` (the worker's clock)."""
@@ -92,7 +102,17 @@ class Engine:
         return give_up(self._runner, message, WorkClock(now, self._elapsed), self.attempt_owner())
 
     def poll(self, now: datetime) -> PollReport:
-        return self._poller.poll(WorkClock(now, self._elapsed))
+        clock = WorkClock(now, self._elapsed)
+        report = self._poller.poll(clock)
+        self._completed(LAST_POLL, clock.now())
+        return report
+
+    def _completed(self, name: str, at: datetime) -> None:
+        """The dead-man's switch (shared.heartbeat): one small write per tick or poll; GET health reads it."""
+        try:
+            self._schedules.set_meta(name, iso(at))
+        except StoreError as exc:
+            log.warning("%s not recorded: %s", name, exc)
 
     def trigger_now(self, record: ScheduleRecord, now: datetime, overrides: dict | None = None, *,
                     requested_by: dict | None = None) -> RunRecord:

@@ -22,12 +22,24 @@ from typing import TYPE_CHECKING
 from shared.aml.errors import AmlError
 from shared.engine import kinds
 from shared.engine.health import ScheduleHealth
+from shared.engine.logs import slot_fields
 from shared.engine.outcomes import RunOutcomes
-from shared.engine.model import WAIT_FOR_ACTIVE, AmlPort, TickReport
+from shared.engine.model import BACKFILL, WAIT_FOR_ACTIVE, AmlPort, TickReport
 from shared.engine.timing import LeasePolicy, WorkClock
 from shared.scheduling.templating import SlotContext
 from shared.schedules import iso
-from shared.store import MANUAL, QUEUED, NotFound, PreconditionFailed, RunRecord, RunStore, ScheduleRecord, ScheduleStore
+from shared.store import (
+    MANUAL,
+    QUEUED,
+    STATUS_GROUPS,
+    TERMINAL_STATUSES,
+    NotFound,
+    PreconditionFailed,
+    RunRecord,
+    RunStore,
+    ScheduleRecord,
+    ScheduleStore,
+)
 
 if TYPE_CHECKING:
     from shared.aml.client import RunState, SubmittedRun
@@ -51,16 +63,21 @@ class SlotRunner:
                   requested_by: dict | None = None) -> RunRecord:
         """A Claimed record for `slot` whose lease runs from `now` (the moment of the claim).
 
-        It carries what the poll needs of the schedule's policy, so the poll reads no schedules.
+        It carries what the poll needs of the schedule's policy, so the poll reads no schedules:
+        its deadline too (policy.sla), counted from the slot; a backfilled slot, claimed long
+        after its time by design, counts from the claim instead.
         """
         target, policy = record.definition.target, record.definition.policy
         key_probe = RunRecord(record.id, slot, "Claimed", trigger=kind)
         parameters = target.rendered_parameters(slot_context(record, slot, key_probe.run_key), overrides)
+        complete_by = None
+        if policy.complete_within_minutes is not None:
+            complete_by = (now if kind == BACKFILL else slot) + timedelta(minutes=policy.complete_within_minutes)
         return RunRecord(schedule_id=record.id, slot=slot, status="Claimed", trigger=kind, reason=reason,
                          experiment_name=target.experiment(), claimed_at=now, updated_at=now,
                          next_attempt_at=now + self.leases.lease, owner=owner, parameters=parameters,
                          run_timeout_minutes=policy.run_timeout_minutes, retry=policy.retry.to_dict(),
-                         target_kind=target.kind, requested_by=requested_by)
+                         target_kind=target.kind, requested_by=requested_by, complete_by=complete_by)
 
     def save(self, run: RunRecord) -> RunRecord | None:
         """Write `run` (If-Match on its ETag); None if another writer changed or deleted it.
@@ -73,6 +90,8 @@ class SlotRunner:
         except NotFound:
             log.info("run %s was deleted concurrently", run.run_key)
             return None
+        if saved.status in TERMINAL_STATUSES and run.stored_status not in TERMINAL_STATUSES:
+            _log_end(saved)
         self.outcomes.saved(run, saved)
         return saved
 
@@ -174,7 +193,8 @@ class SlotRunner:
         log.info("slot %s: submitted AML run %s (attempt %d), %.1f s after its slot (claimed +%.1f s, "
                  "taken from the queue +%.1f s)", run.run_key, submitted.run_id, attempt,
                  _seconds(run.slot, accepted_at), _seconds(run.slot, run.claimed_at),
-                 _seconds(run.slot, run.dequeued_at or run.claimed_at))
+                 _seconds(run.slot, run.dequeued_at or run.claimed_at),
+                 extra=slot_fields(run.evolve(aml_run_id=submitted.run_id), status="Submitted", lag_from=accepted_at))
         if record.failure_streak:
             self.health.accepted(record, accepted_at)
         earlier = f" after: {run.error_code} {run.error_message}"[:300] if run.error_code else ""
@@ -189,7 +209,8 @@ class SlotRunner:
         retry = record.definition.policy.retry
         errors = {"error_code": exc.code or (str(exc.status) if exc.status else type(exc).__name__),
                   "error_message": exc.message}
-        log.warning("slot %s: attempt %d failed (%s %s): %s", run.run_key, attempt, exc.status, exc.code, exc.message)
+        log.warning("slot %s: attempt %d failed (%s %s): %s", run.run_key, attempt, exc.status, exc.code, exc.message,
+                    extra=slot_fields(run, attempt=attempt, errorCode=errors["error_code"]))
         if exc.retryable and attempt < retry.max_attempts or exc.uncertain:
             delay = timedelta(seconds=max(retry.delay_after(attempt), exc.retry_after or 0))
             if exc.uncertain and not record.definition.target.unique_by_name:
@@ -236,6 +257,15 @@ class SlotRunner:
                 log.warning("could not cancel %s to replace it: %s", active.run_key, exc.message)
                 continue
             self.save(active.evolve(reason=f"cancel requested: replaced by slot {iso(slot)}", updated_at=now))
+
+
+def _log_end(run: RunRecord) -> None:
+    """The one line per slot that says how it ended: a warning for the failed group."""
+    failed = run.status in STATUS_GROUPS["failed"]
+    error = f": {run.error_code} {run.error_message}"[:500] if failed and (run.error_code or run.error_message) else ""
+    (log.warning if failed else log.info)("slot %s: %s%s%s", run.run_key, run.status,
+                                          f" (AML run {run.aml_run_id})" if run.aml_run_id else "", error,
+                                          extra=slot_fields(run, errorCode=run.error_code if failed else None))
 
 
 def _seconds(start: datetime, end: datetime | None) -> float:

@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from shared.aml.errors import AmlError
+from shared.engine.logs import slot_fields
 from shared.engine.outcomes import RunOutcomes
 from shared.store import NotFound, PreconditionFailed, StoreError, RunRecord, ScheduleRecord, ScheduleStore
 from shared.store.audit import SCHEDULER, AuditEntry
@@ -34,7 +35,7 @@ class ScheduleHealth:
             if limit and streak >= limit and current.definition.enabled:
                 reason = (f"paused after {streak} slots in a row that AML refused; last: slot {run.slot_key}: "
                           f"{exc.code or exc.status or 'error'}: {exc.message}")[:1000]
-                log.warning("schedule %s: %s", current.id, reason)
+                log.warning("schedule %s: %s", current.id, reason, extra=slot_fields(run, status="Paused"))
                 return replace(current, definition=replace(current.definition, enabled=False),
                                failure_streak=streak, paused_reason=reason, paused_at=now, updated_at=now,
                                updated_by=SCHEDULER)

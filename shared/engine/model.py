@@ -98,6 +98,8 @@ class PollReport(_Mergeable):
     pruned: int = 0
     # Audit entries older than the retention period, deleted in the same round as run records.
     audit_pruned: int = 0
+    # Runs found past their deadline (policy.sla) unfinished this poll: each is told once.
+    late: int = 0
     errors: list[str] = field(default_factory=list)
 
 

@@ -8,6 +8,13 @@ whatever the history holds) and, schedule by schedule with bounded concurrency:
 * sweeps pending ones whose time has come (a retry's, or a lease no worker honoured
   because its message was lost): hands them back to the queue, or, when the queue is
   down, attempts them itself;
+* marks runs past their deadline (policy.sla, `complete_by` on the record) and not final
+  as late, once each: the mark is written with If-Match, so of two polls only the one
+  whose write lands tells the listeners (`run_late`). Active runs are marked in a write
+  of their own (only the poll writes active runs, so it costs no one a race); pending
+  ones only in the sweep's own write, when their time has come, so a worker holding the
+  lease never loses its write to the mark;
+* prunes history a few schedules per poll, and the finished index (by when runs ended).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from typing import Callable
 from shared.aml.errors import AmlError, AmlNotFoundError
 from shared.engine import kinds
 from shared.engine.attempt import SlotRunner
+from shared.engine.logs import slot_fields
 from shared.engine.model import (
     LOST_RUN_AFTER,
     PRUNE_BATCH,
@@ -35,7 +43,7 @@ from shared.engine.model import (
 )
 from shared.engine.timing import WorkClock
 from shared.queue import QueueUnavailable, SlotMessage, SlotQueue
-from shared.schedules import RetryPolicy
+from shared.schedules import RetryPolicy, iso
 from shared.store import QUEUED, NotFound, PreconditionFailed, RunRecord, StoreError
 
 log = logging.getLogger("shared.engine")
@@ -86,7 +94,9 @@ class Poller:
             try:
                 if run.active:
                     report.checked += 1
-                    self._refresh(run, clock.now(), report)
+                    current = self._refresh(run, clock.now(), report)
+                    if current is not None and current.active and _past_deadline(current, clock.now()):
+                        self._mark_late(current, clock.now(), report)
                 elif run.next_attempt_at is None or run.next_attempt_at <= clock.now():
                     self._sweep(run, clock, report, queue_down)
             except (StoreError, AmlError) as exc:
@@ -99,11 +109,15 @@ class Poller:
         """A pending run whose time has come: back to the queue, or attempted here if the queue is down."""
         now = clock.now()
         if not queue_down[0]:
+            late = _past_deadline(run, now)
             try:
                 requeued = self._runner.runs.replace(run.evolve(owner=QUEUED, updated_at=now,
-                                                               next_attempt_at=now + self._runner.leases.lease))
+                                                               next_attempt_at=now + self._runner.leases.lease,
+                                                               late_at=now if late else run.late_at))
             except (PreconditionFailed, NotFound):
                 return  # someone else took it meanwhile
+            if late:
+                self._announce_late(requeued, report)
             try:
                 self._queue.send(SlotMessage(run.schedule_id, run.slot, run.trigger))
                 report.requeued += 1
@@ -116,10 +130,27 @@ class Poller:
         self._runner.attempt(run, clock, outcome, owner=self._owner())
         report.attempted_inline += 1
 
+    # -- deadlines ---------------------------------------------------------------------
+    def _mark_late(self, run: RunRecord, now: datetime, report: PollReport) -> None:
+        try:
+            marked = self._runner.runs.replace(run.evolve(late_at=now, updated_at=now))
+        except (PreconditionFailed, NotFound):
+            return  # another writer (another poll) got there first: it tells, or the next poll does
+        self._announce_late(marked, report)
+
+    def _announce_late(self, run: RunRecord, report: PollReport) -> None:
+        report.late += 1
+        log.warning("slot %s: late: not finished %s after its deadline (%s)", run.run_key,
+                    _duration(run.late_at - run.complete_by), iso(run.complete_by),
+                    extra=slot_fields(run, lateSeconds=round((run.late_at - run.complete_by).total_seconds(), 3)))
+        self._runner.outcomes.late(run)
+
     # -- active runs -------------------------------------------------------------------
-    def _refresh(self, run: RunRecord, now: datetime, report: PollReport) -> None:
+    def _refresh(self, run: RunRecord, now: datetime, report: PollReport) -> RunRecord | None:
+        """Bring an active run up to date with AML; the record as it now stands (None if it was lost
+        to another writer or has ended)."""
         if not run.aml_run_id or not run.experiment_name:
-            return
+            return run
         aml, save = self._runner.aml, self._runner.save
         timeout, retry = self._policy(run)
         if timeout and run.submitted_at and now - run.submitted_at > timedelta(minutes=timeout):
@@ -130,7 +161,7 @@ class Poller:
                             reason=f"ran longer than runTimeoutMinutes ({timeout}); cancelled"))
             report.timed_out += 1
             report.finished += 1
-            return
+            return None
         try:
             state = kinds.read(aml, run)
         except AmlNotFoundError as exc:
@@ -139,10 +170,11 @@ class Poller:
                                 error_code=exc.code or "NotFound", error_message=exc.message,
                                 finished_at=now, updated_at=now))
                 report.finished += 1
-            return
+                return None
+            return run
         status = status_from_aml(state.status)
         if status == run.status and state.status == run.aml_status:
-            return
+            return run
         changes: dict = {"status": status, "aml_status": state.status, "updated_at": now}
         if status in ("Completed", "Failed", "Canceled"):
             changes["finished_at"] = parse_time(state.end_time) or now
@@ -156,8 +188,10 @@ class Poller:
                 report.retrying += 1
             else:
                 report.finished += 1
-        if save(run.evolve(**changes)) is not None:
+        saved = save(run.evolve(**changes))
+        if saved is not None:
             report.changed += 1
+        return saved
 
     def _policy(self, run: RunRecord) -> tuple[int | None, RetryPolicy | None]:
         """What the run carries of its schedule's policy; records from before that read the schedule."""
@@ -175,6 +209,9 @@ class Poller:
     def _prune(self, cutoff: datetime, report: PollReport) -> None:
         """One step of the pruning round: a few schedules per poll, every schedule in turn."""
         schedules, runs = self._runner.schedules, self._runner.runs
+        # The finished index by its own clock (when runs ended): a key range per shard. Not in
+        # `pruned`, which counts run records.
+        runs.prune_finished(cutoff)
         ids, following = schedules.history_page(schedules.get_meta(PRUNE_POSITION) or None, PRUNE_SCHEDULES_PER_POLL)
         for schedule_id in ids:
             old = runs.older_than(schedule_id, cutoff, limit=PRUNE_BATCH)
@@ -200,6 +237,15 @@ class Poller:
             return True
         except NotFound:
             return False
+
+
+def _past_deadline(run: RunRecord, now: datetime) -> bool:
+    return run.complete_by is not None and run.late_at is None and now > run.complete_by
+
+
+def _duration(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min" if seconds >= 3600 else f"{seconds // 60} min {seconds % 60} s"
 
 
 def process_owner() -> str:

@@ -21,6 +21,15 @@ Contract (checked by tests/contract on the memory store and on Azurite):
   (a run started by hand); `audit_page(schedule_id)` lists a schedule's entries newest
   first, also after the schedule is deleted; `prune_audit(schedule_id, cutoff)` deletes
   up to `limit` entries from before the cutoff and says how many.
+* Each schedule has a summary (shared.store.summary) in a row of its own: `create` starts it
+  empty, `delete` removes it, `get_summary` reads it (None when none was written: schedules
+  from before summaries), `put_summary` writes it (If-Match on its etag, an insert without
+  one), and `list(summaries=True)` returns each record with its summary's view attached
+  (SummaryView, None without a summary), read by key ranges beside the page, never one read
+  per schedule.
+* Runs that end are indexed by when they finished, with their final state, across all
+  schedules: `list_finished` pages them newest first (status, from/to on finishedAt), and
+  `prune_finished(cutoff)` removes entries of runs that finished before the cutoff.
 """
 
 from __future__ import annotations
@@ -31,6 +40,8 @@ from typing import Any, Iterator, Protocol, Sequence
 
 from shared.schedules import ScheduleDefinition, iso
 from shared.store.audit import AuditEntry
+from shared.store.keys import finished_key
+from shared.store.summary import LateRun, RunOutcome, ScheduleSummary, SummaryView  # noqa: F401 - re-exported
 
 UTC = timezone.utc
 
@@ -97,6 +108,13 @@ def run_row_key(slot: datetime, trigger: str = "schedule") -> str:
     return f"{_REVERSE_EPOCH - seconds:011d}_{slot_key(slot, trigger)}"
 
 
+def finished_index_key(run: "RunRecord") -> str:
+    """Where a final run sits in the finished index: by when it finished, newest first. Records
+    without finished_at (written before it was kept) fall back to their last update."""
+    finished = run.finished_at or run.updated_at or run.claimed_at or run.slot
+    return finished_key(to_ms(finished), f"{run.schedule_id}|{run_row_key(run.slot, run.trigger)}")
+
+
 def run_key(schedule_id: str, slot: datetime, trigger: str = "schedule") -> str:
     """Names a slot's AML run (tag `scheduler_run_key`), so a crash can be reconciled."""
     return f"{schedule_id}_{slot_key(slot, trigger)}"
@@ -123,6 +141,8 @@ class ScheduleRecord:
     updated_by: dict | None = None
     # Where the store found the record (its due-index entry, for a cursor move); opaque.
     handle: Any = field(default=None, compare=False, repr=False)
+    # What its run summary shows, when the store was asked for it (list(summaries=True)).
+    summary: "SummaryView | None" = field(default=None, compare=False, repr=False)
 
     @property
     def id(self) -> str:
@@ -174,6 +194,10 @@ class RunRecord:
     target_kind: str | None = None
     # Who asked for a run started by hand (run now, backfill): {id, name}.
     requested_by: dict | None = None
+    # The deadline (policy.sla, set at the claim) and when the poll found the run past it
+    # unfinished (once per run: that is when run_late is told).
+    complete_by: datetime | None = None
+    late_at: datetime | None = None
     etag: str | None = field(default=None, compare=False)
     # The status as the store holds it (the store keeps its indexes from it); set by the store.
     stored_status: str | None = field(default=None, compare=False)
@@ -208,7 +232,7 @@ class RunRecord:
                       if self.error_code or self.error_message else None),
             "parameters": self.parameters,
             "nextAttemptAt": iso(self.next_attempt_at) if self.pending else None,
-            "dequeuedAt": iso(self.dequeued_at),
+            "dequeuedAt": iso(self.dequeued_at), "completeBy": iso(self.complete_by), "lateAt": iso(self.late_at),
         }
         if self.target_kind in ("job", "batchEndpoint"):
             doc["targetKind"] = self.target_kind
@@ -251,7 +275,9 @@ class ScheduleStore(Protocol):
     def get(self, schedule_id: str) -> ScheduleRecord: ...
     def replace(self, record: ScheduleRecord, *, audit: AuditEntry | None = None) -> ScheduleRecord: ...
     def delete(self, schedule_id: str, *, etag: str | None = None, audit: AuditEntry | None = None) -> None: ...
-    def list(self, *, limit: int = 50, continuation: str | None = None) -> Page: ...
+    def list(self, *, limit: int = 50, continuation: str | None = None, summaries: bool = False) -> Page: ...
+    def get_summary(self, schedule_id: str) -> ScheduleSummary | None: ...
+    def put_summary(self, summary: ScheduleSummary) -> ScheduleSummary: ...
     def due_shards(self, horizon: datetime) -> list[str]: ...
     def due(self, horizon: datetime, shard: str | None = None) -> list[ScheduleRecord]: ...
     def advance(self, records: Sequence[ScheduleRecord]) -> dict[str, StoreError | None]: ...
@@ -277,6 +303,9 @@ class RunStore(Protocol):
     def has_active(self, schedule_id: str) -> bool: ...
     def active_runs_of(self, schedule_id: str) -> list[RunRecord]: ...
     def older_than(self, schedule_id: str, cutoff: datetime, *, limit: int = 200) -> list[RunRecord]: ...
+    def list_finished(self, *, status: "frozenset[str] | None" = None, start: datetime | None = None,
+                      end: datetime | None = None, limit: int = 50, continuation: str | None = None) -> Page: ...
+    def prune_finished(self, cutoff: datetime, *, limit: int = 100) -> int: ...
 
 
 def encode_token(state: dict) -> str:

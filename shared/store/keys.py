@@ -22,6 +22,9 @@ partitions), so that cursor writes spread and the tick's reads stay small:
     I_<id>              the schedule's alert incident (shared.store.incidents): its own
                         row so that writing it never changes the schedule row's ETag,
                         which guards the tick's cursor moves; deleted with the schedule
+    R_<id>              run summary (shared.store.summary): written by the outcome
+                        listener, never with the S row (whose ETag guards the cursor); a
+                        page of S rows of a shard has its summaries in one R_ key range
 
 Runs table, in the same shard partitions (the schedule's shard), so that the claims of
 many schedules go in one transaction:
@@ -31,12 +34,16 @@ many schedules go in one transaction:
     ~<id>|<reverse time>_<slot key>  live row of a run in flight (pending or active): the
                                      current state until it ends; every run in flight of
                                      a shard is one key range
+    !<reverse finish ms>|<id>|...    finished index: a copy of a run's final record, written
+                                     in the transaction that makes it final; every shard's
+                                     index is one time-ordered key range (newest first), so
+                                     "what failed last night" is 16 range reads merged
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 UTC = timezone.utc
 SHARDS = 16
@@ -44,6 +51,11 @@ SCHEDULE_PREFIX = "S_"
 DUE_PREFIX = "D_"
 HISTORY_PREFIX = "H_"
 INCIDENT_PREFIX = "I_"
+SUMMARY_PREFIX = "R_"
+FINISHED_PREFIX = "!"
+# Upper bound of finished-index times in milliseconds (year 5138), for their reverse order.
+_REVERSE_MS = 10**14
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MARKER_PREFIX = "~"
 META_PARTITION = "meta"
 # The layout before shards: every schedule in one partition, keyed by its id.
@@ -79,3 +91,21 @@ def prefix_range(prefix: str) -> tuple[str, str]:
     return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
+
+
+def finished_time_key(instant: datetime) -> str:
+    """Fixed-width reverse milliseconds: later instants sort first."""
+    millis = (instant - _EPOCH) // timedelta(milliseconds=1)  # exact: no float rounding
+    return f"{_REVERSE_MS - millis:014d}"
+
+
+def finished_key(finished: datetime, record_row: str) -> str:
+    return f"{FINISHED_PREFIX}{finished_time_key(finished)}|{record_row}"
+
+
+def finished_range(start: datetime | None, end: datetime | None) -> tuple[str, str]:
+    """[low, high) of the finished-index keys of runs that finished in [start, end] (either open)."""
+    low = f"{FINISHED_PREFIX}{finished_time_key(end)}" if end else FINISHED_PREFIX
+    # Every key of the start's millisecond sorts below "<time>|~" (ids and slot keys are below '~').
+    high = f"{FINISHED_PREFIX}{finished_time_key(start)}|~" if start else prefix_range(FINISHED_PREFIX)[1]
+    return low, high

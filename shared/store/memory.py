@@ -5,28 +5,32 @@ from __future__ import annotations
 import copy
 import threading
 import uuid
+from dataclasses import replace
 from datetime import datetime
 from typing import Iterator, Sequence
 
 from shared.store import (
     ACTIVE_STATUSES,
     PENDING_STATUS,
+    TERMINAL_STATUSES,
     AlreadyExists,
     NotFound,
     Page,
     PreconditionFailed,
     RunRecord,
     ScheduleRecord,
+    ScheduleSummary,
     StoreError,
     decode_token,
     encode_token,
+    finished_index_key,
     run_row_key,
     to_ms,
     status_set,
 )
 from shared.store.incidents import IncidentRecord
 from shared.store.audit import AuditEntry, audit_cutoff_key, audit_prefix
-from shared.store.keys import shard_of
+from shared.store.keys import finished_range, shard_of
 
 
 def _new_etag() -> str:
@@ -56,6 +60,7 @@ class MemoryScheduleStore:
         self._audit: dict[str, AuditEntry] = {}
         # Incident rows (MemoryIncidentStore), kept here because they go with their schedule.
         self.incident_rows: dict[str, IncidentRecord] = {}
+        self._summaries: dict[str, ScheduleSummary] = {}
 
     def create(self, record: ScheduleRecord, *, audit: AuditEntry | None = None) -> ScheduleRecord:
         with self._lock:
@@ -63,6 +68,8 @@ class MemoryScheduleStore:
                 raise AlreadyExists(record.id)
             self._history.add(record.id)
             self._add_audit(audit)
+            # A new schedule starts with an empty summary, whatever an earlier one of its id left.
+            self._summaries[record.id] = ScheduleSummary(record.id, etag=_new_etag())
             return self._put(record)
 
     def get(self, schedule_id: str) -> ScheduleRecord:
@@ -103,14 +110,36 @@ class MemoryScheduleStore:
             self._add_audit(audit)
             del self._rows[schedule_id]
             self.incident_rows.pop(schedule_id, None)
+            self._summaries.pop(schedule_id, None)
 
-    def list(self, *, limit: int = 50, continuation: str | None = None) -> Page:
+    def list(self, *, limit: int = 50, continuation: str | None = None, summaries: bool = False) -> Page:
         after = decode_token(continuation).get("after", "") if continuation else ""
         with self._lock:
             ids = sorted(i for i in self._rows if i > after)
             page = [copy.deepcopy(self._rows[i]) for i in ids[:limit]]
+            for record in page if summaries else ():
+                summary = self._summaries.get(record.id)
+                record.summary = summary.view() if summary is not None else None
         more = len(ids) > limit
         return Page(page, encode_token({"after": page[-1].id}) if more else None)
+
+    def get_summary(self, schedule_id: str) -> ScheduleSummary | None:
+        with self._lock:
+            return copy.deepcopy(self._summaries.get(schedule_id))
+
+    def put_summary(self, summary: ScheduleSummary) -> ScheduleSummary:
+        with self._lock:
+            current = self._summaries.get(summary.schedule_id)
+            if summary.etag is None and current is not None:
+                raise AlreadyExists(summary.schedule_id)
+            if summary.etag is not None and current is None:
+                raise NotFound(summary.schedule_id)
+            if summary.etag is not None and summary.etag != current.etag:
+                raise PreconditionFailed(summary.schedule_id)
+            stored = _normalise_summary(copy.deepcopy(summary))
+            stored.etag = _new_etag()
+            self._summaries[summary.schedule_id] = stored
+            return copy.deepcopy(stored)
 
     def due(self, horizon: datetime, shard: str | None = None) -> list[ScheduleRecord]:
         with self._lock:
@@ -179,10 +208,21 @@ class MemoryScheduleStore:
         return copy.deepcopy(stored)
 
 
+def _normalise_summary(summary: ScheduleSummary) -> ScheduleSummary:
+    """Times at the stores' millisecond precision, as the Table store gives them back."""
+    summary.recent = [replace(o, slot=to_ms(o.slot), finished_at=o.finished_at and to_ms(o.finished_at))
+                      for o in summary.recent]
+    summary.late = [replace(m, slot=to_ms(m.slot), complete_by=m.complete_by and to_ms(m.complete_by),
+                            late_at=m.late_at and to_ms(m.late_at)) for m in summary.late]
+    return summary
+
+
 class MemoryRunStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._rows: dict[tuple[str, str], RunRecord] = {}
+        # The finished index, as the Table store keeps it: a copy of each final record by when it ended.
+        self._finished: dict[str, RunRecord] = {}
 
     def claim(self, run: RunRecord) -> RunRecord:
         key = (run.schedule_id, run_row_key(run.slot, run.trigger))
@@ -253,11 +293,32 @@ class MemoryRunStore:
             rows = [copy.deepcopy(r) for (sid, _), r in self._rows.items() if sid == schedule_id and r.slot < cutoff]
         return sorted(rows, key=lambda r: r.slot)[:limit]
 
+    def list_finished(self, *, status: "frozenset[str] | None" = None, start: datetime | None = None,
+                      end: datetime | None = None, limit: int = 50, continuation: str | None = None) -> Page:
+        after = decode_token(continuation).get("after", "") if continuation else ""
+        low, high = finished_range(start, end)
+        with self._lock:
+            keys = sorted(k for k, run in self._finished.items()
+                          if low <= k < high and k > after and (status is None or run.status in status))
+            page = [copy.deepcopy(self._finished[k]) for k in keys[:limit]]
+        return Page(page, encode_token({"after": keys[limit - 1]}) if len(keys) > limit else None)
+
+    def prune_finished(self, cutoff: datetime, *, limit: int = 100) -> int:
+        # Keys of runs that finished before the cutoff sort at or after the end of [cutoff, ...).
+        first_older, end = finished_range(cutoff, None)[1], finished_range(None, None)[1]
+        with self._lock:
+            old = sorted(k for k in self._finished if first_older <= k < end)[:limit]
+            for key in old:
+                del self._finished[key]
+        return len(old)
+
     def _put(self, key: tuple[str, str], run: RunRecord) -> RunRecord:
         stored = _normalise_times(copy.deepcopy(run))
         stored.etag = _new_etag()
         stored.stored_status = stored.status
         self._rows[key] = stored
+        if stored.status in TERMINAL_STATUSES:
+            self._finished[finished_index_key(stored)] = copy.deepcopy(stored)
         return copy.deepcopy(stored)
 
 

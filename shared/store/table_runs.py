@@ -5,11 +5,14 @@ Row keys (partition `shard-NN`, the schedule's shard):
     <schedule id>|<reverse time>_<slot key>    the run record: the claim, then the history
     ~<schedule id>|<reverse time>_<slot key>   the live row of a run that is pending or
                                                active: the truth while it is in flight
+    !<reverse finish ms>|<record row key>      the finished index: a copy of the final
+                                               record, by when the run ended
 
 A claim inserts both rows at once, and the claims of many schedules of one shard go in
 one transaction. While the run is in flight only its live row changes (a worker's lease,
 the submit, the poll's statuses: one write each); when it ends, the record takes the
-final state and the live row goes, in one transaction. Readers of a record in flight get
+final state, the live row goes and its finished-index row is written, in one transaction
+(so the index never misses a run that ended, and never holds one that did not). Readers of a record in flight get
 the live row, so they always see the current state; the poll reads every run in flight
 with one range query per shard, however long the history behind them.
 """
@@ -27,16 +30,19 @@ from shared.store import (
     ACTIVE_STATUSES,
     PENDING_STATUS,
     _REVERSE_EPOCH,
+    TERMINAL_STATUSES,
     AlreadyExists,
     NotFound,
     Page,
     RunRecord,
     StoreError,
+    finished_index_key,
     run_row_key,
     status_set,
     to_ms,
 )
 from shared.store.keys import MARKER_PREFIX, all_shards, shard_of
+from shared.store.table_finished import FinishedIndex
 from shared.store.table_common import (
     MAX_TEXT,
     MAX_TRANSACTION,
@@ -53,15 +59,16 @@ from shared.store.table_common import (
 _TIME_FIELDS = {
     "ClaimedAt": "claimed_at", "SubmittedAt": "submitted_at", "FinishedAt": "finished_at",
     "LastSkippedSlot": "last_skipped_slot", "UpdatedAt": "updated_at", "NextAttemptAt": "next_attempt_at",
-    "DequeuedAt": "dequeued_at",
+    "DequeuedAt": "dequeued_at", "CompleteBy": "complete_by", "LateAt": "late_at",
 }
 _TEXT_FIELDS = {
     "Status": "status", "Trigger": "trigger", "Reason": "reason", "ExperimentName": "experiment_name",
     "AmlRunId": "aml_run_id", "AmlStatus": "aml_status", "PortalUrl": "portal_url",
     "ErrorCode": "error_code", "ErrorMessage": "error_message", "Owner": "owner", "TargetKind": "target_kind",
 }
-# Etags say which row they came from: the record ("r:") or its live row ("m:").
-_RUN, _LIVE = "r:", "m:"
+# Etags say which row they came from: the record ("r:"), its live row ("m:") or its
+# finished-index copy ("f:", which no write accepts: the copy is for reading).
+_RUN, _LIVE, _FINISHED = "r:", "m:", "f:"
 
 
 def _in_flight(status: str | None) -> bool:
@@ -79,6 +86,7 @@ def live_key(record_row: str) -> str:
 class TableRunStore:
     def __init__(self, service: TableServiceClient, table_name: str):
         self._table = Table(service, table_name)
+        self._finished = FinishedIndex(self._table, lambda e: _record(e, _FINISHED))
 
     # -- claims ------------------------------------------------------------------------
     def claim(self, run: RunRecord) -> RunRecord:
@@ -98,7 +106,8 @@ class TableRunStore:
             chunk: list[int] = []
             size = 0
             for index in indexes + [None]:  # None flushes the last chunk
-                ops = 0 if index is None else (2 if _in_flight(runs[index].status) else 1)
+                # The record, and its live row (in flight) or its finished-index row (final).
+                ops = 0 if index is None else len(_claim_ops(runs[index], shard))
                 if index is None or size + ops > MAX_TRANSACTION:
                     results.update(self._claim_chunk(shard, [runs[i] for i in chunk], chunk))
                     chunk, size = [], 0
@@ -125,7 +134,7 @@ class TableRunStore:
             live = _in_flight(run.status)
             etag = etags[position + 1]["etag"] if live else etags[position]["etag"]
             out[index] = _stored(run, (_LIVE if live else _RUN) + etag)
-            position += 2 if live else 1
+            position += len(_claim_ops(run, shard))
         return out
 
     # -- reading -----------------------------------------------------------------------
@@ -205,14 +214,25 @@ class TableRunStore:
             etags = self._table.transact([update_op(_live(entity), etag if source == _LIVE else None)], run.run_key)
             return _stored(run, _LIVE + etags[0]["etag"])
         if was:
-            operations = [upsert_op(entity), delete_op(shard, live_key(row), etag if source == _LIVE else None)]
+            operations = [upsert_op(entity), delete_op(shard, live_key(row), etag if source == _LIVE else None),
+                          *_index_ops(run, entity)]
             etags = self._table.transact(operations, run.run_key)
             return _stored(run, _RUN + etags[0]["etag"])
         operations = [update_op(entity, etag if source == _RUN else None)]
         if now:
             operations.append(upsert_op(_live(entity)))
+        else:
+            operations.extend(_index_ops(run, entity))
         etags = self._table.transact(operations, run.run_key)
         return _stored(run, (_LIVE + etags[1]["etag"]) if now else (_RUN + etags[0]["etag"]))
+
+    # -- the finished index (shared.store.table_finished) ------------------------------------
+    def list_finished(self, *, status: "frozenset[str] | None" = None, start: datetime | None = None,
+                      end: datetime | None = None, limit: int = 50, continuation: str | None = None) -> Page:
+        return self._finished.page(status=status, start=start, end=end, limit=limit, continuation=continuation)
+
+    def prune_finished(self, cutoff: datetime, *, limit: int = 100) -> int:
+        return self._finished.prune(cutoff, limit=limit)
 
     def delete(self, run: RunRecord) -> None:
         shard, row = shard_of(run.schedule_id), record_key(run.schedule_id, run.slot, run.trigger)
@@ -224,7 +244,14 @@ class TableRunStore:
 
 def _claim_ops(run: RunRecord, shard: str) -> list[tuple]:
     entity = _entity(run, shard, record_key(run.schedule_id, run.slot, run.trigger))
-    return [("create", entity)] + ([("create", _live(entity))] if _in_flight(run.status) else [])
+    return [("create", entity)] + ([("create", _live(entity))] if _in_flight(run.status) else _index_ops(run, entity))
+
+
+def _index_ops(run: RunRecord, entity: dict) -> list[tuple]:
+    """The finished-index row of a final run: a copy of its record (an upsert: writing it again is harmless)."""
+    if run.status not in TERMINAL_STATUSES:
+        return []
+    return [upsert_op({**entity, "RowKey": finished_index_key(run)})]
 
 
 def _split(etag: str | None) -> tuple[str | None, str | None]:

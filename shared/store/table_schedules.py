@@ -18,11 +18,16 @@ from azure.data.tables import TableServiceClient
 
 from shared.schedules import parse_schedule
 from shared.store import (
+    InvalidContinuationToken,
     NotFound,
     Page,
     PreconditionFailed,
     ScheduleRecord,
+    ScheduleSummary,
     StoreError,
+    SummaryView,
+    decode_token,
+    encode_token,
     to_ms,
 )
 from shared.store.audit import AuditEntry
@@ -32,6 +37,7 @@ from shared.store.keys import (
     INCIDENT_PREFIX,
     META_PARTITION,
     SCHEDULE_PREFIX,
+    SUMMARY_PREFIX,
     all_shards,
     due_key,
     due_upper_bound,
@@ -45,7 +51,6 @@ from shared.store.table_common import (
     delete_op,
     drop_none,
     mapped_errors,
-    page_of,
     read_time,
     update_op,
     upsert_op,
@@ -66,7 +71,9 @@ class TableScheduleStore(TableAuditRows):
         shard = shard_of(record.id)
         due = _due_row_key(record)
         operations = [("create", _schedule_entity(record, shard, due)),
-                      upsert_op({"PartitionKey": shard, "RowKey": HISTORY_PREFIX + record.id})]
+                      upsert_op({"PartitionKey": shard, "RowKey": HISTORY_PREFIX + record.id}),
+                      # An empty summary, whatever an earlier schedule of this id left behind.
+                      upsert_op(_summary_entity(ScheduleSummary(record.id), shard))]
         if due:
             operations.append(("create", _due_entity(record, shard, due)))
         if audit is not None:
@@ -115,6 +122,16 @@ class TableScheduleStore(TableAuditRows):
                 if etag:
                     raise PreconditionFailed(schedule_id) from None
                 continue  # a tick moved the cursor (and the due row) meanwhile: read again
+            # Apart: schedules from before summaries have none, and a missing row would fail
+            # the transaction. A summary outliving its schedule is never shown (lists read the
+            # summaries of the schedules they found) and a new schedule of its id resets it.
+            try:
+                self._table.transact([delete_op(shard, SUMMARY_PREFIX + schedule_id)], schedule_id)
+            except NotFound:
+                pass
+            except StoreError as exc:
+                log.warning("schedule %s deleted, its run summary not (%s); a schedule created again under "
+                            "this id starts with a fresh one", schedule_id, exc)
             self._forget_incident(shard, schedule_id)
             return
         raise PreconditionFailed(schedule_id)
@@ -129,11 +146,67 @@ class TableScheduleStore(TableAuditRows):
             log.warning("schedule %s deleted, its incident row not (%s); a schedule created again under this "
                         "id starts with it", schedule_id, exc)
 
-    def list(self, *, limit: int = 50, continuation: str | None = None) -> Page:
-        # Listing every schedule reads every shard by nature; only the S_ rows come back.
+    def list(self, *, limit: int = 50, continuation: str | None = None, summaries: bool = False) -> Page:
+        """A page of schedules, shard by shard in key order: a range read of S_ rows per shard the page
+        touches and, with `summaries`, one of the R_ rows of the same ids. The token names the shard
+        and the last row read there (the service's own tokens are opaque, so it holds neither)."""
+        shards = all_shards()
+        shard, after = _list_position(continuation, shards)
+        found: list[ScheduleRecord] = []
+        while shard is not None and len(found) < limit:
+            rows, more = self._schedule_rows(shard, after, limit - len(found))
+            if summaries and rows:
+                self._attach_summaries(shard, rows)
+            found.extend(rows)
+            if rows:
+                after = SCHEDULE_PREFIX + rows[-1].id
+            if not more:
+                following = shards.index(shard) + 1
+                shard, after = (shards[following], None) if following < len(shards) else (None, None)
+        token = encode_token({"shard": shard, "after": after}) if shard is not None else None
+        return Page(found, token)
+
+    def _schedule_rows(self, shard: str, after: str | None, count: int) -> tuple[list[ScheduleRecord], bool]:
+        """Up to `count` schedules of a shard after row key `after`, and whether the shard may hold more.
+        The service may answer a page short, even empty, with a token: an empty one is followed."""
         low, high = prefix_range(SCHEDULE_PREFIX)
-        return page_of(self._table.client, "RowKey ge @low and RowKey lt @high", {"low": low, "high": high},
-                       limit, continuation, _readable_or_raise)
+        query = f"PartitionKey eq @pk and RowKey {'gt' if after else 'ge'} @low and RowKey lt @high"
+        with mapped_errors(shard):
+            pages = self._table.client.query_entities(
+                query, parameters={"pk": shard, "low": after or low, "high": high}, results_per_page=count).by_page()
+            for page in pages:
+                rows = [_readable_or_raise(e) for e in page]
+                if rows:
+                    return rows, pages.continuation_token is not None
+            return [], False
+
+    def _attach_summaries(self, shard: str, records: list[ScheduleRecord]) -> None:
+        """The summaries of a run of schedules of one shard: one range read (ids are in key order)."""
+        ids = sorted(r.id for r in records)
+        with mapped_errors(shard):
+            rows = self._table.client.query_entities(
+                "PartitionKey eq @pk and RowKey ge @low and RowKey le @high", select=["RowKey", "View"],
+                parameters={"pk": shard, "low": SUMMARY_PREFIX + ids[0], "high": SUMMARY_PREFIX + ids[-1]})
+            views = {row["RowKey"][len(SUMMARY_PREFIX):]: row.get("View") for row in rows}
+        for record in records:
+            view = views.get(record.id)
+            record.summary = SummaryView.from_doc(json.loads(view)) if view else None
+
+    # -- run summaries -----------------------------------------------------------------
+    def get_summary(self, schedule_id: str) -> ScheduleSummary | None:
+        try:
+            with mapped_errors(schedule_id):
+                return _summary(self._table.client.get_entity(shard_of(schedule_id), SUMMARY_PREFIX + schedule_id))
+        except NotFound:
+            return None
+
+    def put_summary(self, summary: ScheduleSummary) -> ScheduleSummary:
+        """Replace the summary with If-Match on its etag, or insert it when it has none (AlreadyExists
+        if another writer inserted one first)."""
+        entity = _summary_entity(summary, shard_of(summary.schedule_id))
+        operation = update_op(entity, summary.etag) if summary.etag else ("create", entity)
+        etags = self._table.transact([operation], summary.schedule_id)
+        return ScheduleSummary.from_doc(summary.schedule_id, summary.to_doc(), etags[0]["etag"])
 
     # -- the tick ----------------------------------------------------------------------
     def due_shards(self, horizon: datetime) -> list[str]:
@@ -231,6 +304,28 @@ class TableScheduleStore(TableAuditRows):
     def _get_entity(self, schedule_id: str) -> Any:
         with mapped_errors(schedule_id):
             return self._table.client.get_entity(shard_of(schedule_id), SCHEDULE_PREFIX + schedule_id)
+
+
+def _list_position(continuation: str | None, shards: list[str]) -> tuple[str, str | None]:
+    if not continuation:
+        return shards[0], None
+    token = decode_token(continuation)
+    shard, after = token.get("shard"), token.get("after")
+    if set(token) != {"shard", "after"} or shard not in shards or not (
+            after is None or isinstance(after, str) and after.startswith(SCHEDULE_PREFIX)):
+        raise InvalidContinuationToken("malformed continuation token")
+    return shard, after
+
+
+def _summary_entity(summary: ScheduleSummary, shard: str) -> dict:
+    return {"PartitionKey": shard, "RowKey": SUMMARY_PREFIX + summary.schedule_id, "ScheduleId": summary.schedule_id,
+            "Summary": json.dumps(summary.to_doc(), separators=(",", ":")),
+            "View": json.dumps(summary.view().to_doc(), separators=(",", ":"))}
+
+
+def _summary(entity: Any) -> ScheduleSummary:
+    return ScheduleSummary.from_doc(entity["ScheduleId"], json.loads(entity.get("Summary") or "{}"),
+                                    entity.metadata["etag"])
 
 
 def _due_row_key(record: ScheduleRecord) -> str | None:

@@ -17,6 +17,8 @@ class RecordingAml:
         self.cancelled = []
         self.status = {}
         self.fail_with = None
+        # What AML reports as a finished run's end (None: the poll records its own time).
+        self.end_time = "2026-11-22T10:05:00.1234567Z"
 
     def submit_pipeline(self, pipeline_id, **kwargs):
         with self.lock:
@@ -37,7 +39,7 @@ class RecordingAml:
     def get_run(self, experiment_name, run_id):
         status = self.status[run_id]
         error = ("UserError", "boom") if status == "Failed" else (None, None)
-        return RunState(run_id, status, None, "2026-11-22T10:05:00.1234567Z" if status in ("Completed", "Failed") else None,
+        return RunState(run_id, status, None, self.end_time if status in ("Completed", "Failed") else None,
                         error[0], error[1], {}, {})
 
     def cancel_run(self, experiment_name, run_id):

@@ -41,7 +41,8 @@ def test_health_reports_every_check_green_without_echoing_values(api, stack):
     code, body = api("GET", "health")
     assert code == 200, body
     assert body["status"] == "healthy"
-    assert set(body["checks"]) == {"settings", "armToken", "amlToken", "schedulesTable", "runsTable"}
+    assert set(body["checks"]) == {"settings", "armToken", "amlToken", "schedulesTable", "runsTable", "timers"}
+    assert body["lastTick"]["state"] in ("ok", "notYet") and body["lastPoll"]["periodSeconds"]
     text = json.dumps(body)
     assert stack.identity_header not in text and "AccountKey" not in text and stack.aml_url not in text
 
@@ -61,10 +62,27 @@ def test_schedule_fires_and_run_reaches_completed(api, stack):
     assert keys.count(run["runKey"]) == 1
 
 
+def wait_for_health(api, schedule_id, health, timeout=30):
+    """The summary follows the run's record (written right after it, by the outcome listener)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        code, body = api("GET", f"schedules/{schedule_id}")
+        assert code == 200
+        if body["health"] == health or time.monotonic() > deadline:
+            return body
+        time.sleep(0.5)
+
+
 def test_failed_pipeline_run_is_recorded_with_amls_error(api):
     assert api("POST", "schedules", schedule("e2e-fails", FAILING_PIPELINE_ID))[0] == 201
     run, _ = wait_for_run(api, "e2e-fails", "Failed")
     assert run["error"]["message"]
+    body = wait_for_health(api, "e2e-fails", "failing")
+    assert body["health"] == "failing" and body["failedInARow"] >= 1 and body["lastRun"]["status"] == "Failed"
+    code, listed = api("GET", "schedules?health=failing&limit=500")
+    assert code == 200 and "e2e-fails" in [s["id"] for s in listed["value"]]
+    code, failed = api("GET", "runs?status=failed&limit=500")
+    assert code == 200 and run["runKey"] in [r["runKey"] for r in failed["value"]]
 
 
 def test_preview_and_delete(api):

@@ -42,8 +42,9 @@ def test_valid_document_round_trips():
 def test_read_only_fields_from_a_previous_get_are_accepted():
     doc = {**VALID, "nextFireTime": "2026-01-01T00:00:00Z", "etag": "x", "lastSlot": None,
            "consecutiveFailures": 2, "pausedReason": None, "pausedAt": None,
-           "createdBy": {"id": None, "name": "function key"}, "updatedBy": None}
-    assert parse_schedule(doc).id == "nightly-scoring"
+           "createdBy": {"id": None, "name": "function key"}, "updatedBy": None, "health": "failing",
+           "lastRun": {"runKey": "k"}, "successRate": 0.5, "recentRuns": 2, "failedInARow": 1}
+    assert parse_schedule(doc) == parse_schedule(VALID)
 
 
 def test_local_start_time_is_read_in_the_schedule_zone():
@@ -72,6 +73,12 @@ def test_local_start_time_is_read_in_the_schedule_zone():
     (("policy", "misfire"), "never", "policy.misfire"),
     (("policy", "misfireGraceSeconds"), -1, "policy.misfireGraceSeconds"),
     (("policy", "retry", "maxAttempts"), True, "policy.retry.maxAttempts"),
+    (("policy", "sla"), 60, "policy.sla"),
+    (("policy", "sla"), {}, "policy.sla.completeWithinMinutes"),
+    (("policy", "sla"), {"completeWithinMinutes": 0}, "policy.sla.completeWithinMinutes"),
+    (("policy", "sla"), {"completeWithinMinutes": 10081}, "policy.sla.completeWithinMinutes"),
+    (("policy", "sla"), {"completeWithinMinutes": "90"}, "policy.sla.completeWithinMinutes"),
+    (("policy", "sla"), {"completeWithinMinutes": 90, "warnAfter": 5}, "policy.sla.warnAfter"),
     (("enabled",), "yes", "enabled"),
 ])
 def test_invalid_fields_are_named(path, value, field):
@@ -207,3 +214,13 @@ def test_a_stored_webhook_reads_back_whatever_the_allow_list_says_now():
     # narrowing it cannot make a stored schedule unreadable (and stop it running).
     d = parse_schedule({**VALID, "alerts": {"webhook": "https://no-longer-allowed.example.com/hook"}})
     assert parse_schedule(d.to_dict()).alerts.webhook == "https://no-longer-allowed.example.com/hook"
+
+
+def test_sla_round_trips_and_a_merge_patch_null_removes_it():
+    d = parse_schedule(with_change(("policy", "sla"), {"completeWithinMinutes": 90.0}))
+    assert d.policy.complete_within_minutes == 90
+    assert d.to_dict()["policy"]["sla"] == {"completeWithinMinutes": 90}
+    assert parse_schedule(d.to_dict()) == d
+    cleared = parse_schedule(merge_patch(d.to_dict(), {"policy": {"sla": None}}))
+    assert cleared.policy.complete_within_minutes is None and cleared.to_dict()["policy"]["sla"] is None
+    assert parse_schedule(with_change(("policy", "sla"), {"completeWithinMinutes": 10080})).policy.complete_within_minutes == 10080

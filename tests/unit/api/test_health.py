@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import azure.functions as func
@@ -44,13 +45,23 @@ class Credential:
         return SimpleNamespace(token="t", expires_on=time.time() + 3600)
 
 
+NOW = datetime(2026, 11, 22, 10, 0, 45, tzinfo=timezone.utc)
+LONG_UP = NOW - timedelta(hours=1)
+
+
 class Store:
     def __init__(self, error=None):
         self.error = error
+        self.meta = {"last-tick": "2026-11-22T10:00:01Z", "last-poll": "2026-11-22T09:59:31Z"}
 
     def list(self, **_):
         if self.error:
             raise self.error
+
+    def get_meta(self, name):
+        if self.error:
+            raise self.error
+        return self.meta.get(name)
 
     def list_runs(self, *_, **__):
         if self.error:
@@ -68,12 +79,13 @@ def env(monkeypatch):
 
 @pytest.fixture
 def runtime(env):
-    fake = SimpleNamespace(credential=Credential(), schedules=Store(), runs=Store())
+    fake = SimpleNamespace(credential=Credential(), schedules=Store(), runs=Store(), clock=lambda: NOW)
     env.setattr(shared.runtime, "get_runtime", lambda: fake)
     return fake
 
 
 def call(**kwargs):
+    kwargs.setdefault("started", LONG_UP)
     response = health(func.HttpRequest("GET", "http://localhost/api/health", body=b""), **kwargs)
     text = response.get_body().decode()
     assert SECRETISH not in text and "c2VjcmV0" not in text
@@ -83,7 +95,9 @@ def call(**kwargs):
 def test_all_green(runtime):
     code, body = call()
     assert code == 200 and body["status"] == "healthy"
-    assert set(body["checks"]) == {"settings", "armToken", "amlToken", "schedulesTable", "runsTable"}
+    assert set(body["checks"]) == {"settings", "armToken", "amlToken", "schedulesTable", "runsTable", "timers"}
+    assert body["lastTick"] == {"at": "2026-11-22T10:00:01Z", "ageSeconds": 44.0, "periodSeconds": 60, "state": "ok"}
+    assert body["lastPoll"]["state"] == "ok" and body["lastPoll"]["ageSeconds"] == 74.0
     assert body["checks"]["schedulesTable"]["auth"] == "identity"
     assert body["checks"]["armToken"]["credential"] == "Credential"
     assert runtime.credential.scopes == ["https://management.azure.com/.default"], "one token when scopes agree"
@@ -177,3 +191,24 @@ def test_ambiguous_table_settings_are_warned_about(runtime, env):
     warned = {w["setting"] for w in body["checks"]["settings"]["warnings"]}
     assert warned == {"TABLES_ENDPOINT", "AZURE_CLIENT_ID"}
     assert body["checks"]["runsTable"]["auth"] == "connectionString"
+
+
+def test_a_timer_that_missed_three_fire_times_makes_it_unhealthy(runtime):
+    runtime.schedules.meta["last-poll"] = "2026-11-22T09:56:31Z"
+    code, body = call()
+    assert code == 503 and body["checks"]["timers"]["stale"] == ["outcome_poll"]
+    assert body["lastPoll"]["state"] == "stale" and body["lastTick"]["state"] == "ok"
+
+
+def test_a_fresh_deployment_is_not_unhealthy_before_its_timers_could_run(runtime):
+    runtime.schedules.meta.clear()
+    code, body = call(started=NOW - timedelta(minutes=1))
+    assert code == 200 and body["lastTick"]["state"] == body["lastPoll"]["state"] == "notYet"
+    code, body = call()
+    assert code == 503 and body["lastTick"] == {"at": None, "ageSeconds": None, "periodSeconds": 60, "state": "stale"}
+
+
+def test_a_broken_timer_setting_is_not_judged_twice(runtime, env):
+    env.setenv("POLL_SCHEDULE", "every minute")
+    code, body = call()
+    assert code == 503 and body["lastPoll"] is None and body["checks"]["timers"]["ok"]

@@ -16,6 +16,7 @@ AREAS = {
     "computes": "shared.blueprints.compute",
     "operations": "shared.blueprints.compute",
     "experiments": "shared.blueprints.runs",
+    "runs": "shared.blueprints.runs",
     "pipelines": "shared.blueprints.pipelines",
     "pipeline-endpoints": "shared.blueprints.pipelines",
     "jobs": "shared.blueprints.jobs",
@@ -47,7 +48,7 @@ def test_each_function_is_defined_in_its_areas_blueprint():
     )
     result = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     functions = json.loads(result.stdout.strip().splitlines()[-1])
-    assert len(functions) == 52
+    assert len(functions) == 53
     for name, trigger, route, module in functions:
         if trigger == "timerTrigger":
             assert module == "shared.blueprints.timers", name
