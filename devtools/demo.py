@@ -10,7 +10,7 @@ The failing schedule alerts a webhook receiver the demo runs on 127.0.0.1 (plain
 which the app accepts only because the demo sets ALERT_WEBHOOK_ALLOW_HTTP_LOCALHOST=true,
 a development setting), and the demo prints every message it gets: one when the failures
 begin; after a few failed runs AML's jobs are made to succeed again, and one more message
-says the schedule recovered.
+says the schedule recovered; after a few completed runs they fail again, and so on.
 """
 
 from __future__ import annotations
@@ -30,9 +30,11 @@ from devtools.webhook_receiver import Received, WebhookReceiver
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_PIPELINE = "5c0b2a4e-0d1f-4c36-9a53-2f6d8c1e7a01"
 # Jobs in this experiment fail (the emulator is told so at start), to show a failure's record
-# and its alert; after this many failed runs they succeed again, to show the recovery.
+# and its alert; after this many failed runs they succeed again, to show the recovery, and
+# after as many completed runs they fail again: the console shows it failing half the time.
 FAILING_EXPERIMENT = "demo_failing_jobs"
-FAILURES_BEFORE_RECOVERY = 3
+RUNS_PER_PHASE = 3
+FAILED_OUTCOME = {"status": "Failed", "error": {"code": "UserError", "message": "score.py: no orders for this slot"}}
 DEMO_SCHEDULES = [
     {
         "id": "demo-batch-scoring",
@@ -140,8 +142,7 @@ def main() -> int:
         print(f"Console: {api}/console  (open it in a browser; no key needed locally)", flush=True)
         print(f"Logs of every process: {stack.log_dir}  (data lives in memory and is gone when this stops)",
               flush=True)
-        _call("PUT", f"{stack.aml_url}/_emulator/job-outcomes/{FAILING_EXPERIMENT}",
-              {"status": "Failed", "error": {"code": "UserError", "message": "score.py: no orders for this slot"}})
+        _call("PUT", f"{stack.aml_url}/_emulator/job-outcomes/{FAILING_EXPERIMENT}", FAILED_OUTCOME)
         # The path stands for a real webhook's secret token: the app answers it masked.
         webhook = receiver.url(f"/demo-webhook/{os.urandom(8).hex()}")
         for schedule in DEMO_SCHEDULES:
@@ -155,7 +156,7 @@ def main() -> int:
                   + (f"; alerts to {body['alerts']['webhook']}" if body.get("alerts") else ""), flush=True)
         print("Watching runs (Ctrl-C to stop)" + (f" for {seconds:g} s" if seconds else "") + " ...\n", flush=True)
         seen: dict[tuple[str, str], str] = {}
-        recovering = False
+        failing, phase_start = True, 0  # the phase, and how many of its runs had ended before it
         deadline = time.monotonic() + seconds if seconds else None
         while deadline is None or time.monotonic() < deadline:
             for schedule in DEMO_SCHEDULES:
@@ -167,12 +168,20 @@ def main() -> int:
                     if seen.get(key) != run["status"]:
                         seen[key] = run["status"]
                         _print_run(schedule["id"], run)
-            failures = sum(1 for (sid, _), st in seen.items() if sid == "demo-failing-job" and st == "Failed")
-            if not recovering and failures >= FAILURES_BEFORE_RECOVERY:
-                recovering = True
-                _call("DELETE", f"{stack.aml_url}/_emulator/job-outcomes/{FAILING_EXPERIMENT}")
-                print(f"\n  (demo: {failures} failed runs of demo-failing-job; AML's jobs succeed from now on, "
-                      "so its next completed run ends the incident)\n", flush=True)
+            ended = sum(1 for (sid, _), st in seen.items()
+                        if sid == "demo-failing-job" and st == ("Failed" if failing else "Completed"))
+            if ended - phase_start >= RUNS_PER_PHASE:
+                failing = not failing
+                phase_start = sum(1 for (sid, _), st in seen.items()
+                                  if sid == "demo-failing-job" and st == ("Failed" if failing else "Completed"))
+                if failing:
+                    _call("PUT", f"{stack.aml_url}/_emulator/job-outcomes/{FAILING_EXPERIMENT}", FAILED_OUTCOME)
+                    print("\n  (demo: demo-failing-job's jobs fail again from now on: a new incident, a new alert)\n",
+                          flush=True)
+                else:
+                    _call("DELETE", f"{stack.aml_url}/_emulator/job-outcomes/{FAILING_EXPERIMENT}")
+                    print(f"\n  (demo: {RUNS_PER_PHASE} failed runs of demo-failing-job; AML's jobs succeed from now "
+                          "on, so its next completed run ends the incident)\n", flush=True)
             time.sleep(1)
         finished = [s for s in seen.values() if s in ("Completed", "Failed")]
         print(f"\nDemo over: {len(seen)} slot(s) recorded, {len(finished)} finished, "
