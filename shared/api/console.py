@@ -10,16 +10,18 @@ ETag, so browsers revalidate cheaply and a deploy is seen at the next load.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import azure.functions as func
 
-from shared.api.http import ApiError, json_response
+from shared.api.http import ApiError, bad_request, json_response
 
 ASSET_DIR = Path(__file__).resolve().parents[1] / "console"
 PAGE = "index.html"
+ASSET_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,40}\.(?:css|js|svg)")
 # Name -> media type (all UTF-8 text). JavaScript is served as text/javascript (the type HTML asks for and
 # the one module scripts require); nosniff makes browsers hold the app to these types.
 ASSETS = {
@@ -63,6 +65,10 @@ def page(req: func.HttpRequest) -> func.HttpResponse:
 
 def asset(req: func.HttpRequest) -> func.HttpResponse:
     name = req.route_params.get("name") or ""
+    if not ASSET_NAME.fullmatch(name):
+        # Like every route parameter of the API: a malformed one is a 400 (a well-formed name
+        # the console does not ship is a 404).
+        raise bad_request("name", "an asset name is letters, digits and dashes, then .css, .js or .svg")
     content_type = ASSETS.get(name)
     if content_type is None:
         raise ApiError(404, "NotFound", "no such console asset")

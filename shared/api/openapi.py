@@ -419,7 +419,7 @@ def _console_paths() -> dict:
             "tags": ["console"], "security": [],
             "parameters": [_param("name", "path", "the asset's name", schema=string(enum=sorted(ASSETS)))],
             "responses": {"200": {"description": "the asset", "content": {
-                media: {"schema": text} for media in sorted(set(ASSETS.values()))}}, **cached, **_errors(404)},
+                media: {"schema": text} for media in sorted(set(ASSETS.values()))}}, **cached, **_errors(400, 404)},
         }},
         "/me": {"get": _op("me", "who the caller is and which app roles they hold (the console shows actions by "
                                  "them)", {"200": _ok("Me")}, tag="console", errors=())},

@@ -59,12 +59,21 @@ def test_each_allowed_asset_is_served_with_its_type(name):
     assert header(response, "Content-Security-Policy").startswith("default-src 'self'")
 
 
-@pytest.mark.parametrize("name", [PAGE, "../api/console.py", "..%2Fconsole.py", "console.JS", "missing.js",
-                                  "/etc/passwd", "", "console.js/", "__init__.py"])
-def test_names_outside_the_allow_list_are_404_in_the_error_envelope(name):
+@pytest.mark.parametrize("name", ["missing.js", "console-old.css", "logo.svg"])
+def test_well_formed_names_outside_the_allow_list_are_404_in_the_error_envelope(name):
     response = get(console_asset, f"console/assets/{name}", {"name": name})
     assert response.status_code == 404
     assert json.loads(response.get_body())["error"]["code"] == "NotFound"
+    assert name.encode() not in response.get_body()
+
+
+@pytest.mark.parametrize("name", [PAGE, "../api/console.py", "..%2Fconsole.py", "console.JS", "/etc/passwd", "",
+                                  "console.js/", "__init__.py", "a\nb.js"])
+def test_malformed_names_are_400_naming_the_parameter_and_never_echoed(name):
+    response = get(console_asset, f"console/assets/{name}", {"name": name})
+    assert response.status_code == 400
+    error = json.loads(response.get_body())["error"]
+    assert error["code"] == "ValidationFailed" and error["details"][0]["field"] == "name"
     assert name.encode() not in response.get_body() or not name
 
 
