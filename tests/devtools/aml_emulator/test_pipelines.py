@@ -15,7 +15,7 @@ class TestPipelineSubmit:
         entity = response.json()
         assert GUID.match(entity["Id"])
         assert entity["PipelineId"] == "score-pipeline"
-        assert entity["RunListExperimentName"] == "batch_scoring"
+        assert entity["RunHistoryExperimentName"] == "batch_scoring"
         assert entity["ParameterAssignments"] == {"param_batch_size": "50"}
         assert entity["tags"] == {"schedule": "nightly"}
         assert entity["Description"] == "nightly"
