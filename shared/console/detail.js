@@ -26,7 +26,8 @@ function facts(schedule) {
     ["Last outcome", last ? `${text(last.status)} (slot ${utcTime(last.slot)})` : DASH],
     ["Success rate", percent(schedule.successRate) +
       (typeof schedule.recentRuns === "number" ? ` of ${schedule.recentRuns} finished runs` : "")],
-    ["Failures in a row", text(schedule.consecutiveFailures)],
+    ["Failed runs in a row", text(schedule.failedInARow)],
+    ["Submits AML refused in a row", text(schedule.consecutiveFailures)],
   ];
   if (schedule.pausedReason) rows.push(["Paused because", schedule.pausedReason]);
   return el("dl", {class: "facts"}, rows.map(([name, value]) => [el("dt", {text: name}), el("dd", {}, value)]));

@@ -167,6 +167,15 @@ def test_schedule_page_draws_the_failed_slot_and_amls_error(browser, stack, seed
     definition = browser.find_element("id", "definition").text
     assert f'"pipelineId": "{FAILING_PIPELINE_ID}"' in definition
     assert browser.switch_to.active_element.tag_name == "h1", "a new view moves focus to its heading"
+    health = wait_until("the failed run in the schedule's summary",  # kept just after the record is written
+                        lambda: (lambda h: h if h["failedInARow"] >= 1 else None)(
+                            seeded["api"]("GET", f"schedules/{fails}")[1]))
+    browser.refresh()
+    find(browser, "dl.facts dd")
+    facts = dict(zip([e.text for e in browser.find_elements("css selector", "dl.facts dt")],
+                     [e.text for e in browser.find_elements("css selector", "dl.facts dd")]))
+    assert facts["Health"].endswith(health["health"])  # disabled by the fixture: that comes first
+    assert facts["Failed runs in a row"] == str(health["failedInARow"])
     shoot(browser, tmp_path, "schedule-with-failed-slot")
     assert page_errors(browser) == []
 
