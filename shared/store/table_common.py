@@ -102,11 +102,12 @@ class Table:
         with mapped_errors(query):
             return list(self.client.query_entities(query, parameters=parameters))
 
-    def query_first(self, query: str, limit: int, **parameters: Any) -> list[Any]:
+    def query_first(self, query: str, limit: int, *, select: list[str] | None = None, **parameters: Any) -> list[Any]:
         """The first `limit` matches only: one request for up to 1,000 rows, where `query`
         would read the whole range (the pruner's ranges grow with history)."""
         with mapped_errors(query):
-            found = self.client.query_entities(query, parameters=parameters, results_per_page=min(limit, 1000))
+            found = self.client.query_entities(query, parameters=parameters, results_per_page=min(limit, 1000),
+                                               select=select)
             return list(itertools.islice(found, limit))
 
     def transact(self, operations: Sequence[tuple], key: str) -> list[dict]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from collections import defaultdict
 from datetime import datetime
 from typing import Any, Sequence
@@ -154,9 +156,17 @@ class TableScheduleStore(TableAuditRows):
         shard, after = _list_position(continuation, shards)
         found: list[ScheduleRecord] = []
         while shard is not None and len(found) < limit:
-            rows, more = self._schedule_rows(shard, after, limit - len(found))
-            if summaries and rows:
-                self._attach_summaries(shard, rows)
+            count = limit - len(found)
+            if summaries:
+                # Every schedule has a summary row under the same id, so the R_ rows after the same
+                # id are, nearly always, the summaries of the S_ rows this read returns: asking for
+                # both at once costs one round trip, not two. What the guess missed is read after.
+                guess = _list_pool().submit(self._summary_views, shard, after, count)
+                rows, more = self._schedule_rows(shard, after, count)
+                if rows:
+                    self._attach_summaries(shard, rows, guess.result())
+            else:
+                rows, more = self._schedule_rows(shard, after, count)
             found.extend(rows)
             if rows:
                 after = SCHEDULE_PREFIX + rows[-1].id
@@ -180,14 +190,29 @@ class TableScheduleStore(TableAuditRows):
                     return rows, pages.continuation_token is not None
             return [], False
 
-    def _attach_summaries(self, shard: str, records: list[ScheduleRecord]) -> None:
-        """The summaries of a run of schedules of one shard: one range read (ids are in key order)."""
-        ids = sorted(r.id for r in records)
-        with mapped_errors(shard):
-            rows = self._table.client.query_entities(
-                "PartitionKey eq @pk and RowKey ge @low and RowKey le @high", select=["RowKey", "View"],
-                parameters={"pk": shard, "low": SUMMARY_PREFIX + ids[0], "high": SUMMARY_PREFIX + ids[-1]})
-            views = {row["RowKey"][len(SUMMARY_PREFIX):]: row.get("View") for row in rows}
+    def _summary_views(self, shard: str, after: str | None, count: int) -> tuple[dict[str, str | None], str | None]:
+        """Up to `count` summary views of a shard after the schedule row key `after`: id -> view, and
+        the last id the read covered (None when it reached the end of the summaries)."""
+        low = SUMMARY_PREFIX + after[len(SCHEDULE_PREFIX):] if after else SUMMARY_PREFIX
+        _, high = prefix_range(SUMMARY_PREFIX)
+        rows = self._table.query_first(f"PartitionKey eq @pk and RowKey {'gt' if after else 'ge'} @low and "
+                                       "RowKey lt @high", count, select=["RowKey", "View"], pk=shard, low=low,
+                                       high=high)
+        views = {row["RowKey"][len(SUMMARY_PREFIX):]: row.get("View") for row in rows}
+        return views, (max(views) if len(rows) == count else None)
+
+    def _attach_summaries(self, shard: str, records: list[ScheduleRecord],
+                          guessed: tuple[dict[str, str | None], str | None]) -> None:
+        """The summaries of a run of schedules of one shard (ids in key order): from the read made
+        beside theirs, and one range read for those beyond what it covered."""
+        views, covered_to = guessed
+        beyond = [r.id for r in records if covered_to is not None and r.id > covered_to]
+        if beyond:
+            with mapped_errors(shard):
+                rows = self._table.client.query_entities(
+                    "PartitionKey eq @pk and RowKey ge @low and RowKey le @high", select=["RowKey", "View"],
+                    parameters={"pk": shard, "low": SUMMARY_PREFIX + beyond[0], "high": SUMMARY_PREFIX + beyond[-1]})
+                views = {**views, **{row["RowKey"][len(SUMMARY_PREFIX):]: row.get("View") for row in rows}}
         for record in records:
             view = views.get(record.id)
             record.summary = SummaryView.from_doc(json.loads(view)) if view else None
@@ -304,6 +329,19 @@ class TableScheduleStore(TableAuditRows):
     def _get_entity(self, schedule_id: str) -> Any:
         with mapped_errors(schedule_id):
             return self._table.client.get_entity(shard_of(schedule_id), SCHEDULE_PREFIX + schedule_id)
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _list_pool() -> ThreadPoolExecutor:
+    """Two threads per process for the summary reads made beside a list's schedule reads."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="schedule-list")
+        return _pool
 
 
 def _list_position(continuation: str | None, shards: list[str]) -> tuple[str, str | None]:

@@ -10,6 +10,7 @@ import pytest
 
 from shared.store import AlreadyExists, InvalidContinuationToken, LateRun, PreconditionFailed, RunOutcome, RunRecord
 from shared.store.audit import AuditEntry
+from shared.store.summary import ScheduleSummary
 from tests.contract.store_support import ALICE, T0, audit, history, schedule
 
 
@@ -142,6 +143,23 @@ class TestSummaries:
         assert seen["sched-03"] == schedules.get_summary("sched-03").view(), "the view of the stored summary"
         assert all(r.summary is None for r in schedules.list(limit=50).items), "only when asked for"
 
+
+    def test_listing_finds_each_summary_among_leftovers_of_deleted_schedules(self, stores):
+        schedules, _ = stores
+        for i in range(12):
+            schedules.create(schedule(f"sched-{i:02d}"))
+            current = schedules.get_summary(f"sched-{i:02d}")
+            schedules.put_summary(replace(current, failed_in_a_row=i + 1))
+            # A summary whose schedule is gone (its delete could not remove it) sorts in between.
+            schedules.put_summary(ScheduleSummary(f"sched-{i:02d}-gone", failed_in_a_row=99))
+        seen, token = {}, None
+        while True:
+            page = schedules.list(limit=5, continuation=token, summaries=True)
+            seen.update({r.id: r.summary.failed_in_a_row for r in page.items})
+            token = page.continuation
+            if not token:
+                break
+        assert seen == {f"sched-{i:02d}": i + 1 for i in range(12)}
 
 def final(schedule_id, slot, status, finished, **fields):
     return RunRecord(schedule_id, slot, status, finished_at=finished, aml_run_id=f"aml-{schedule_id}", **fields)
