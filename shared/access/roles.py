@@ -9,7 +9,6 @@ registration declares and what arrives in the token's `roles` claim.
 
 from __future__ import annotations
 
-import uuid
 from typing import Iterable
 
 READER = "Scheduler.Reader"
@@ -34,7 +33,7 @@ IMPLIED = {OPERATOR: READER, EDITOR: READER, COMPUTE_ADMIN: READER, SUBMITTER: R
 
 # A fixed namespace, so each role's id in the app registration is the same in every tenant
 # and every run of the manifest (Entra refuses to change an existing role's id).
-_ROLE_ID_NAMESPACE = uuid.UUID("5b0e7d2a-3f61-4c55-9a2f-0c8f6e4d1b37")
+_ROLE_ID_NAMESPACE = "5b0e7d2a-3f61-4c55-9a2f-0c8f6e4d1b37"
 
 
 def effective(held: Iterable[str]) -> frozenset[str]:
@@ -48,7 +47,9 @@ def grants(held: Iterable[str], needed: str) -> bool:
 
 
 def role_id(role: str) -> str:
-    return str(uuid.uuid5(_ROLE_ID_NAMESPACE, role))
+    import uuid  # only the manifest needs it; every cold start imports this module
+
+    return str(uuid.uuid5(uuid.UUID(_ROLE_ID_NAMESPACE), role))
 
 
 def app_roles_manifest() -> list[dict]:

@@ -8,16 +8,18 @@ again (`visibilityTimeout`, `maxDequeueCount`) before the host moves the message
 
 import azure.functions as func
 
-from shared.alerts import delivery
-
 bp = func.Blueprint()
 
 
 @bp.queue_trigger(arg_name="msg", queue_name="%ALERT_QUEUE%", connection="AzureWebJobsStorage")
 def alerts_send(msg: func.QueueMessage) -> None:
+    from shared.alerts import delivery  # on first use: the worker imports this module on every cold start
+
     delivery.run_alert(msg.get_body(), msg.dequeue_count or 1)
 
 
 @bp.queue_trigger(arg_name="msg", queue_name="%ALERT_QUEUE%-poison", connection="AzureWebJobsStorage")
 def alerts_poison(msg: func.QueueMessage) -> None:
+    from shared.alerts import delivery
+
     delivery.run_poison(msg.get_body(), msg.dequeue_count or 1)
