@@ -122,6 +122,7 @@ class Ticker:
                 else:
                     skips.append((record, decision, _skip_record(record, decision, now)))
         claimed = self._runs.claim_many(claims + [skip for _, _, skip in skips])
+        covered = self._covered_elsewhere(claims + [skip for _, _, skip in skips], claimed)
         queue_down = False
         for claim, result in zip(claims, claimed):
             if isinstance(result, AlreadyExists):
@@ -129,6 +130,10 @@ class Ticker:
                 continue
             if isinstance(result, StoreError):
                 raise result
+            if claim.schedule_id in covered and claim.slot <= covered[claim.schedule_id]:
+                # Another dispatch, planning later, recorded this slot as missed in its summary.
+                self._withdraw(result, report)
+                continue
             report.claimed.append(claim.run_key)
             if queue_down:
                 report.queue_failures += 1
@@ -156,9 +161,48 @@ class Ticker:
             last = record.last_slot
             for decision in plan.decisions:
                 last = decision.last_slot or decision.slot
-            record.next_fire_time, record.last_slot = plan.next_cursor, last
+            cursor = plan.next_cursor
+            if cursor is not None and record.id in covered and covered[record.id] >= cursor:
+                # The other dispatch's summary reaches further than this plan: the cursor must not
+                # stay behind it, or the next plan would claim slots the summary already covers.
+                cursor = record.definition.trigger.build().next_after(covered[record.id])
+                last = max(last, covered[record.id]) if last else covered[record.id]
+            record.next_fire_time, record.last_slot = cursor, last
             settled.append(record)
         return settled
+
+    def _covered_elsewhere(self, planned: list[RunRecord], results: list) -> dict[str, datetime]:
+        """Schedule id -> the last slot another dispatch's missed-slot summary covers, for the
+        schedules where one of this dispatch's records collided with such a summary.
+
+        Two dispatches can plan one schedule from the same cursor at different moments (a
+        redelivered shard message, a clock that jumped): the later one records more slots as
+        missed, in one summary keyed by the cursor's slot. Claims are unique per slot, but a
+        summary covers a range under one key, so a claim inside the range would not collide:
+        only the collision at the summary's own key shows it.
+        """
+        covered: dict[str, datetime] = {}
+        for run, result in zip(planned, results):
+            if not isinstance(result, AlreadyExists) or run.schedule_id in covered:
+                continue
+            try:
+                existing = self._runs.get(run.schedule_id, run.slot, run.trigger)
+            except StoreError:
+                continue  # pruned or unreadable: nothing more is known than before
+            if existing.last_skipped_slot is not None and existing.last_skipped_slot >= run.slot:
+                covered[run.schedule_id] = existing.last_skipped_slot
+        return covered
+
+    def _withdraw(self, claim: RunRecord, report: TickReport) -> None:
+        """Take back a claim made moments ago, never queued, that another record already covers."""
+        try:
+            self._runs.delete(claim)
+            report.lost_races += 1
+        except StoreError as exc:
+            # Left as it is, the sweep would submit a slot the summary says was missed.
+            log.warning("claim %s lies inside another dispatch's missed-slot summary and could not be "
+                        "taken back (%s)", claim.run_key, exc)
+            raise
 
     def _cover_rest(self, record: ScheduleRecord, decision: SlotDecision, first: RunRecord,
                     report: TickReport) -> None:

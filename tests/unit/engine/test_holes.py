@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 from shared.engine import RUN_KEY_TAG
 from shared.schedules import parse_schedule
-from shared.store import ScheduleRecord
+from shared.store import RunRecord, ScheduleRecord
 from shared.store.memory import MemoryRunStore, MemoryScheduleStore
 from tests.doubles.aml import RecordingAml
 from tests.unit.engine.support import Driven
@@ -205,3 +205,26 @@ def test_one_slot_delivered_twice_to_one_process_is_submitted_once():
     first.join(10)
     assert second.lost_races == 1 and second.submitted == []
     assert Counter(s["tags"][RUN_KEY_TAG] for s in aml.submissions) == {"s1_20261122T100000Z": 1}
+
+
+def test_claims_inside_a_summary_another_dispatch_wrote_first_are_taken_back():
+    # Two dispatches plan one schedule from the same cursor at different moments (the chaos
+    # suite's clock jump): the later one records 10:00-10:20 as missed in one summary keyed
+    # 10:00 and fires after that. The earlier one, catching up, would fire 10:00-10:07: its
+    # claim at 10:00 collides with the summary, and 10:01-10:07 lie inside it.
+    schedules, runs, aml = MemoryScheduleStore(), MemoryRunStore(), RecordingAml()
+    trigger = add_schedule(schedules, policy={"misfire": "all", "maxCatchup": 10})
+    summary_end = T0 + timedelta(minutes=20)
+    runs.claim(RunRecord("s1", T0, "Skipped", reason="missed", skipped_count=21, last_skipped_slot=summary_end,
+                         finished_at=T0 + timedelta(minutes=21)))
+    now = T0 + timedelta(minutes=7, seconds=1)
+    Driven(schedules, runs, aml).tick(now)
+    assert aml.submissions == []
+    covered = coverage(runs, "s1", trigger)
+    assert set(covered.values()) == {1} and min(covered) == T0 and max(covered) == summary_end
+    # The cursor moved past the summary: later ticks claim only what it does not cover.
+    assert schedules.get("s1").next_fire_time == summary_end + timedelta(minutes=1)
+    Driven(schedules, runs, aml).tick(T0 + timedelta(minutes=21, seconds=1))
+    covered = coverage(runs, "s1", trigger)
+    assert set(covered.values()) == {1} and max(covered) == T0 + timedelta(minutes=21)
+    assert len(aml.submissions) == 1  # 10:21, the first slot after the summary
