@@ -27,7 +27,13 @@ from devtools.aml_emulator.wire_formats import retry_after_header, rh_time
 
 
 class OperationsMixin(EmulatorBase):
-    """The LRO protocol; the computes area says what a finished operation changes."""
+    """The LRO protocol; the computes area says what a finished operation changes.
+
+    ComputesMixin, composed with this one in ``AmlEmulator``, provides the two hooks used
+    here: ``_apply_finished_operation(op, compute)`` (change the compute as the finished
+    operation did; the caller holds the lock) and ``_operation_result_body(op, now)`` (the
+    ARM body of the resource the operation worked on, or None if it is gone).
+    """
 
     def operations(self) -> list[dict[str, Any]]:
         now = time.time()
@@ -35,16 +41,6 @@ class OperationsMixin(EmulatorBase):
             self._settle(now)
             return [self._operation_body(op, now) | {"computeName": op["compute"], "kind": op["kind"]}
                     for op in self._operations.values()]
-
-    # -- what the computes area provides -----------------------------------------------
-
-    def _apply_finished_operation(self, op: dict[str, Any], compute: dict[str, Any]) -> None:
-        """Change ``compute`` as the finished ``op`` did (caller holds the lock)."""
-        raise NotImplementedError
-
-    def _operation_result_body(self, op: dict[str, Any], now: float) -> dict[str, Any] | None:
-        """The ARM body of the resource ``op`` worked on, or None if it is gone."""
-        raise NotImplementedError
 
     # -- bookkeeping -----------------------------------------------------------------
 
