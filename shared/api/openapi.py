@@ -33,6 +33,7 @@ from shared.api.openapi_schemas import (
     string,
 )
 from shared.api.openapi_access import ACCESS_SCHEMAS, SECURITY_SCHEMES, security, with_roles
+from shared.api.openapi_compute import COMPUTE_SCHEMAS
 from shared.api.openapi_v2 import V2_SCHEMAS
 from shared.store import STATUS_GROUPS
 from shared.summaries import HEALTH
@@ -456,7 +457,7 @@ def _document() -> dict:
         "security": security(MODE),
         "paths": with_roles(_paths(), DECLARED),
         "components": {
-            "schemas": {**SCHEMAS, **V2_SCHEMAS, **ACCESS_SCHEMAS, **_CONSOLE_SCHEMAS},
+            "schemas": {**SCHEMAS, **COMPUTE_SCHEMAS, **V2_SCHEMAS, **ACCESS_SCHEMAS, **_CONSOLE_SCHEMAS},
             "securitySchemes": SECURITY_SCHEMES,
         },
     }
