@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from shared.alerts.webhook import ALERT_KINDS
+from shared.queue import MESSAGE_VERSION, message_document
 
-MESSAGE_VERSION = 1
 MAX_MESSAGE_BYTES = 8192
 MAX_ERROR_TEXT = 300
 # Every event line starts with this, then the event as JSON: the Functions host sends a
@@ -63,15 +63,8 @@ class AlertMessage:
 
     @classmethod
     def decode(cls, text: str | bytes) -> "AlertMessage":
-        if isinstance(text, bytes):
-            text = text.decode("utf-8", errors="replace")
-        if len(text) > MAX_MESSAGE_BYTES:
-            raise InvalidAlertMessage("message too long")
-        try:
-            doc = json.loads(text)
-        except ValueError:
-            raise InvalidAlertMessage("not JSON") from None
-        if not isinstance(doc, dict) or doc.get("v") != MESSAGE_VERSION or doc.get("kind") not in ALERT_KINDS:
+        doc = message_document(text, "alert", InvalidAlertMessage, max_bytes=MAX_MESSAGE_BYTES)
+        if doc.get("kind") not in ALERT_KINDS:
             raise InvalidAlertMessage("not an alert message of this version")
         from shared.schedules import check_schedule_id
         from shared.scheduling import ScheduleError

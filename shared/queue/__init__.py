@@ -33,6 +33,23 @@ class InvalidSlotMessage(ValueError):
     """A message that is not one of ours (or from an incompatible version)."""
 
 
+def message_document(text: str | bytes, kind: str, error: type[ValueError], *,
+                     max_bytes: int = MAX_MESSAGE_BYTES) -> dict:
+    """The JSON object of one of this app's queue messages (`{"v": MESSAGE_VERSION, ...}`),
+    or `error` saying why the text is not one: every queue trigger reads untrusted text."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    if len(text) > max_bytes:
+        raise error("message too long")
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        raise error("not JSON") from None
+    if not isinstance(doc, dict) or doc.get("v") != MESSAGE_VERSION:
+        raise error(f"not a {kind} message of this version")
+    return doc
+
+
 @dataclass(frozen=True)
 class SlotMessage:
     schedule_id: str
@@ -48,16 +65,7 @@ class SlotMessage:
         from shared.schedules import check_schedule_id, parse_instant
         from shared.scheduling import ScheduleError
 
-        if isinstance(text, bytes):
-            text = text.decode("utf-8", errors="replace")
-        if len(text) > MAX_MESSAGE_BYTES:
-            raise InvalidSlotMessage("message too long")
-        try:
-            doc = json.loads(text)
-        except ValueError:
-            raise InvalidSlotMessage("not JSON") from None
-        if not isinstance(doc, dict) or doc.get("v") != MESSAGE_VERSION:
-            raise InvalidSlotMessage("not a slot message of this version")
+        doc = message_document(text, "slot", InvalidSlotMessage)
         trigger = doc.get("trigger")
         if trigger not in ("schedule", "backfill", "manual"):
             raise InvalidSlotMessage("unknown trigger")
@@ -85,11 +93,8 @@ def decode_message(text: str | bytes) -> "SlotMessage | ShardMessage":
 
     raw = text.decode("utf-8", errors="replace") if isinstance(text, bytes) else text
     if len(raw) <= MAX_MESSAGE_BYTES and '"shard"' in raw:
-        try:
-            doc = json.loads(raw)
-        except ValueError:
-            raise InvalidSlotMessage("not JSON") from None
-        if not isinstance(doc, dict) or doc.get("v") != MESSAGE_VERSION or doc.get("shard") not in all_shards():
+        doc = message_document(raw, "shard", InvalidSlotMessage)
+        if doc.get("shard") not in all_shards():
             raise InvalidSlotMessage("not a shard message of this version")
         try:
             return ShardMessage(doc["shard"], parse_instant("now", doc.get("now")))
