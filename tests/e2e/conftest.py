@@ -40,6 +40,16 @@ def _decoded(headers, payload: bytes):
 
 
 @pytest.fixture(scope="session")
+def entra_stack(tmp_path_factory):
+    """The local stack with the app in entra mode and the dev host playing Easy Auth; each request
+    signs in (or not) with the dev host's X-Dev-Principal header."""
+    local = LocalStack(REPO_ROOT, fixed_ports=False, log_dir=tmp_path_factory.mktemp("entra-stack-logs"),
+                       run_seconds=2, pipelines=[PIPELINE_ID], extra_env={"API_AUTH_MODE": "entra"})
+    with local:
+        yield local
+
+
+@pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     """The whole local stack on free ports, timers firing every two seconds."""
     local = LocalStack(

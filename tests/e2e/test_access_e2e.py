@@ -18,7 +18,6 @@ import uuid
 import pytest
 
 from devtools.processes import free_port, spawn_in_own_session, stop_process_group, wait_for_port
-from devtools.stack import LocalStack
 from shared.access.roles import PUBLIC, READER, ROLES
 from shared.blueprints import DECLARED
 from tests.e2e.conftest import PIPELINE_ID, REPO_ROOT, Client
@@ -30,14 +29,6 @@ PROBE_VALUES = {"id": "probe-missing", "name": "probe-missing", "runId": "probe_
 FORGED_EDITOR = base64.b64encode(json.dumps({"claims": [
     {"typ": "oid", "val": "00000000-0000-0000-0000-00000000beef"}, {"typ": "name", "val": "mallory"},
     {"typ": "roles", "val": "Scheduler.Editor"}]}).encode()).decode()
-
-
-@pytest.fixture(scope="module")
-def entra_stack(tmp_path_factory):
-    local = LocalStack(REPO_ROOT, fixed_ports=False, log_dir=tmp_path_factory.mktemp("entra-stack-logs"),
-                       run_seconds=2, pipelines=[PIPELINE_ID], extra_env={"API_AUTH_MODE": "entra"})
-    with local:
-        yield local
 
 
 @pytest.fixture(scope="module")

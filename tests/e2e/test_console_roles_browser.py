@@ -11,9 +11,8 @@ import uuid
 
 import pytest
 
-from devtools.stack import LocalStack
 from tests.e2e.browser import require_browser, start_chromium
-from tests.e2e.conftest import PIPELINE_ID, REPO_ROOT, Client
+from tests.e2e.conftest import PIPELINE_ID, Client
 from tests.e2e.test_console_browser import find, page_errors, shoot, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -22,16 +21,8 @@ OPERATOR = "otto@contoso.com:Scheduler.Operator"
 
 
 @pytest.fixture(scope="module")
-def entra_stack(tmp_path_factory):
-    require_browser()
-    local = LocalStack(REPO_ROOT, fixed_ports=False, log_dir=tmp_path_factory.mktemp("console-entra-logs"),
-                       run_seconds=2, pipelines=[PIPELINE_ID], extra_env={"API_AUTH_MODE": "entra"})
-    with local:
-        yield local
-
-
-@pytest.fixture(scope="module")
 def quiet_schedule(entra_stack):
+    require_browser()
     api = Client(entra_stack.dev_host_url)
     schedule_id = f"console-roles-{uuid.uuid4().hex[:6]}"
     code, body = api("PUT", f"schedules/{schedule_id}?validate=false", {
