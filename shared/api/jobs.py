@@ -32,6 +32,7 @@ from shared.api.proxy import (
     reject_placeholders,
     route_value,
     target_rules,
+    token_refused,
     wants_raw,
     with_raw,
 )
@@ -68,10 +69,7 @@ class JobHandlers:
         except AmlPermanentError as exc:
             if arm_token is None or exc.status != 400:
                 raise
-            # A token of our shape whose page ARM refuses: made up, or stale.
-            raise ApiError(400, "ValidationFailed", f"continuationToken: ARM did not accept it ({exc.message})",
-                           details=[{"field": "continuationToken", "message": "ARM did not accept this token",
-                                     "amlStatus": exc.status, "amlCode": exc.code}]) from None
+            raise token_refused(exc, "ARM") from None
         # ARM filters by type, tag key and view; the status is the app's filter, page by page.
         wanted = filters.get("status")
         shown = [item for item in items if wanted is None or job_view(item, None)["status"] == wanted]

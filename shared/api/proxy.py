@@ -147,3 +147,11 @@ def target_rules(prefix: str) -> Iterator[None]:
         elif field.startswith(prefix + "."):
             field = field[len(prefix) + 1:]
         raise bad_request(field, exc.message) from None
+
+
+def token_refused(exc: Any, service: str) -> ApiError:
+    """A continuation token of the shape this API issues that AML (or ARM) refused: made up,
+    or stale. The caller's mistake, so a 400 naming the parameter, with AML's status."""
+    return ApiError(400, "ValidationFailed", f"continuationToken: {service} did not accept it ({exc.message})",
+                    details=[{"field": "continuationToken", "message": f"{service} did not accept this token",
+                              "amlStatus": exc.status, "amlCode": exc.code}])

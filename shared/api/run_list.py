@@ -16,13 +16,12 @@ from datetime import datetime
 import azure.functions as func
 
 from shared.api.http import bad_request, json_response, query_int
-from shared.api.schedules import RUN_STATUSES, _token
+from shared.api.schedules import _token, run_status_param
 from shared.schedules import parse_instant
 from shared.scheduling import ScheduleError
 from shared.store import (
     ACTIVE_STATUSES,
     PENDING_STATUS,
-    STATUS_GROUPS,
     TERMINAL_STATUSES,
     InvalidContinuationToken,
     RunRecord,
@@ -41,11 +40,7 @@ class RunList:
         self._runs = runs
 
     def list(self, req: func.HttpRequest) -> func.HttpResponse:
-        status = req.params.get("status")
-        if status is not None and status not in RUN_STATUSES and status not in STATUS_GROUPS:
-            raise bad_request("status", "must be a status (" + ", ".join(RUN_STATUSES) + ") or a group ("
-                              + ", ".join(f"{name}: {'/'.join(sorted(members))}"
-                                          for name, members in STATUS_GROUPS.items()) + ")")
+        status = run_status_param(req)
         limit = query_int(req, "limit", 50, 1, 500)
         start, end = (_instant(req, name) for name in ("from", "to"))
         if start and end and end < start:

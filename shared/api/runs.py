@@ -23,7 +23,16 @@ from shared.aml.client import AmlClient
 from shared.aml.errors import AmlPermanentError
 from shared.aml.runs import RUN_STATUSES, RunsClient
 from shared.api.http import ApiError, bad_request, json_response, parse_json
-from shared.api.proxy import aml_error_view, guard_destructive, query_flag, reject_passwords, route_value, wants_raw, with_raw
+from shared.api.proxy import (
+    aml_error_view,
+    guard_destructive,
+    query_flag,
+    reject_passwords,
+    route_value,
+    token_refused,
+    wants_raw,
+    with_raw,
+)
 from shared.config import Settings
 
 MAX_DEFINITION_BYTES = 1024 * 1024
@@ -90,10 +99,7 @@ class RunHandlers:
         except AmlPermanentError as exc:
             if aml_token is None or exc.status != 400:
                 raise
-            # The token has the shape this API issues, yet AML refused it: it was made up or is stale.
-            raise ApiError(400, "ValidationFailed", f"continuationToken: AML did not accept it ({exc.message})",
-                           details=[{"field": "continuationToken", "message": "AML did not accept this token",
-                                     "amlStatus": exc.status, "amlCode": exc.code}]) from None
+            raise token_refused(exc, "AML") from None
         runs = [r for r in (page.get("value") or []) if isinstance(r, dict)]
         next_token = page.get("continuationToken")
         return json_response({

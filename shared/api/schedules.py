@@ -232,11 +232,7 @@ class ScheduleHandlers:
     # -- runs and preview ------------------------------------------------------------
     def runs(self, req: func.HttpRequest) -> func.HttpResponse:
         schedule_id = _id(req)
-        status = req.params.get("status")
-        if status is not None and status not in RUN_STATUSES and status not in STATUS_GROUPS:
-            raise bad_request("status", "must be a status (" + ", ".join(RUN_STATUSES) + ") or a group ("
-                              + ", ".join(f"{name}: {'/'.join(sorted(members))}"
-                                          for name, members in STATUS_GROUPS.items()) + ")")
+        status = run_status_param(req)
         limit = query_int(req, "limit", 50, 1, 500)
         page = self._runs.list_runs(schedule_id, status=status, limit=limit, continuation=_token(req))
         if not page.items and not _token(req):
@@ -435,6 +431,16 @@ def _stale() -> ApiError:
 
 def _not_found(schedule_id: str) -> ApiError:
     return ApiError(404, "NotFound", f"schedule {schedule_id!r} does not exist")
+
+
+def run_status_param(req: func.HttpRequest) -> str | None:
+    """`?status=`: a run status or a status group (failed, active, finished), or None."""
+    status = req.params.get("status")
+    if status is not None and status not in RUN_STATUSES and status not in STATUS_GROUPS:
+        raise bad_request("status", "must be a status (" + ", ".join(RUN_STATUSES) + ") or a group ("
+                          + ", ".join(f"{name}: {'/'.join(sorted(members))}"
+                                      for name, members in STATUS_GROUPS.items()) + ")")
+    return status
 
 
 def _view(record: ScheduleRecord, summary: "ScheduleSummary | SummaryView | None", now: datetime) -> dict:
