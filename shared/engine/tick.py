@@ -22,14 +22,16 @@ import logging
 from datetime import datetime
 
 from shared.engine.attempt import SlotRunner
+from shared.engine.coverage import Coverage
 from shared.engine.model import TickReport
 from shared.engine.timing import WorkClock
 from shared.queue import QueueUnavailable, ShardMessage, SlotMessage, SlotQueue
 from shared.scheduling.slots import EARLY_LEEWAY, FIRE, SlotDecision, SlotPlan, plan_slots
-from shared.scheduling.triggers import Trigger
-from shared.store import AlreadyExists, NotFound, RunRecord, ScheduleRecord, StoreError
+from shared.store import AlreadyExists, RunRecord, ScheduleRecord, StoreError
 
 log = logging.getLogger("shared.engine")
+# Rounds of reading and writing around records that keep appearing before a dispatch gives up.
+_GAP_ROUNDS = 5
 
 
 class Ticker:
@@ -115,8 +117,10 @@ class Ticker:
         now = clock.now()
         claims: list[RunRecord] = []
         skips: list[tuple[ScheduleRecord, SlotDecision, RunRecord]] = []
+        # Schedule id -> the last slot of records already there that the cursor must not stay behind.
+        ahead: dict[str, datetime] = {}
         for record, plan in planned:
-            for decision in plan.decisions:
+            for decision in self._around_existing(record, plan, ahead):
                 if decision.action == FIRE:
                     claims.append(self._runner.new_claim(record, decision.slot, now, "schedule"))
                 else:
@@ -130,7 +134,7 @@ class Ticker:
                 continue
             if isinstance(result, StoreError):
                 raise result
-            if claim.schedule_id in covered and claim.slot <= covered[claim.schedule_id]:
+            if _overlaps(covered.get(claim.schedule_id), claim):
                 # Another dispatch, planning later, recorded this slot as missed in its summary.
                 self._withdraw(result, report)
                 continue
@@ -147,13 +151,19 @@ class Ticker:
                 queue_down = True
                 report.queue_failures += 1
         for (record, decision, skip), result in zip(skips, claimed[len(claims):]):
+            if isinstance(result, StoreError) and not isinstance(result, AlreadyExists):
+                raise result
             if isinstance(result, AlreadyExists):
                 report.lost_races += 1
-                self._cover_rest(record, decision, skip, report)
-            elif isinstance(result, StoreError):
-                raise result
+            elif _overlaps(covered.get(record.id), skip):
+                # Written, but inside a summary this dispatch only saw by colliding with it.
+                self._withdraw(result, report)
             else:
                 report.skipped += skip.skipped_count
+                continue
+            self._record_gaps(record, decision, skip, report)
+        for schedule_id, (_, end) in covered.items():
+            ahead[schedule_id] = max(ahead.get(schedule_id, end), end)
         settled = []
         for record, plan in planned:
             if not plan.decisions and plan.next_cursor == record.next_fire_time:
@@ -162,26 +172,46 @@ class Ticker:
             for decision in plan.decisions:
                 last = decision.last_slot or decision.slot
             cursor = plan.next_cursor
-            if cursor is not None and record.id in covered and covered[record.id] >= cursor:
-                # The other dispatch's summary reaches further than this plan: the cursor must not
-                # stay behind it, or the next plan would claim slots the summary already covers.
-                cursor = record.definition.trigger.build().next_after(covered[record.id])
-                last = max(last, covered[record.id]) if last else covered[record.id]
+            if cursor is not None and record.id in ahead and ahead[record.id] >= cursor:
+                # Records already there reach further than this plan: the cursor must not stay
+                # behind them, or the next plan would claim slots they already cover.
+                cursor = record.definition.trigger.build().next_after(ahead[record.id])
+                last = max(last, ahead[record.id]) if last else ahead[record.id]
             record.next_fire_time, record.last_slot = cursor, last
             settled.append(record)
         return settled
 
-    def _covered_elsewhere(self, planned: list[RunRecord], results: list) -> dict[str, datetime]:
-        """Schedule id -> the last slot another dispatch's missed-slot summary covers, for the
+    def _around_existing(self, record: ScheduleRecord, plan: SlotPlan,
+                         ahead: dict[str, datetime]) -> list[SlotDecision]:
+        """The plan's decisions for the slots no record covers yet.
+
+        A plan that only fires the cursor's slot needs no read: its claim is keyed by that
+        slot and collides with any record of it. A plan that catches up (skips, or more than
+        one slot) may meet records another dispatch wrote from another cursor or at another
+        moment, some of them ranges under one key that nothing here would collide with; one
+        range read shows them, and the plan writes around them.
+        """
+        decisions = list(plan.decisions)
+        if len(decisions) < 2 and all(d.action == FIRE for d in decisions):
+            return decisions
+        trigger = record.definition.trigger.build()
+        last = decisions[-1].last_slot or decisions[-1].slot
+        coverage = Coverage(self._runs.records_around(record.id, decisions[0].slot, last))
+        through = coverage.covered_through(plan.next_cursor, trigger)
+        if through is not None:
+            ahead[record.id] = through
+        return coverage.uncovered(decisions, trigger)
+
+    def _covered_elsewhere(self, planned: list[RunRecord], results: list) -> dict[str, tuple[datetime, datetime]]:
+        """Schedule id -> (first, last) slot of another dispatch's missed-slot summary, for the
         schedules where one of this dispatch's records collided with such a summary.
 
-        Two dispatches can plan one schedule from the same cursor at different moments (a
-        redelivered shard message, a clock that jumped): the later one records more slots as
-        missed, in one summary keyed by the cursor's slot. Claims are unique per slot, but a
-        summary covers a range under one key, so a claim inside the range would not collide:
+        Between the range read that planned these records and their insert, another dispatch
+        may have written a summary over some of them: claims are unique per slot, but a
+        summary covers a range under one key, so a record inside the range would not collide:
         only the collision at the summary's own key shows it.
         """
-        covered: dict[str, datetime] = {}
+        covered: dict[str, tuple[datetime, datetime]] = {}
         for run, result in zip(planned, results):
             if not isinstance(result, AlreadyExists) or run.schedule_id in covered:
                 continue
@@ -190,46 +220,45 @@ class Ticker:
             except StoreError:
                 continue  # pruned or unreadable: nothing more is known than before
             if existing.last_skipped_slot is not None and existing.last_skipped_slot >= run.slot:
-                covered[run.schedule_id] = existing.last_skipped_slot
+                covered[run.schedule_id] = (run.slot, existing.last_skipped_slot)
         return covered
 
-    def _withdraw(self, claim: RunRecord, report: TickReport) -> None:
-        """Take back a claim made moments ago, never queued, that another record already covers."""
+    def _withdraw(self, record: RunRecord, report: TickReport) -> None:
+        """Take back a record written moments ago (a claim never queued) that another record already covers."""
         try:
-            self._runs.delete(claim)
+            self._runs.delete(record)
             report.lost_races += 1
         except StoreError as exc:
             # Left as it is, the sweep would submit a slot the summary says was missed.
-            log.warning("claim %s lies inside another dispatch's missed-slot summary and could not be "
-                        "taken back (%s)", claim.run_key, exc)
+            log.warning("record %s lies inside another dispatch's missed-slot summary and could not be "
+                        "taken back (%s)", record.run_key, exc)
             raise
 
-    def _cover_rest(self, record: ScheduleRecord, decision: SlotDecision, first: RunRecord,
-                    report: TickReport) -> None:
-        """A skip record collided: another dispatch, planning at another moment, recorded some of
-        these slots (one by one, as a shorter summary, or fired them). Those keep their records,
-        and the rest of the range is recorded after the last slot they cover, so every slot
-        ends with exactly one record."""
+    def _record_gaps(self, record: ScheduleRecord, decision: SlotDecision, template: RunRecord,
+                     report: TickReport) -> None:
+        """Record the slots of a skip decision that no record covers, around the ones that do.
+
+        Another dispatch, planning at another moment, recorded some of these slots (one by
+        one, as a summary, or fired them) after this plan read what was there: theirs stand,
+        and each range between them gets one record, so every slot ends with exactly one.
+        """
         trigger = record.definition.trigger.build()
         last = decision.last_slot or decision.slot
-        slot: datetime | None = decision.slot
-        while slot is not None and slot <= last:
-            try:
-                existing = self._runs.get(record.id, slot)
-                covered_to = existing.last_skipped_slot or existing.slot
-            except NotFound:  # pruned meanwhile: it covered its own slot
-                covered_to = slot
-            slot = trigger.next_after(covered_to)
-            if slot is None or slot > last:
+        for _ in range(_GAP_ROUNDS):
+            gaps = Coverage(self._runs.records_around(record.id, decision.slot, last)).gaps(decision.slot, last,
+                                                                                            trigger)
+            for slot, count, final in gaps:
+                try:
+                    self._runs.claim(template.evolve(slot=slot, skipped_count=count,
+                                                     last_skipped_slot=final if count > 1 else None))
+                    report.skipped += count
+                except AlreadyExists:
+                    report.lost_races += 1
+                    break  # another record appeared meanwhile: read again
+            else:
                 return
-            count, final = _count_slots(trigger, slot, last)
-            try:
-                self._runs.claim(first.evolve(slot=slot, skipped_count=count,
-                                              last_skipped_slot=final if count > 1 else None))
-                report.skipped += count
-                return
-            except AlreadyExists:
-                report.lost_races += 1
+        # Cursors stay put: the next tick plans these slots again and writes around what is there.
+        raise StoreError(f"{record.id}: records kept appearing inside {decision.slot.isoformat()}..{last.isoformat()}")
 
 
 def _skip_record(record: ScheduleRecord, decision: SlotDecision, now: datetime) -> RunRecord:
@@ -241,10 +270,9 @@ def _skip_record(record: ScheduleRecord, decision: SlotDecision, now: datetime) 
                      updated_at=now, skipped_count=decision.count, last_skipped_slot=decision.last_slot)
 
 
-def _count_slots(trigger: Trigger, first: datetime, last: datetime) -> tuple[int, datetime]:
-    """How many fire times lie in [first, last], and the last of them."""
-    count, final, slot = 0, first, first
-    while slot is not None and slot <= last:
-        count, final = count + 1, slot
-        slot = trigger.next_after(slot)
-    return count, final
+def _overlaps(span: tuple[datetime, datetime] | None, run: RunRecord) -> bool:
+    """Whether `run`'s slots meet the span (first, last) of a summary."""
+    if span is None:
+        return False
+    first, last = span
+    return run.slot <= last and (run.last_skipped_slot or run.slot) >= first

@@ -11,6 +11,7 @@ from typing import Iterator, Sequence
 
 from shared.store import (
     ACTIVE_STATUSES,
+    MANUAL,
     PENDING_STATUS,
     TERMINAL_STATUSES,
     AlreadyExists,
@@ -292,6 +293,18 @@ class MemoryRunStore:
         with self._lock:
             rows = [copy.deepcopy(r) for (sid, _), r in self._rows.items() if sid == schedule_id and r.slot < cutoff]
         return sorted(rows, key=lambda r: r.slot)[:limit]
+
+    def records_around(self, schedule_id: str, first: datetime, last: datetime) -> list[RunRecord]:
+        with self._lock:
+            rows = sorted((r for (sid, _), r in self._rows.items()
+                           if sid == schedule_id and r.trigger != MANUAL and r.slot <= last),
+                          key=lambda r: r.slot, reverse=True)
+        found: list[RunRecord] = []
+        for run in rows:
+            found.append(copy.deepcopy(run))
+            if run.slot < first:
+                break
+        return found
 
     def list_finished(self, *, status: "frozenset[str] | None" = None, start: datetime | None = None,
                       end: datetime | None = None, limit: int = 50, continuation: str | None = None) -> Page:

@@ -28,6 +28,7 @@ from azure.data.tables import TableServiceClient
 
 from shared.store import (
     ACTIVE_STATUSES,
+    MANUAL,
     PENDING_STATUS,
     _REVERSE_EPOCH,
     TERMINAL_STATUSES,
@@ -200,6 +201,24 @@ class TableRunStore:
                                        pk=shard_of(schedule_id),
                                        low=f"{schedule_id}|{_REVERSE_EPOCH - seconds:011d}_~", high=f"{schedule_id}|~")
         return [_record(e, _RUN) for e in rows]
+
+    def records_around(self, schedule_id: str, first: datetime, last: datetime) -> list[RunRecord]:
+        """The schedule's records of slots in [first, last] and the latest one before `first`
+        (a missed-slot summary keyed there can reach into the range), newest first; manual
+        runs, which have a key space of their own, left out. One range read from `last` back."""
+        newest = f"{schedule_id}|{run_row_key(last).split('_', 1)[0]}"
+        found: list[RunRecord] = []
+        with mapped_errors(f"{schedule_id} records from {last.isoformat()} back"):
+            for entity in self._table.client.query_entities(
+                    "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high", results_per_page=100,
+                    parameters={"pk": shard_of(schedule_id), "low": newest, "high": f"{schedule_id}|~"}):
+                run = _record(entity, _RUN)
+                if run.trigger == MANUAL:
+                    continue
+                found.append(run)
+                if run.slot < first:
+                    break
+        return found
 
     # -- writing -----------------------------------------------------------------------
     def replace(self, run: RunRecord) -> RunRecord:

@@ -337,6 +337,25 @@ class TestIndexesAndRetention:
         assert runs.get("s1", T0, "manual").trigger == "manual"
         assert runs.get("s1", T0).trigger == "schedule"
 
+    def test_records_around_a_range_reach_back_to_the_first_one_before_it(self, stores):
+        _, runs = stores
+        minute = timedelta(minutes=1)
+        start = T0.replace(microsecond=0)
+        runs.claim(RunRecord("s1", start - 9 * minute, "Completed"))  # beyond the one before: not read
+        runs.claim(RunRecord("s1", start - 5 * minute, "Skipped", skipped_count=7,
+                             last_skipped_slot=start + minute))
+        runs.claim(RunRecord("s1", start + 2 * minute, "Claimed"))
+        runs.claim(RunRecord("s1", start + 3 * minute, "Submitted", trigger="manual"))
+        runs.claim(RunRecord("s1", start + 4 * minute, "Completed"))
+        runs.claim(RunRecord("s1", start + 5 * minute, "Completed"))  # after the range
+        runs.claim(RunRecord("s2", start + 3 * minute, "Completed"))  # another schedule
+        found = runs.records_around("s1", start, start + 4 * minute)
+        assert [(r.slot, r.status) for r in found] == [(start + 4 * minute, "Completed"),
+                                                       (start + 2 * minute, "Claimed"),
+                                                       (start - 5 * minute, "Skipped")]
+        assert found[-1].last_skipped_slot == start + minute
+        assert runs.records_around("s3", start, start + 4 * minute) == []
+
     def test_older_than_and_delete(self, stores):
         _, runs = stores
         for day in range(5):

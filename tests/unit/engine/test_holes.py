@@ -228,3 +228,65 @@ def test_claims_inside_a_summary_another_dispatch_wrote_first_are_taken_back():
     covered = coverage(runs, "s1", trigger)
     assert set(covered.values()) == {1} and max(covered) == T0 + timedelta(minutes=21)
     assert len(aml.submissions) == 1  # 10:21, the first slot after the summary
+
+
+def test_slots_inside_a_summary_keyed_before_them_get_no_second_record():
+    # Another dispatch, planning from an older cursor, recorded 10:00-10:09 as missed under
+    # the key 10:00; this schedule's cursor says 10:01 (the chaos suite's clock jumps and
+    # edits). None of this plan's keys collide with the summary's, and all its slots lie inside.
+    schedules, runs, aml = MemoryScheduleStore(), MemoryRunStore(), RecordingAml()
+    trigger = add_schedule(schedules, cursor=T0 + timedelta(minutes=1), policy={"misfire": "skip"})
+    summary_end = T0 + timedelta(minutes=9)
+    runs.claim(RunRecord("s1", T0, "Skipped", reason="missed", skipped_count=10, last_skipped_slot=summary_end,
+                         finished_at=T0 + timedelta(minutes=10)))
+    Driven(schedules, runs, aml).tick(T0 + timedelta(minutes=5, seconds=1))
+    assert aml.submissions == []
+    covered = coverage(runs, "s1", trigger)
+    assert set(covered.values()) == {1} and min(covered) == T0 and max(covered) == summary_end
+    assert schedules.get("s1").next_fire_time == summary_end + timedelta(minutes=1)
+
+
+def test_a_summary_is_written_around_the_records_already_inside_its_range():
+    # An earlier dispatch recorded 10:01 and 10:02 as missed one by one and fired 10:04, then
+    # died before moving the cursor. Later, the same slots are older and become one summary
+    # keyed 10:00: it must leave those three records alone and cover only the slots between.
+    schedules, runs, aml = MemoryScheduleStore(), MemoryRunStore(), RecordingAml()
+    trigger = add_schedule(schedules, policy={"misfire": "skip"})
+    for minute in (1, 2):
+        runs.claim(RunRecord("s1", T0 + timedelta(minutes=minute), "Skipped", reason="missed",
+                             finished_at=T0 + timedelta(minutes=5)))
+    runs.claim(RunRecord("s1", T0 + timedelta(minutes=4), "Completed", finished_at=T0 + timedelta(minutes=6)))
+    now = T0 + timedelta(minutes=12, seconds=1)
+    Driven(schedules, runs, aml).tick(now)
+    owed = [s for s in trigger.fire_times(T0 - timedelta(seconds=1), limit=100) if s <= now]
+    covered = coverage(runs, "s1", trigger)
+    assert {slot: covered[slot] for slot in owed} == {slot: 1 for slot in owed}
+    assert [s["tags"][RUN_KEY_TAG] for s in aml.submissions] == ["s1_20261122T101100Z", "s1_20261122T101200Z"]
+
+
+def test_skip_records_inside_a_summary_written_while_the_dispatch_ran_are_taken_back():
+    # Between this dispatch's read and its insert, another dispatch recorded 10:00-10:20 as
+    # missed under the key 10:00. This plan's skip records for 10:01-10:03 and its claims for
+    # 10:04-10:05 would each have a key of their own; only the collision at 10:00 shows the summary.
+    schedules, runs, aml = MemoryScheduleStore(), MemoryRunStore(), RecordingAml()
+    trigger = add_schedule(schedules, policy={"misfire": "skip"})
+    summary_end = T0 + timedelta(minutes=20)
+
+    class RacedRuns:
+        def __init__(self, inner):
+            self._inner = inner
+
+        def claim_many(self, batch):
+            if not any(r.slot == T0 and r.skipped_count > 1 for r in self._inner.list_runs("s1").items):
+                self._inner.claim(RunRecord("s1", T0, "Skipped", reason="missed", skipped_count=21,
+                                            last_skipped_slot=summary_end, finished_at=T0 + timedelta(minutes=21)))
+            return self._inner.claim_many(batch)
+
+        def __getattr__(self, name):
+            return getattr(self._inner, name)
+
+    Driven(schedules, RacedRuns(runs), aml).tick(T0 + timedelta(minutes=5, seconds=1))
+    assert aml.submissions == []
+    covered = coverage(runs, "s1", trigger)
+    assert set(covered.values()) == {1} and min(covered) == T0 and max(covered) == summary_end
+    assert schedules.get("s1").next_fire_time == summary_end + timedelta(minutes=1)
