@@ -97,17 +97,19 @@ class SlotRunner:
 
     # -- the attempt -----------------------------------------------------------------
     def attempt(self, run: RunRecord, clock: WorkClock, report: TickReport, *, owner: str,
-                record: ScheduleRecord | None = None) -> RunRecord | None:
+                record: ScheduleRecord | None = None, recovering: bool | None = None) -> RunRecord | None:
         """Take the slot one step further as `owner`; returns the record as stored, or None if
         another writer has it.
 
         `record` may be passed only when it was read moments ago (a manual run); otherwise
         the schedule is read again here. When an earlier attempt may have reached AML (an
         attempt was made, or a worker took the slot before), the attempt starts with the
-        run-key lookup.
+        run-key lookup (`recovering`, worked out from `run` unless the caller, who took the
+        lease just before, knows it from the record as it was).
         """
-        # A claim from before leases had owners (owner None) is treated as possibly sent.
-        recovering = run.attempts > 0 or run.dequeued_at is not None or run.owner is None
+        if recovering is None:
+            # A claim from before leases had owners (owner None) is treated as possibly sent.
+            recovering = run.attempts > 0 or run.dequeued_at is not None or run.owner is None
         now = clock.now()
         if record is None:
             try:
@@ -136,6 +138,11 @@ class SlotRunner:
         left = run.next_attempt_at - now if run.next_attempt_at else None
         if run.owner == owner and left is not None and left >= self.leases.needed_to_start:
             return run
+        return self.take_lease(run, now, owner)
+
+    def take_lease(self, run: RunRecord, now: datetime, owner: str) -> RunRecord | None:
+        """`run` as `owner` holds it from `now`, written with If-Match on its ETag; None if the
+        record is no longer `run` (another writer got there first, or it is gone)."""
         taking_from_queue = run.owner == QUEUED
         try:
             return self.runs.replace(run.evolve(

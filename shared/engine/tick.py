@@ -143,7 +143,7 @@ class Ticker:
                 report.queue_failures += 1
                 continue
             try:
-                self._queue.send(SlotMessage(claim.schedule_id, claim.slot, claim.trigger))
+                self._queue.send(SlotMessage(claim.schedule_id, claim.slot, claim.trigger, claim=result))
                 report.enqueued += 1
             except QueueUnavailable as exc:
                 # The claims stay pending: the poll's sweep sends them once their lease runs out.

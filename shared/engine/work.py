@@ -14,13 +14,15 @@ from shared.engine.attempt import SlotRunner
 from shared.engine.model import TickReport
 from shared.engine.timing import WorkClock
 from shared.queue import SlotMessage
-from shared.store import QUEUED, NotFound
+from shared.store import QUEUED, NotFound, RunRecord
 
 log = logging.getLogger("shared.engine")
 
 
 def work(runner: SlotRunner, message: SlotMessage, clock: WorkClock, owner: str) -> TickReport:
     report = TickReport()
+    if message.claim is not None and _work_from_copy(runner, message.claim, clock, owner, report):
+        return report
     try:
         run = runner.runs.get(message.schedule_id, message.slot, message.trigger)
     except NotFound:
@@ -39,6 +41,20 @@ def work(runner: SlotRunner, message: SlotMessage, clock: WorkClock, owner: str)
         return report
     runner.attempt(run, clock, report, owner=owner)
     return report
+
+
+def _work_from_copy(runner: SlotRunner, claim: RunRecord, clock: WorkClock, owner: str, report: TickReport) -> bool:
+    """Take the slot with the lease written against the dispatch's copy of its claim: no read
+    first. False when the copy is no longer the record (another worker, the sweep, a retry
+    moved it on): the caller then reads the record and decides as for any message."""
+    if claim.owner != QUEUED or not claim.pending:
+        return False
+    taken = runner.take_lease(claim, clock.now(), owner)
+    if taken is None:
+        return False
+    # What an untouched claim is: nothing can have reached AML for it yet.
+    runner.attempt(taken, clock, report, owner=owner, recovering=claim.attempts > 0 or claim.dequeued_at is not None)
+    return True
 
 
 def give_up(runner: SlotRunner, message: SlotMessage, clock: WorkClock, owner: str) -> str:

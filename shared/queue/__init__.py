@@ -15,14 +15,20 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from shared.schedules import iso
 
+if TYPE_CHECKING:
+    from shared.store import RunRecord
+
 MESSAGE_VERSION = 1
 MAX_MESSAGE_BYTES = 4096
+# A slot message with its claim's copy: the copy is left out beyond this. Storage queues
+# take 64 KiB, and base64 (as the Functions host sends queue messages) adds a third.
+MAX_SLOT_MESSAGE_BYTES = 45_000
 
 
 class QueueUnavailable(Exception):
@@ -55,25 +61,54 @@ class SlotMessage:
     schedule_id: str
     slot: datetime
     trigger: str
+    # The claim as the dispatch inserted it (shared.store.run_copy), when it fits: the
+    # worker writes its lease against that copy instead of reading the claim back.
+    claim: "RunRecord | None" = field(default=None, compare=False)
 
     def encode(self) -> str:
-        return json.dumps({"v": MESSAGE_VERSION, "scheduleId": self.schedule_id, "slot": iso(self.slot),
-                           "trigger": self.trigger}, separators=(",", ":"))
+        doc = {"v": MESSAGE_VERSION, "scheduleId": self.schedule_id, "slot": iso(self.slot), "trigger": self.trigger}
+        if self.claim is not None:
+            from shared.store.run_copy import run_document
+
+            with_copy = json.dumps({**doc, "claim": run_document(self.claim)}, separators=(",", ":"))
+            if len(with_copy.encode()) <= MAX_SLOT_MESSAGE_BYTES:
+                return with_copy
+        return json.dumps(doc, separators=(",", ":"))
 
     @classmethod
     def decode(cls, text: str | bytes) -> "SlotMessage":
+        return cls.from_document(message_document(text, "slot", InvalidSlotMessage, max_bytes=MAX_SLOT_MESSAGE_BYTES))
+
+    @classmethod
+    def from_document(cls, doc: dict) -> "SlotMessage":
         from shared.schedules import check_schedule_id, parse_instant
         from shared.scheduling import ScheduleError
 
-        doc = message_document(text, "slot", InvalidSlotMessage)
         trigger = doc.get("trigger")
         if trigger not in ("schedule", "backfill", "manual"):
             raise InvalidSlotMessage("unknown trigger")
         try:
-            return cls(check_schedule_id(doc.get("scheduleId"), "scheduleId"), parse_instant("slot", doc.get("slot")),
-                       trigger)
+            message = cls(check_schedule_id(doc.get("scheduleId"), "scheduleId"),
+                          parse_instant("slot", doc.get("slot")), trigger)
         except ScheduleError as exc:
             raise InvalidSlotMessage(f"{exc.field}: {exc.message}") from None
+        return replace(message, claim=_claim_copy(doc.get("claim"), message))
+
+
+def _claim_copy(doc: object, message: SlotMessage) -> "RunRecord | None":
+    """The message's copy of its claim, if it is a well-formed copy of this slot's claim: a
+    copy that is not is left out (the worker then reads the claim), never refused."""
+    if doc is None:
+        return None
+    from shared.store.run_copy import run_from_document
+
+    try:
+        claim = run_from_document(doc)
+    except ValueError:
+        return None
+    if (claim.schedule_id, claim.slot, claim.trigger) != (message.schedule_id, message.slot, message.trigger):
+        return None
+    return claim
 
 
 @dataclass(frozen=True)
@@ -91,16 +126,15 @@ def decode_message(text: str | bytes) -> "SlotMessage | ShardMessage":
     from shared.scheduling import ScheduleError
     from shared.store.keys import all_shards
 
-    raw = text.decode("utf-8", errors="replace") if isinstance(text, bytes) else text
-    if len(raw) <= MAX_MESSAGE_BYTES and '"shard"' in raw:
-        doc = message_document(raw, "shard", InvalidSlotMessage)
-        if doc.get("shard") not in all_shards():
-            raise InvalidSlotMessage("not a shard message of this version")
-        try:
-            return ShardMessage(doc["shard"], parse_instant("now", doc.get("now")))
-        except ScheduleError as exc:
-            raise InvalidSlotMessage(f"{exc.field}: {exc.message}") from None
-    return SlotMessage.decode(raw)
+    doc = message_document(text, "queue", InvalidSlotMessage, max_bytes=MAX_SLOT_MESSAGE_BYTES)
+    if "shard" not in doc:
+        return SlotMessage.from_document(doc)
+    if doc["shard"] not in all_shards():
+        raise InvalidSlotMessage("not a shard message of this version")
+    try:
+        return ShardMessage(doc["shard"], parse_instant("now", doc.get("now")))
+    except ScheduleError as exc:
+        raise InvalidSlotMessage(f"{exc.field}: {exc.message}") from None
 
 
 class SlotQueue(Protocol):
@@ -119,6 +153,8 @@ class MemoryQueue:
         with self._lock:
             if self.down:
                 raise QueueUnavailable("the queue is down (test)")
+            if isinstance(message, (SlotMessage, ShardMessage)):
+                message = decode_message(message.encode())  # as a worker would read it
             self.sent.append(message)
 
     def take(self) -> list["SlotMessage | ShardMessage"]:
