@@ -18,6 +18,9 @@ from shared.store import RunRecord
 # Each field's JSON type, from its annotation ("datetime | None" -> a datetime as ISO text).
 _KINDS = {f.name: str(f.type).split(" ")[0] for f in fields(RunRecord)}
 _JSON_TYPES = {"str": str, "int": int, "dict": dict, "list": list}
+# A field of another type added to RunRecord must be taught here first, not copied wrongly.
+if set(_KINDS.values()) - set(_JSON_TYPES) - {"datetime"}:
+    raise TypeError(f"run_copy cannot copy fields of type {set(_KINDS.values()) - set(_JSON_TYPES) - {'datetime'}}")
 
 
 def run_document(run: RunRecord) -> dict:
