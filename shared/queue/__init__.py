@@ -76,10 +76,6 @@ class SlotMessage:
         return json.dumps(doc, separators=(",", ":"))
 
     @classmethod
-    def decode(cls, text: str | bytes) -> "SlotMessage":
-        return cls.from_document(message_document(text, "slot", InvalidSlotMessage, max_bytes=MAX_SLOT_MESSAGE_BYTES))
-
-    @classmethod
     def from_document(cls, doc: dict) -> "SlotMessage":
         from shared.schedules import check_schedule_id, parse_instant
         from shared.scheduling import ScheduleError

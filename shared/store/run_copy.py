@@ -19,8 +19,9 @@ from shared.store import RunRecord
 _KINDS = {f.name: str(f.type).split(" ")[0] for f in fields(RunRecord)}
 _JSON_TYPES = {"str": str, "int": int, "dict": dict, "list": list}
 # A field of another type added to RunRecord must be taught here first, not copied wrongly.
-if set(_KINDS.values()) - set(_JSON_TYPES) - {"datetime"}:
-    raise TypeError(f"run_copy cannot copy fields of type {set(_KINDS.values()) - set(_JSON_TYPES) - {'datetime'}}")
+_UNKNOWN = set(_KINDS.values()) - set(_JSON_TYPES) - {"datetime"}
+if _UNKNOWN:
+    raise TypeError(f"run_copy cannot copy RunRecord fields of type {sorted(_UNKNOWN)}")
 
 
 def run_document(run: RunRecord) -> dict:
