@@ -14,7 +14,7 @@ from shared.schedules import parse_schedule
 from shared.store import RunRecord, ScheduleRecord
 from shared.store.memory import MemoryRunStore, MemoryScheduleStore
 from tests.doubles.aml import RecordingAml
-from tests.unit.engine.support import Driven
+from tests.unit.engine.support import Driven, GatedAml
 
 UTC = timezone.utc
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -112,30 +112,17 @@ def test_a_lease_runs_from_when_a_worker_takes_the_slot_not_from_the_claim():
     # The claim waits in a long queue for 7 minutes; the worker that takes it then is slow.
     # A sweep after the claim's own lease has run out must not hand the slot out again
     # while that worker is still submitting it.
-    schedules, runs = MemoryScheduleStore(), MemoryRunStore()
+    schedules, runs, aml = MemoryScheduleStore(), MemoryRunStore(), GatedAml()
     add_schedule(schedules, cron="0 * * * *")
-    release = threading.Event()
-    in_flight = threading.Event()
-
-    class SlowAml(RecordingAml):
-        def submit_pipeline(self, pipeline_id, **kwargs):
-            in_flight.set()
-            release.wait(10)
-            return super().submit_pipeline(pipeline_id, **kwargs)
-
-    aml = SlowAml()
     driven = Driven(schedules, runs, aml)
-    driven.engine.tick(T0 + timedelta(seconds=1))
-    [shard] = driven.queue.take()
-    driven.engine.work(shard, T0 + timedelta(seconds=1))  # claimed and queued, not yet taken
-    [message] = driven.queue.take()
+    [message] = driven.dispatch(T0 + timedelta(seconds=1))  # claimed and queued, not yet taken
     taken_at = T0 + timedelta(minutes=7)
     worker = threading.Thread(target=driven.engine.work, args=(message, taken_at))
     worker.start()
-    assert in_flight.wait(10)
+    assert aml.in_flight.wait(10)
     claim_lease_end = T0 + timedelta(seconds=1) + driven.leases.lease
     assert driven.poll(claim_lease_end + timedelta(seconds=1)).requeued == 0
-    release.set()
+    aml.release.set()
     worker.join(10)
     assert Counter(s["tags"][RUN_KEY_TAG] for s in aml.submissions) == {"s1_20261122T100000Z": 1}
     assert runs.get("s1", T0).dequeued_at == taken_at
@@ -179,29 +166,16 @@ def test_a_retry_waiting_behind_forbid_is_not_starved_by_new_on_time_slots():
 def test_one_slot_delivered_twice_to_one_process_is_submitted_once():
     # A repeated message (or a sweep's resend) reaches two worker threads of the same
     # process while the first is still submitting: they share the process, not the lease.
-    schedules, runs = MemoryScheduleStore(), MemoryRunStore()
+    schedules, runs, aml = MemoryScheduleStore(), MemoryRunStore(), GatedAml()
     add_schedule(schedules, cron="0 * * * *")
-    release = threading.Event()
-    in_flight = threading.Event()
-
-    class SlowAml(RecordingAml):
-        def submit_pipeline(self, pipeline_id, **kwargs):
-            in_flight.set()
-            release.wait(10)
-            return super().submit_pipeline(pipeline_id, **kwargs)
-
-    aml = SlowAml()
     driven = Driven(schedules, runs, aml)
     now = T0 + timedelta(seconds=1)
-    driven.engine.tick(now)
-    [shard] = driven.queue.take()
-    driven.engine.work(shard, now)
-    [message] = driven.queue.take()
+    [message] = driven.dispatch(now)
     first = threading.Thread(target=driven.engine.work, args=(message, now))
     first.start()
-    assert in_flight.wait(10)
+    assert aml.in_flight.wait(10)
     second = driven.engine.work(message, now + timedelta(milliseconds=50))
-    release.set()
+    aml.release.set()
     first.join(10)
     assert second.lost_races == 1 and second.submitted == []
     assert Counter(s["tags"][RUN_KEY_TAG] for s in aml.submissions) == {"s1_20261122T100000Z": 1}

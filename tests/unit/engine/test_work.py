@@ -39,19 +39,11 @@ def setup():
     return Driven(schedules, runs, aml), runs, aml
 
 
-def dispatched(driven, now):
-    """Tick and dispatch the shard: the slot messages wait on the queue."""
-    driven.engine.tick(now)
-    for shard_message in driven.queue.take():
-        driven.engine.work(shard_message, now)
-    return driven.queue.sent
-
-
 def test_a_fresh_claim_is_taken_and_submitted_without_reading_it_back():
     driven, runs, aml = setup()
-    [sent] = dispatched(driven, T0 + timedelta(seconds=1))
+    [sent] = driven.dispatch(T0 + timedelta(seconds=1))
     assert sent.claim is not None and sent.claim.etag is not None
-    driven.deliver(T0 + timedelta(seconds=2))
+    driven.engine.work(sent, T0 + timedelta(seconds=2))
     assert runs.gets == 0
     assert [s["tags"][RUN_KEY_TAG] for s in aml.submissions] == ["s1_20261122T100000Z"]
     record = runs.inner.get("s1", T0)
@@ -60,12 +52,12 @@ def test_a_fresh_claim_is_taken_and_submitted_without_reading_it_back():
 
 def test_a_copy_the_record_moved_on_from_is_read_again_and_the_other_lease_respected():
     driven, runs, aml = setup()
-    dispatched(driven, T0 + timedelta(seconds=1))
+    [message] = driven.dispatch(T0 + timedelta(seconds=1))
     # Another worker took the slot after the message was sent (a repeated delivery).
     claim = runs.inner.get("s1", T0)
     runs.inner.replace(claim.evolve(owner="other-worker", dequeued_at=T0 + timedelta(seconds=1),
                                     next_attempt_at=T0 + timedelta(minutes=8)))
-    report = driven.deliver(T0 + timedelta(seconds=2))
+    report = driven.engine.work(message, T0 + timedelta(seconds=2))
     assert aml.submissions == [] and report.lost_races == 1 and runs.gets == 1
     # The other worker died: once its lease is over, the sweep's message (no copy) is read and
     # worked, with the run-key lookup first because a worker had taken the slot.
