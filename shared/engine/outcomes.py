@@ -42,22 +42,17 @@ class RunOutcomes:
             self.finished(after)
 
     def finished(self, run: RunRecord) -> None:
-        for listener in self._listeners:
-            try:
-                listener.run_finished(run)
-            except Exception:  # noqa: BLE001 - a listener never fails the slot's own record
-                log.exception("run %s: outcome listener %s failed", run.run_key, type(listener).__name__)
+        self._tell("run_finished", run, f"run {run.run_key}")
 
     def late(self, run: RunRecord) -> None:
-        for listener in self._listeners:
-            try:
-                listener.run_late(run)
-            except Exception:  # noqa: BLE001
-                log.exception("run %s: outcome listener %s failed", run.run_key, type(listener).__name__)
+        self._tell("run_late", run, f"run {run.run_key}")
 
     def paused(self, record: ScheduleRecord) -> None:
+        self._tell("schedule_paused", record, f"schedule {record.id}")
+
+    def _tell(self, event: str, subject: "RunRecord | ScheduleRecord", name: str) -> None:
         for listener in self._listeners:
             try:
-                listener.schedule_paused(record)
-            except Exception:  # noqa: BLE001
-                log.exception("schedule %s: outcome listener %s failed", record.id, type(listener).__name__)
+                getattr(listener, event)(subject)
+            except Exception:  # noqa: BLE001 - a listener never fails the slot's own record
+                log.exception("%s: outcome listener %s failed", name, type(listener).__name__)
