@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+from datetime import datetime, timezone
 
 from devtools.chaos.checks import RoundSchedule
 from devtools.chaos.stack import ChaosStack
@@ -45,6 +46,7 @@ def outage(proxy, seconds: float) -> None:
 
 def edit(stack: ChaosStack, schedule: RoundSchedule, rng: random.Random) -> None:
     """A user saves the schedule (its description): the tick's cursor move must lose to it."""
+    from shared.engine.copies import retire_queued_copies
     from shared.schedules import parse_schedule
     from shared.store import NotFound, PreconditionFailed
 
@@ -53,16 +55,20 @@ def edit(stack: ChaosStack, schedule: RoundSchedule, rng: random.Random) -> None
         record.definition = parse_schedule({**record.definition.to_dict(), "description": f"edited {rng.random():.6f}"})
         stack.runtime.schedules.replace(record)
     except (NotFound, PreconditionFailed):
-        pass
+        return
+    # As the API does after every change: queued slots stop trusting their copy of the schedule.
+    retire_queued_copies(stack.runtime.runs, schedule.id, datetime.now(timezone.utc))
 
 
 def delete(stack: ChaosStack, schedule: RoundSchedule) -> None:
+    from shared.engine.copies import retire_queued_copies
     from shared.store import NotFound
 
     try:
         stack.runtime.schedules.delete(schedule.id)
     except NotFound:
-        pass
+        return
+    retire_queued_copies(stack.runtime.runs, schedule.id, datetime.now(timezone.utc))
 
 
 def repeat_a_message(stack: ChaosStack, schedules: list[RoundSchedule], rng: random.Random) -> bool:

@@ -22,6 +22,7 @@ from shared.alerts.webhook import WebhookPolicy, is_masked, mask_webhook
 from shared.access.guard import current_actor
 from shared.api import audit
 from shared.api.http import ApiError, bad_request, json_response, no_content, query_int, read_json
+from shared.engine.copies import retire_queued_copies
 from shared.schedules import (
     ScheduleDefinition,
     Target,
@@ -166,6 +167,7 @@ class ScheduleHandlers:
             raise _not_found(schedule_id) from None
         except PreconditionFailed:
             raise _stale() from None
+        retire_queued_copies(self._runs, schedule_id, self._clock())
         return no_content()
 
     # -- enable, disable, run now, backfill ----------------------------------------------
@@ -358,6 +360,7 @@ class ScheduleHandlers:
                 raise ApiError(412, "PreconditionFailed",
                                "the schedule changed while this request was processed; read it again") from None
             raise _Contended() from None
+        retire_queued_copies(self._runs, stored.id, now)
         return self._respond(stored)
 
     def _respond(self, record: ScheduleRecord, status: int = 200, location: str | None = None, *,

@@ -8,7 +8,8 @@ to AML the attempt makes sure that
   renewed) with If-Match, so two workers handed the same slot never both submit it and
   an attempt never starts on a claim another process may take over;
 * the schedule still exists, is enabled and still holds the slot in its time window
-  (read fresh: a schedule deleted during a long tick gets no further submissions);
+  (read fresh, or the dispatch's copy when the lease shows nothing changed since:
+  shared.engine.copies; a schedule deleted during a long tick gets no further submissions);
 * when an earlier attempt may have reached AML, no AML run carries this slot's run key:
   if one does it is adopted instead of submitting the slot a second time.
 """
@@ -55,7 +56,7 @@ class SlotRunner:
         self.aml = aml
         self.leases = leases
         self.outcomes = outcomes or RunOutcomes()
-        self.health = ScheduleHealth(schedules, self.outcomes)
+        self.health = ScheduleHealth(schedules, runs, self.outcomes)
 
     # -- claims ----------------------------------------------------------------------
     def new_claim(self, record: ScheduleRecord, slot: datetime, now: datetime, kind: str,
@@ -101,8 +102,9 @@ class SlotRunner:
         """Take the slot one step further as `owner`; returns the record as stored, or None if
         another writer has it.
 
-        `record` may be passed only when it was read moments ago (a manual run); otherwise
-        the schedule is read again here. When an earlier attempt may have reached AML (an
+        `record` may be passed only when it was read moments ago (a manual run) or is the
+        dispatch's copy that the lease just taken vouches for (shared.engine.copies);
+        otherwise the schedule is read again here. When an earlier attempt may have reached AML (an
         attempt was made, or a worker took the slot before), the attempt starts with the
         run-key lookup (`recovering`, worked out from `run` unless the caller, who took the
         lease just before, knows it from the record as it was).

@@ -14,9 +14,18 @@ from dataclasses import replace
 from datetime import datetime
 
 from shared.aml.errors import AmlError
+from shared.engine.copies import retire_queued_copies
 from shared.engine.logs import slot_fields
 from shared.engine.outcomes import RunOutcomes
-from shared.store import NotFound, PreconditionFailed, StoreError, RunRecord, ScheduleRecord, ScheduleStore
+from shared.store import (
+    NotFound,
+    PreconditionFailed,
+    RunRecord,
+    RunStore,
+    ScheduleRecord,
+    ScheduleStore,
+    StoreError,
+)
 from shared.store.audit import SCHEDULER, AuditEntry
 
 log = logging.getLogger("shared.engine")
@@ -24,8 +33,9 @@ _WRITE_ROUNDS = 5
 
 
 class ScheduleHealth:
-    def __init__(self, schedules: ScheduleStore, outcomes: RunOutcomes):
+    def __init__(self, schedules: ScheduleStore, runs: RunStore, outcomes: RunOutcomes):
         self._schedules = schedules
+        self._runs = runs
         self._outcomes = outcomes
 
     def refused(self, record: ScheduleRecord, run: RunRecord, exc: AmlError, now: datetime) -> None:
@@ -40,14 +50,17 @@ class ScheduleHealth:
                                failure_streak=streak, paused_reason=reason, paused_at=now, updated_at=now,
                                updated_by=SCHEDULER)
             return replace(current, failure_streak=streak)
-        self._update(record.id, change)
+        if self._update(record.id, change):
+            # Slots already queued must see the new streak (and a pause): not their message's copy.
+            retire_queued_copies(self._runs, record.id, now)
 
     def accepted(self, record: ScheduleRecord, now: datetime) -> None:
         self._update(record.id, lambda current: replace(current, failure_streak=0) if current.failure_streak else None)
 
-    def _update(self, schedule_id: str, change) -> None:
+    def _update(self, schedule_id: str, change) -> bool:
         """Apply `change` to a fresh read and write it conditionally; a few rounds, then give up
-        (the streak is advice: losing one count to a storm of writers is harmless)."""
+        (the streak is advice: losing one count to a storm of writers is harmless). Whether
+        the schedule was written."""
         for _ in range(_WRITE_ROUNDS):
             try:
                 current = self._schedules.get(schedule_id)
@@ -56,16 +69,17 @@ class ScheduleHealth:
                     stored = self._schedules.replace(updated, audit=_pause_entry(current, updated))
                     if stored.paused_at is not None and current.paused_at != stored.paused_at:
                         self._outcomes.paused(stored)
-                return
+                return updated is not None
             except PreconditionFailed:
                 continue
             except NotFound:
-                return
+                return False
             except StoreError as exc:
                 # The slot's own record is written; its effect on the streak waits for the next one.
                 log.warning("schedule %s: failure streak not updated: %s", schedule_id, exc)
-                return
+                return False
         log.info("schedule %s: failure streak not updated (kept changing)", schedule_id)
+        return False
 
 
 def _pause_entry(current: ScheduleRecord, updated: ScheduleRecord) -> AuditEntry | None:

@@ -5,9 +5,9 @@ puts one shard message per shard with due schedules on the queue: it is done in
 milliseconds, however many schedules are due. A queue worker (scaled out by the
 platform) dispatches each shard: reads its due schedules from the index, plans their
 owed slots as of the tick's time, claims the slots to fire (one inserted run record
-each, the claims of a shard in few transactions), records the skipped ones, puts one
-slot message per claim on the queue, and moves the cursors, guarded by the due rows it
-read.
+each, the claims of a shard in few transactions), records the skipped ones, moves the
+cursors, guarded by the due rows it read, and puts one slot message per claim on the
+queue (with copies of the claim and the schedule, which save the worker two reads).
 
 Exactly once per slot: the insert is the claim (the store refuses a second), and only
 a claimed slot is ever attempted. A dispatch that stops half-way leaves its cursors
@@ -82,27 +82,51 @@ class Ticker:
             except ValueError as exc:  # a definition the planner refuses: the others still run
                 log.warning("schedule %s not planned this tick: %s", record.id, exc)
                 report.errors.append(f"{record.id}: {type(exc).__name__}")
+        claimed: list[tuple[ScheduleRecord, RunRecord]] = []
         try:
-            settled = self._claim_and_queue(planned, clock, report)
+            settled = self._claim(planned, clock, report, claimed)
         except StoreError as exc:
-            # Storage failed mid-way: what was claimed stays pending for the sweep, the
-            # cursors did not move, and the next tick plans these schedules again.
+            # Storage failed mid-way: the claims made are queued (without the schedule's copy:
+            # the cursors did not move), the next tick plans these schedules again.
             log.warning("shard %s dispatch stopped: %s", shard, exc)
             report.errors.append(f"{shard}: {type(exc).__name__}")
+            self._queue_claims(claimed, {}, report)
             return report
+        moved: dict[str, StoreError | None] = {}
         try:
-            outcome = self._schedules.advance(settled)
+            moved = self._schedules.advance(settled)
         except StoreError as exc:
             log.warning("shard %s: cursors not moved this time: %s", shard, exc)
             report.errors.append(f"{shard}: {type(exc).__name__}")
-            return report
-        for schedule_id, error in outcome.items():
+        for schedule_id, error in moved.items():
             if error is not None:
                 # Another dispatch moved the cursor, or a user changed the schedule: their
                 # write stands, and the claims already made keep these slots unique.
                 log.info("schedule %s changed while it was dispatched; its cursor is left to the other writer",
                          schedule_id)
+        self._queue_claims(claimed, moved, report)
         return report
+
+    def _queue_claims(self, claimed: list[tuple[ScheduleRecord, RunRecord]], moved: dict[str, StoreError | None],
+                      report: TickReport) -> None:
+        """One slot message per claim, after the cursor moves: a schedule whose move went through
+        was not changed since its due row was read, so its copy may go with the claim's
+        (shared.engine.copies says why that suffices); any other goes without."""
+        queue_down = False
+        for record, claim in claimed:
+            if queue_down:
+                report.queue_failures += 1
+                continue
+            copy = record if record.id in moved and moved[record.id] is None else None
+            try:
+                self._queue.send(SlotMessage(claim.schedule_id, claim.slot, claim.trigger, claim=claim,
+                                             schedule=copy))
+                report.enqueued += 1
+            except QueueUnavailable as exc:
+                # The claims stay pending: the poll's sweep sends them once their lease runs out.
+                log.warning("slot queue unavailable (%s); claims wait for the sweep", exc)
+                queue_down = True
+                report.queue_failures += 1
 
     def _plan(self, record: ScheduleRecord, now: datetime) -> SlotPlan:
         definition = record.definition
@@ -111,24 +135,26 @@ class Ticker:
                           grace_seconds=policy.misfire_grace_seconds, max_catchup=policy.max_catchup,
                           not_before_offset=definition.trigger.jitter(record.id))
 
-    def _claim_and_queue(self, planned: list[tuple[ScheduleRecord, SlotPlan]], clock: WorkClock,
-                         report: TickReport) -> list[ScheduleRecord]:
-        """Claim every slot to fire and record every skipped one, queue the claims; the schedules to move."""
+    def _claim(self, planned: list[tuple[ScheduleRecord, SlotPlan]], clock: WorkClock, report: TickReport,
+               queued: list[tuple[ScheduleRecord, RunRecord]]) -> list[ScheduleRecord]:
+        """Claim every slot to fire (each claim, with its schedule, added to `queued` as stored) and
+        record every skipped one; the schedules to move."""
         now = clock.now()
         claims: list[RunRecord] = []
         skips: list[tuple[ScheduleRecord, SlotDecision, RunRecord]] = []
+        owners: list[ScheduleRecord] = []
         # Schedule id -> the last slot of records already there that the cursor must not stay behind.
         ahead: dict[str, datetime] = {}
         for record, plan in planned:
             for decision in self._around_existing(record, plan, ahead):
                 if decision.action == FIRE:
                     claims.append(self._runner.new_claim(record, decision.slot, now, "schedule"))
+                    owners.append(record)
                 else:
                     skips.append((record, decision, _skip_record(record, decision, now)))
         claimed = self._runs.claim_many(claims + [skip for _, _, skip in skips])
         covered = self._covered_elsewhere(claims + [skip for _, _, skip in skips], claimed)
-        queue_down = False
-        for claim, result in zip(claims, claimed):
+        for record, claim, result in zip(owners, claims, claimed):
             if isinstance(result, AlreadyExists):
                 report.lost_races += 1
                 continue
@@ -139,17 +165,7 @@ class Ticker:
                 self._withdraw(result, report)
                 continue
             report.claimed.append(claim.run_key)
-            if queue_down:
-                report.queue_failures += 1
-                continue
-            try:
-                self._queue.send(SlotMessage(claim.schedule_id, claim.slot, claim.trigger, claim=result))
-                report.enqueued += 1
-            except QueueUnavailable as exc:
-                # The claims stay pending: the poll's sweep sends them once their lease runs out.
-                log.warning("slot queue unavailable (%s); claims wait for the sweep", exc)
-                queue_down = True
-                report.queue_failures += 1
+            queued.append((record, result))
         for (record, decision, skip), result in zip(skips, claimed[len(claims):]):
             if isinstance(result, StoreError) and not isinstance(result, AlreadyExists):
                 raise result

@@ -14,14 +14,14 @@ from shared.engine.attempt import SlotRunner
 from shared.engine.model import TickReport
 from shared.engine.timing import WorkClock
 from shared.queue import SlotMessage
-from shared.store import QUEUED, NotFound, RunRecord
+from shared.store import QUEUED, NotFound
 
 log = logging.getLogger("shared.engine")
 
 
 def work(runner: SlotRunner, message: SlotMessage, clock: WorkClock, owner: str) -> TickReport:
     report = TickReport()
-    if message.claim is not None and _work_from_copy(runner, message.claim, clock, owner, report):
+    if message.claim is not None and _work_from_copy(runner, message, clock, owner, report):
         return report
     try:
         run = runner.runs.get(message.schedule_id, message.slot, message.trigger)
@@ -43,17 +43,26 @@ def work(runner: SlotRunner, message: SlotMessage, clock: WorkClock, owner: str)
     return report
 
 
-def _work_from_copy(runner: SlotRunner, claim: RunRecord, clock: WorkClock, owner: str, report: TickReport) -> bool:
+def _work_from_copy(runner: SlotRunner, message: SlotMessage, clock: WorkClock, owner: str,
+                    report: TickReport) -> bool:
     """Take the slot with the lease written against the dispatch's copy of its claim: no read
-    first. False when the copy is no longer the record (another worker, the sweep, a retry
-    moved it on): the caller then reads the record and decides as for any message."""
-    if claim.owner != QUEUED or not claim.pending:
+    first. False when the copy is no longer the record (another worker, the sweep, a retry,
+    a change to the schedule moved it on): the caller then reads the record and decides as
+    for any message.
+
+    The lease going through also shows that the schedule has not changed since the dispatch
+    (shared.engine.copies), so the message's copy of the schedule, when it has one, stands
+    in for reading it.
+    """
+    claim = message.claim
+    if claim is None or claim.owner != QUEUED or not claim.pending:
         return False
     taken = runner.take_lease(claim, clock.now(), owner)
     if taken is None:
         return False
     # What an untouched claim is: nothing can have reached AML for it yet.
-    runner.attempt(taken, clock, report, owner=owner, recovering=claim.attempts > 0 or claim.dequeued_at is not None)
+    runner.attempt(taken, clock, report, owner=owner, record=message.schedule,
+                   recovering=claim.attempts > 0 or claim.dequeued_at is not None)
     return True
 
 

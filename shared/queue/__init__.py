@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 from shared.schedules import iso
 
 if TYPE_CHECKING:
-    from shared.store import RunRecord
+    from shared.store import RunRecord, ScheduleRecord
 
 MESSAGE_VERSION = 1
 MAX_MESSAGE_BYTES = 4096
@@ -64,15 +64,25 @@ class SlotMessage:
     # The claim as the dispatch inserted it (shared.store.run_copy), when it fits: the
     # worker writes its lease against that copy instead of reading the claim back.
     claim: "RunRecord | None" = field(default=None, compare=False)
+    # The schedule as the dispatch read it (shared.store.schedule_copy), sent only beside
+    # the claim's copy and only when it may stand in for a read (shared.engine.copies).
+    schedule: "ScheduleRecord | None" = field(default=None, compare=False)
 
     def encode(self) -> str:
         doc = {"v": MESSAGE_VERSION, "scheduleId": self.schedule_id, "slot": iso(self.slot), "trigger": self.trigger}
-        if self.claim is not None:
-            from shared.store.run_copy import run_document
+        if self.claim is None:
+            return json.dumps(doc, separators=(",", ":"))
+        from shared.store.run_copy import run_document
+        from shared.store.schedule_copy import schedule_document
 
-            with_copy = json.dumps({**doc, "claim": run_document(self.claim)}, separators=(",", ":"))
-            if len(with_copy.encode()) <= MAX_SLOT_MESSAGE_BYTES:
-                return with_copy
+        copies = {"claim": run_document(self.claim)}
+        if self.schedule is not None:
+            copies["schedule"] = schedule_document(self.schedule)
+        # The biggest message that fits: both copies, the claim's alone, or none.
+        for extra in (copies, {"claim": copies["claim"]}, {}):
+            text = json.dumps({**doc, **extra}, separators=(",", ":"))
+            if len(text.encode()) <= MAX_SLOT_MESSAGE_BYTES:
+                return text
         return json.dumps(doc, separators=(",", ":"))
 
     @classmethod
@@ -88,7 +98,9 @@ class SlotMessage:
                           parse_instant("slot", doc.get("slot")), trigger)
         except ScheduleError as exc:
             raise InvalidSlotMessage(f"{exc.field}: {exc.message}") from None
-        return replace(message, claim=_claim_copy(doc.get("claim"), message))
+        claim = _claim_copy(doc.get("claim"), message)
+        schedule = _schedule_copy(doc.get("schedule"), message) if claim is not None else None
+        return replace(message, claim=claim, schedule=schedule)
 
 
 def _claim_copy(doc: object, message: SlotMessage) -> "RunRecord | None":
@@ -105,6 +117,19 @@ def _claim_copy(doc: object, message: SlotMessage) -> "RunRecord | None":
     if (claim.schedule_id, claim.slot, claim.trigger) != (message.schedule_id, message.slot, message.trigger):
         return None
     return claim
+
+
+def _schedule_copy(doc: object, message: SlotMessage) -> "ScheduleRecord | None":
+    """The message's copy of its schedule, if well formed and this slot's schedule's; like the
+    claim's copy, one that is not is left out (the worker reads the schedule), never refused."""
+    if doc is None:
+        return None
+    from shared.store.schedule_copy import schedule_from_document
+
+    try:
+        return schedule_from_document(doc, message.schedule_id)
+    except (ValueError, TypeError, KeyError):  # what a stored schedule that fails to parse raises
+        return None
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 from shared.engine import RUN_KEY_TAG
+from shared.engine.copies import retire_queued_copies
 from shared.schedules import parse_schedule
 from shared.store import RunRecord, ScheduleRecord
 from shared.store.memory import MemoryRunStore, MemoryScheduleStore
@@ -89,7 +90,10 @@ def test_a_schedule_deleted_during_a_tick_gets_no_further_submissions():
         def submit_pipeline(self, pipeline_id, **kwargs):
             submitted = super().submit_pipeline(pipeline_id, **kwargs)
             if len(self.submissions) == 1:
-                schedules.delete("s1")  # a user deletes the schedule while the tick runs
+                # A user deletes the schedule while the tick runs, as the API does it: the
+                # schedule, then the copies its queued slot messages carry.
+                schedules.delete("s1")
+                retire_queued_copies(runs, "s1", T0 + timedelta(minutes=4, seconds=1))
             return submitted
 
     aml = DeletingAml()

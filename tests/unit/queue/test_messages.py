@@ -1,4 +1,5 @@
-"""Slot and shard messages as a worker reads them: untrusted text, and an optional copy of the claim."""
+"""Slot and shard messages as a worker reads them: untrusted text, and optional copies of the claim
+and of the schedule."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from shared.queue import InvalidSlotMessage, ShardMessage, SlotMessage, decode_message
-from shared.store import RunRecord
+from shared.schedules import parse_schedule
+from shared.store import RunRecord, ScheduleRecord
 from shared.store.memory import MemoryRunStore
 
 UTC = timezone.utc
@@ -47,6 +49,60 @@ def test_a_copy_too_big_for_a_queue_message_is_not_sent():
     text = SlotMessage("nightly", SLOT, "schedule", claim=claim).encode()
     assert "claim" not in json.loads(text) and len(text) < 200
     assert decode_message(text).claim is None
+
+
+def stored_schedule(**definition) -> ScheduleRecord:
+    doc = {"id": "nightly", "description": "the nightly scoring", "enabled": True,
+           "trigger": {"cron": "0 0 2 * * *", "timeZone": "Europe/Berlin", "startTime": "2026-01-01T00:00:00Z"},
+           "target": {"kind": "pipeline", "pipelineId": "11111111-2222-3333-4444-555555555555",
+                      "experimentName": "exp", "parameterAssignments": {"day": "{{slot_local:%Y-%m-%d}}"}},
+           "policy": {"concurrency": "Forbid", "retry": {"maxAttempts": 4}, "pauseAfterFailures": 3},
+           "alerts": {"webhook": "https://hooks.example.com/services/T0/B0/secret-token"}, **definition}
+    return ScheduleRecord(parse_schedule(doc), SLOT, None, SLOT - timedelta(days=30), SLOT - timedelta(days=1),
+                          etag="W/\"s1\"", failure_streak=2)
+
+
+def test_a_schedule_copy_carries_what_an_attempt_uses_and_nothing_secret():
+    schedule = stored_schedule()
+    text = SlotMessage("nightly", SLOT, "schedule", claim=stored_claim(), schedule=schedule).encode()
+    assert "secret-token" not in text and "the nightly scoring" not in text
+    copy = decode_message(text).schedule
+    assert (copy.definition.trigger, copy.definition.target, copy.definition.policy, copy.definition.enabled) == (
+        schedule.definition.trigger, schedule.definition.target, schedule.definition.policy, True)
+    assert copy.id == "nightly" and copy.failure_streak == 2 and copy.definition.alerts is None
+    assert (copy.created_at, copy.updated_at) == (schedule.created_at, schedule.updated_at)
+
+
+@pytest.mark.parametrize("damage", [
+    {"failureStreak": -1}, {"failureStreak": True}, {"updatedAt": "yesterday"}, {"extra": 1},
+    {"definition": {"id": "other", "trigger": {"cron": "* * * * *"},
+                    "target": {"kind": "pipeline", "pipelineId": "11111111-2222-3333-4444-555555555555",
+                               "experimentName": "exp"}}},
+    {"definition": {"id": "nightly", "trigger": {"cron": "99 * * * *"},
+                    "target": {"kind": "pipeline", "pipelineId": "11111111-2222-3333-4444-555555555555",
+                               "experimentName": "exp"}}},
+    {"definition": {"id": "nightly", "trigger": {"cron": "* * * * *"},
+                    "target": {"kind": "pipeline", "pipelineId": "../../subscriptions", "experimentName": "exp"}}},
+    {"definition": ["nightly"]},
+])
+def test_a_damaged_schedule_copy_is_left_out_and_the_claim_copy_kept(damage):
+    doc = json.loads(SlotMessage("nightly", SLOT, "schedule", claim=stored_claim(), schedule=stored_schedule()).encode())
+    doc["schedule"].update(damage)
+    message = decode_message(json.dumps(doc))
+    assert message.schedule is None and message.claim is not None
+
+
+def test_a_schedule_copy_goes_only_beside_a_claim_copy_and_only_while_the_message_fits():
+    claim, schedule = stored_claim(), stored_schedule()
+    alone = json.loads(SlotMessage("nightly", SLOT, "schedule", claim=claim, schedule=schedule).encode())
+    del alone["claim"]
+    assert decode_message(json.dumps(alone)).schedule is None  # no lease to vouch for it
+    big = stored_schedule(target={"kind": "pipeline", "pipelineId": "11111111-2222-3333-4444-555555555555",
+                                  "experimentName": "exp",
+                                  "parameterAssignments": {f"p{n}": "x" * 4000 for n in range(12)}})
+    text = SlotMessage("nightly", SLOT, "schedule", claim=claim, schedule=big).encode()
+    message = decode_message(text)
+    assert "schedule" not in json.loads(text) and message.claim == claim and message.schedule is None
 
 
 def test_a_schedule_named_shard_is_still_a_slot_message():
