@@ -117,9 +117,7 @@ class SlotRunner:
             try:
                 record = self.schedules.get(run.schedule_id)
             except NotFound:
-                report.skipped += 1
-                return self.save(run.evolve(status="Skipped", finished_at=now, updated_at=now, next_attempt_at=None,
-                                            reason="the schedule was deleted before this slot ran"))
+                return self._schedule_deleted(run, now, report, owner=owner, recovering=recovering)
         if run.trigger != MANUAL and not _within_window(record, run.slot):
             report.skipped += 1
             return self.save(run.evolve(status="Skipped", finished_at=now, updated_at=now, next_attempt_at=None,
@@ -166,14 +164,7 @@ class SlotRunner:
                 delay = max(policy.retry.backoff_seconds, exc.retry_after or 0)
                 return self.save(run.evolve(next_attempt_at=now + timedelta(seconds=delay), updated_at=now))
             if found:
-                adopted, adopted_attempt = found
-                report.recovered.append(run.run_key)
-                log.info("slot %s: adopted AML run %s found by its run key", run.run_key, adopted.run_id)
-                return self.save(run.evolve(
-                    status="Submitted", aml_run_id=adopted.run_id, aml_status=adopted.status,
-                    attempts=adopted_attempt, portal_url=self.aml.portal_url(adopted.run_id),
-                    submitted_at=run.submitted_at or now, updated_at=now, next_attempt_at=None,
-                    reason="recovered: AML had the run although its submission was never recorded"))
+                return self._adopt(run, found, now, report)
             if run.attempts >= policy.retry.max_attempts:
                 report.failed.append(run.run_key)
                 return self.save(run.evolve(status="SubmitFailed", finished_at=now, updated_at=now,
@@ -212,6 +203,42 @@ class SlotRunner:
             attempts=attempt, portal_url=self.aml.portal_url(submitted.run_id), submitted_at=accepted_at,
             updated_at=accepted_at, next_attempt_at=None, error_code=None, error_message=None,
             reason=f"submitted on attempt {attempt}{earlier}" if attempt > 1 else None))
+
+    def _schedule_deleted(self, run: RunRecord, now: datetime, report: TickReport, *, owner: str,
+                          recovering: bool) -> RunRecord | None:
+        """The schedule is gone: its slot is skipped, unless an earlier attempt may have reached
+        AML. Then AML is asked first, holding the lease, and a run it has is adopted: that run
+        goes on whether or not its schedule exists, and must not be left without a record."""
+        if recovering:
+            run = self._own_lease(run, now, owner)
+            if run is None:
+                report.lost_races += 1
+                return None
+            try:
+                found = self.lost_run(run)
+            except AmlError as exc:
+                log.info("slot %s of a deleted schedule: run lookup failed (%s); retrying later", run.run_key,
+                         exc.code or exc.status)
+                return self.save(run.evolve(next_attempt_at=now + self.leases.settle, updated_at=now))
+            if found:
+                return self._adopt(run, found, now, report)
+        report.skipped += 1
+        return self.save(run.evolve(status="Skipped", finished_at=now, updated_at=now, next_attempt_at=None,
+                                    reason="the schedule was deleted before this slot ran"))
+
+    def _adopt(self, run: RunRecord, found: "tuple[RunState, int]", now: datetime,
+               report: TickReport) -> RunRecord | None:
+        report.recovered.append(run.run_key)
+        log.info("slot %s: adopted AML run %s found by its run key", run.run_key, found[0].run_id)
+        return self.save(self.adoption(run, found, now))
+
+    def adoption(self, run: RunRecord, found: "tuple[RunState, int]", now: datetime) -> RunRecord:
+        """`run` as Submitted with the AML run an earlier attempt started without it being recorded."""
+        state, attempt = found
+        return run.evolve(status="Submitted", aml_run_id=state.run_id, aml_status=state.status, attempts=attempt,
+                          portal_url=self.aml.portal_url(state.run_id), submitted_at=run.submitted_at or now,
+                          updated_at=now, next_attempt_at=None,
+                          reason="recovered: AML had the run although its submission was never recorded")
 
     def _submit_failed(self, record: ScheduleRecord, run: RunRecord, exc: AmlError, attempt: int, now: datetime,
                        report: TickReport) -> RunRecord | None:

@@ -88,11 +88,7 @@ def give_up(runner: SlotRunner, message: SlotMessage, clock: WorkClock, owner: s
         except AmlError as exc:
             return f"left pending for the sweep: its run could not be looked up ({exc.code or exc.status})"
         if found is not None:
-            state, attempt = found
-            runner.save(run.evolve(status="Submitted", aml_run_id=state.run_id, aml_status=state.status,
-                                   attempts=attempt, portal_url=runner.aml.portal_url(state.run_id),
-                                   submitted_at=run.submitted_at or now, updated_at=now, next_attempt_at=None,
-                                   reason="recovered: AML had the run although its submission was never recorded"))
+            runner.save(runner.adoption(run, found, now))
             return "its AML run was found and adopted"
     saved = runner.save(run.evolve(
         status="SubmitFailed", finished_at=now, updated_at=now, next_attempt_at=None,

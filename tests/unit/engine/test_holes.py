@@ -9,6 +9,9 @@ import threading
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
+from shared.aml.errors import AmlTimeoutError
 from shared.engine import RUN_KEY_TAG
 from shared.engine.copies import retire_queued_copies
 from shared.schedules import parse_schedule
@@ -268,3 +271,38 @@ def test_skip_records_inside_a_summary_written_while_the_dispatch_ran_are_taken_
     covered = coverage(runs, "s1", trigger)
     assert set(covered.values()) == {1} and min(covered) == T0 and max(covered) == summary_end
     assert schedules.get("s1").next_fire_time == summary_end + timedelta(minutes=1)
+
+
+class LateActingAml(RecordingAml):
+    """AML carries out the first submit after the client gave up on it (a read timeout)."""
+
+    def __init__(self, acts: bool = True):
+        super().__init__()
+        self.acts, self.timed_out = acts, False
+
+    def submit_pipeline(self, pipeline_id, **kwargs):
+        if self.timed_out:
+            return super().submit_pipeline(pipeline_id, **kwargs)
+        self.timed_out = True
+        if self.acts:
+            super().submit_pipeline(pipeline_id, **kwargs)
+        raise AmlTimeoutError("AML did not answer in time", uncertain=True)
+
+
+@pytest.mark.parametrize("aml_acted", [True, False])
+def test_a_slot_whose_submit_may_have_reached_aml_is_looked_up_before_a_deleted_schedule_skips_it(aml_acted):
+    schedules, runs, aml = MemoryScheduleStore(), MemoryRunStore(), LateActingAml(acts=aml_acted)
+    add_schedule(schedules)
+    driven = Driven(schedules, runs, aml)
+    driven.tick(T0 + timedelta(seconds=1))
+    assert runs.get("s1", T0).pending and runs.get("s1", T0).attempts == 1  # outcome unknown: retried later
+    schedules.delete("s1")
+    retire_queued_copies(runs, "s1", T0 + timedelta(seconds=2))
+    driven.poll(T0 + timedelta(minutes=30))  # the sweep brings the slot back once its retry is due
+    record = runs.get("s1", T0)
+    if aml_acted:
+        # AML has the run: adopted, not left without a record.
+        assert record.status == "Submitted" and record.aml_run_id == aml.submissions[0]["run_id"]
+    else:
+        assert record.status == "Skipped" and "deleted" in record.reason
+    assert len(aml.submissions) == (1 if aml_acted else 0)
