@@ -79,7 +79,7 @@ class SlotMessage:
         if self.schedule is not None:
             copies["schedule"] = schedule_document(self.schedule)
         # The biggest message that fits: both copies, the claim's alone, or none.
-        for extra in (copies, {"claim": copies["claim"]}, {}):
+        for extra in (copies, {"claim": copies["claim"]}):
             text = json.dumps({**doc, **extra}, separators=(",", ":"))
             if len(text.encode()) <= MAX_SLOT_MESSAGE_BYTES:
                 return text

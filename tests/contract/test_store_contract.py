@@ -8,7 +8,9 @@ from datetime import timedelta
 
 import pytest
 
+from shared.engine.copies import retire_queued_copies
 from shared.store import (
+    QUEUED,
     AlreadyExists,
     InvalidContinuationToken,
     NotFound,
@@ -286,6 +288,17 @@ class TestIndexesAndRetention:
                                                         "RunRecord", "RunRecord"]
         assert {r.schedule_id for r in runs.all_in_flight()} == {"s0", "s1", "s2", "s3", "s4"}
         assert runs.get("s1", T0 - timedelta(minutes=1)).skipped_count == 3
+
+    def test_retiring_queued_copies_makes_a_queued_claims_copy_stale_and_leaves_a_taken_one(self, stores):
+        _, runs = stores
+        queued, taken = runs.claim_many([RunRecord("s1", T0, "Claimed", owner=QUEUED),
+                                         RunRecord("s1", T0 + timedelta(minutes=1), "Claimed", owner=QUEUED)])
+        held = runs.replace(taken.evolve(owner="worker-1", next_attempt_at=T0 + timedelta(minutes=9)))
+        assert retire_queued_copies(runs, "s1", T0 + timedelta(seconds=5)) == 1
+        with pytest.raises(PreconditionFailed):  # the copy the dispatch put into the message
+            runs.replace(queued.evolve(owner="worker-2"))
+        assert runs.get("s1", T0).owner == QUEUED
+        assert runs.replace(held.evolve(attempts=1)).attempts == 1  # the worker's lease still holds
 
     def test_advance_moves_cursors_unless_the_schedule_changed(self, stores):
         schedules, _ = stores
