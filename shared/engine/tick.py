@@ -12,7 +12,8 @@ queue (with copies of the claim and the schedule, which save the worker two read
 Exactly once per slot: the insert is the claim (the store refuses a second), and only
 a claimed slot is ever attempted. A dispatch that stops half-way leaves its cursors
 where they were; the next tick plans those slots again, the claims already made stay
-and the rest are made. If the queue cannot take a shard message, the tick dispatches
+and the rest are made. One that stops after moving them, before queuing, leaves its
+claims to the poll's sweep, as a lost slot message does. If the queue cannot take a shard message, the tick dispatches
 that shard itself: slower, but nothing waits for the queue to come back.
 """
 
