@@ -38,7 +38,7 @@ from shared.http_session import process_session, sdk_transport  # noqa: E402
 from shared.schedules import parse_schedule  # noqa: E402
 from shared.store import ScheduleRecord  # noqa: E402
 from shared.store import table_schedules as layout  # noqa: E402
-from shared.store.keys import HISTORY_PREFIX, shard_of  # noqa: E402
+from shared.store.keys import HISTORY_PREFIX, due_row_key, shard_of  # noqa: E402
 from shared.store.table import TableRunStore, TableScheduleStore, service_client  # noqa: E402
 
 UTC = timezone.utc
@@ -67,7 +67,7 @@ def seed(connection: str, table: str, count: int) -> float:
     by_shard: dict[str, list[dict]] = {}
     for i in range(count):
         record = _record(f"sched-{i:05d}", NOW + timedelta(minutes=i % 60))
-        shard, due = shard_of(record.id), layout._due_row_key(record)
+        shard, due = shard_of(record.id), due_row_key(record)
         rows = [layout._schedule_entity(record, shard, due), layout._due_entity(record, shard, due),
                 {"PartitionKey": shard, "RowKey": HISTORY_PREFIX + record.id}]
         if HAS_SUMMARIES:

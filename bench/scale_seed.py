@@ -30,7 +30,8 @@ from shared.store import RunRecord, ScheduleRecord
 from shared.store.keys import HISTORY_PREFIX, SCHEDULE_PREFIX, shard_of
 from shared.store.table_common import MAX_TRANSACTION
 from shared.store.table_runs import _entity, _live, record_key
-from shared.store.table_schedules import _due_entity, _due_row_key, _schedule_entity
+from shared.store.keys import due_row_key
+from shared.store.table_schedules import _due_entity, _schedule_entity
 
 PIPELINE_ID = "5ca1e000-0000-4000-8000-000000000001"
 EXPERIMENT = "scale-bench"
@@ -122,7 +123,7 @@ def schedule_rows(schedules: ScheduleSet, created: datetime) -> list[dict]:
         schedule_id = schedules.schedule_id(number)
         record = ScheduleRecord(definition=dataclasses.replace(template, id=schedule_id), next_fire_time=due,
                                 last_slot=None, created_at=created, updated_at=created)
-        shard, due_row = shard_of(schedule_id), _due_row_key(record)
+        shard, due_row = shard_of(schedule_id), due_row_key(record)
         rows.append(_due_entity(record, shard, due_row))
         if not schedules.index_only:
             rows += [_schedule_entity(record, shard, due_row),

@@ -32,9 +32,11 @@ def run_slot(body: bytes, dequeue_count: int = 1) -> None:
         log.warning("%s: table storage failed (%s); the sweep or the next tick takes it up again", message, exc)
         return
     if isinstance(message, ShardMessage):
+        page = "" if message.after is None and message.through is None else (
+            f"; the page of due rows after {message.after or 'the first'} through {message.through or 'the last'}")
         log.info("shard %s (delivery %d): %d due schedule(s), %d slot(s) claimed, %d queued, %d skipped, "
-                 "%d already taken, %d error(s)", message.shard, dequeue_count, report.schedules,
-                 len(report.claimed), report.enqueued, report.skipped, report.lost_races, len(report.errors))
+                 "%d already taken, %d error(s)%s", message.shard, dequeue_count, report.schedules,
+                 len(report.claimed), report.enqueued, report.skipped, report.lost_races, len(report.errors), page)
         return
     log.info("slot message %s %s (delivery %d): %d submitted, %d failed, %d already taken",
              message.schedule_id, message.slot.isoformat(), dequeue_count, len(report.submitted),

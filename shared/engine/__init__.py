@@ -95,7 +95,8 @@ class Engine:
         """What a queue worker does with one message, at `now` (the worker's clock)."""
         clock = WorkClock(now, self._elapsed)
         if isinstance(message, ShardMessage):
-            return self._ticker.dispatch(message.shard, message.now, clock)
+            return self._ticker.dispatch(message.shard, message.now, clock, after=message.after,
+                                         through=message.through)
         return work(self._runner, message, clock, self.attempt_owner())
 
     def give_up(self, message: SlotMessage, now: datetime) -> str:

@@ -1,20 +1,25 @@
-"""The tick, in two steps: the timer finds the shards with due schedules, and a worker dispatches each shard.
+"""The tick, in two steps: the timer finds the due schedules by key, and workers dispatch them.
 
-The tick (the timer, a singleton) reads the due index, a key-only row per shard, and
-puts one shard message per shard with due schedules on the queue: it is done in
-milliseconds, however many schedules are due. A queue worker (scaled out by the
-platform) dispatches each shard: reads its due schedules from the index, plans their
-owed slots as of the tick's time, claims the slots to fire (one inserted run record
-each, the claims of a shard in few transactions), records the skipped ones, moves the
-cursors, guarded by the due rows it read, and puts one slot message per claim on the
-queue (with copies of the claim and the schedule, which save the worker two reads).
+The tick (the timer, a singleton) reads the keys of the due index, one request per
+shard, and puts one shard message per shard with due schedules on the queue; a busy
+shard gets one message per page of DISPATCH_PAGE due keys, so that a busy minute's
+dispatch spreads over every worker process and instance instead of one per shard (and
+its pages come before that minute's slot messages on the queue). A queue worker (scaled
+out by the platform) dispatches each shard or page: reads its due schedules from the
+index, plans their owed slots as of the tick's time, claims the slots to fire (one
+inserted run record each, the claims of a page in one transaction), records the skipped
+ones, moves the cursors, guarded by the due rows it read, and puts one slot message per
+claim on the queue (with copies of the claim and the schedule, which save the worker
+two reads).
 
 Exactly once per slot: the insert is the claim (the store refuses a second), and only
 a claimed slot is ever attempted. A dispatch that stops half-way leaves its cursors
 where they were; the next tick plans those slots again, the claims already made stay
 and the rest are made. One that stops after moving them, before queuing, leaves its
-claims to the poll's sweep, as a lost slot message does. If the queue cannot take a shard message, the tick dispatches
-that shard itself: slower, but nothing waits for the queue to come back.
+claims to the poll's sweep, as a lost slot message does. Pages only divide the work:
+two ticks' pages that overlap, or a page and a whole-shard message, meet the same
+claims and guarded cursor moves. If the queue cannot take a message, the tick
+dispatches that shard or page itself: slower, but nothing waits for the queue.
 """
 
 from __future__ import annotations
@@ -29,10 +34,17 @@ from shared.engine.timing import WorkClock
 from shared.queue import QueueUnavailable, ShardMessage, SlotMessage, SlotQueue
 from shared.scheduling.slots import EARLY_LEEWAY, FIRE, SlotDecision, SlotPlan, plan_slots
 from shared.store import AlreadyExists, RunRecord, ScheduleRecord, StoreError
+from shared.store.keys import all_shards
 
 log = logging.getLogger("shared.engine")
 # Rounds of reading and writing around records that keep appearing before a dispatch gives up.
 _GAP_ROUNDS = 5
+# Due rows per dispatch page. A busy minute's dispatch is most of its CPU: split in pages,
+# it spreads over every worker process and instance instead of one per shard. 32 keeps a
+# page's claims and its cursor moves (3 operations each) one transaction each.
+DISPATCH_PAGE = 32
+# Due keys the tick reads per shard (one request): beyond them, the last page takes the rest.
+TICK_KEYS_PER_SHARD = 1000
 
 
 class Ticker:
@@ -45,32 +57,36 @@ class Ticker:
     # -- the timer's part --------------------------------------------------------------
     def tick(self, clock: WorkClock) -> TickReport:
         report = TickReport()
-        try:
-            shards = self._schedules.due_shards(clock.start + EARLY_LEEWAY)
-        except StoreError as exc:
-            log.warning("tick stopped: %s", exc)
-            report.errors.append(f"tick: {type(exc).__name__}")
-            return report
+        horizon = clock.start + EARLY_LEEWAY
         queue_down = False
-        for shard in shards:
-            if not queue_down:
-                try:
-                    self._queue.send(ShardMessage(shard, clock.start))
-                    report.enqueued += 1
-                    continue
-                except QueueUnavailable as exc:
-                    log.warning("slot queue unavailable (%s); the tick dispatches its shards itself", exc)
-                    queue_down = True
-            report.queue_failures += 1
-            report.merge(self.dispatch(shard, clock.start, clock))
+        for shard in all_shards():
+            try:
+                pages = dispatch_pages(self._schedules.due_keys(horizon, shard, TICK_KEYS_PER_SHARD))
+            except StoreError as exc:
+                log.warning("tick stopped: %s", exc)
+                report.errors.append(f"tick: {type(exc).__name__}")
+                return report
+            for after, through in pages:
+                if not queue_down:
+                    try:
+                        self._queue.send(ShardMessage(shard, clock.start, after, through))
+                        report.enqueued += 1
+                        continue
+                    except QueueUnavailable as exc:
+                        log.warning("slot queue unavailable (%s); the tick dispatches its shards itself", exc)
+                        queue_down = True
+                report.queue_failures += 1
+                report.merge(self.dispatch(shard, clock.start, clock, after=after, through=through))
         return report
 
     # -- a shard -----------------------------------------------------------------------
-    def dispatch(self, shard: str, planned_at: datetime, clock: WorkClock) -> TickReport:
-        """Claim, record and queue the owed slots of a shard's due schedules, planned as of `planned_at`."""
+    def dispatch(self, shard: str, planned_at: datetime, clock: WorkClock, *, after: str | None = None,
+                 through: str | None = None) -> TickReport:
+        """Claim, record and queue the owed slots of a shard's due schedules (those of one page,
+        when `after` or `through` bound it), planned as of `planned_at`."""
         report = TickReport()
         try:
-            due = self._schedules.due(planned_at + EARLY_LEEWAY, shard)
+            due = self._schedules.due(planned_at + EARLY_LEEWAY, shard, after=after, through=through)
         except StoreError as exc:
             log.warning("shard %s not dispatched: %s", shard, exc)
             report.errors.append(f"{shard}: {type(exc).__name__}")
@@ -276,6 +292,16 @@ class Ticker:
                 return
         # Cursors stay put: the next tick plans these slots again and writes around what is there.
         raise StoreError(f"{record.id}: records kept appearing inside {decision.slot.isoformat()}..{last.isoformat()}")
+
+
+def dispatch_pages(keys: list[str]) -> list[tuple[str | None, str | None]]:
+    """The (after, through] due-key ranges a shard's dispatch is split into: DISPATCH_PAGE
+    due rows each, the first and last open, so a row that becomes due meanwhile still
+    falls in one (a shard with TICK_KEYS_PER_SHARD due rows or more has its rest in the last)."""
+    if not keys:
+        return []
+    bounds = [None] + keys[DISPATCH_PAGE - 1:-1:DISPATCH_PAGE] + [None]
+    return list(zip(bounds, bounds[1:]))
 
 
 def _skip_record(record: ScheduleRecord, decision: SlotDecision, now: datetime) -> RunRecord:

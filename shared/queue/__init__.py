@@ -1,7 +1,8 @@
 """The slot queue and its two kinds of message, taken by queue-triggered workers.
 
-* a shard message: the tick found due schedules in a shard; a worker claims their owed
-  slots, queues one slot message per claim and moves their cursors;
+* a shard message: the tick found due schedules in a shard (or, in a busy shard, a page
+  of them, a range of its due rows); a worker claims their owed slots, moves their
+  cursors and queues one slot message per claim;
 * a slot message: one claimed slot wants an attempt.
 
 The run record stays the truth; a message only says what wants doing. A lost shard
@@ -134,28 +135,45 @@ def _schedule_copy(doc: object, message: SlotMessage) -> "ScheduleRecord | None"
 
 @dataclass(frozen=True)
 class ShardMessage:
+    """Dispatch a shard's due schedules, or one page of them: those whose due rows are keyed
+    after `after` and up to `through` (either open), as the tick split a busy shard."""
+
     shard: str
     now: datetime  # the tick's time: what the shard's slots are planned with
+    after: str | None = None
+    through: str | None = None
 
     def encode(self) -> str:
-        return json.dumps({"v": MESSAGE_VERSION, "shard": self.shard, "now": iso(self.now)}, separators=(",", ":"))
+        doc = {"v": MESSAGE_VERSION, "shard": self.shard, "now": iso(self.now)}
+        doc.update((name, value) for name, value in (("after", self.after), ("through", self.through)) if value)
+        return json.dumps(doc, separators=(",", ":"))
+
+    @classmethod
+    def from_document(cls, doc: dict) -> "ShardMessage":
+        from shared.schedules import parse_instant
+        from shared.scheduling import ScheduleError
+        from shared.store.keys import all_shards, is_due_key
+
+        if doc["shard"] not in all_shards():
+            raise InvalidSlotMessage("not a shard message of this version")
+        after, through = doc.get("after"), doc.get("through")
+        for name, bound in (("after", after), ("through", through)):
+            if bound is not None and not is_due_key(bound):
+                raise InvalidSlotMessage(f"{name}: not a due row's key")
+        if after is not None and through is not None and after >= through:
+            raise InvalidSlotMessage("after: must come before through")
+        try:
+            return cls(doc["shard"], parse_instant("now", doc.get("now")), after, through)
+        except ScheduleError as exc:
+            raise InvalidSlotMessage(f"{exc.field}: {exc.message}") from None
 
 
 def decode_message(text: str | bytes) -> "SlotMessage | ShardMessage":
     """Either kind of message, or InvalidSlotMessage for anything that is not ours."""
-    from shared.schedules import parse_instant
-    from shared.scheduling import ScheduleError
-    from shared.store.keys import all_shards
-
     doc = message_document(text, "queue", InvalidSlotMessage, max_bytes=MAX_SLOT_MESSAGE_BYTES)
     if "shard" not in doc:
         return SlotMessage.from_document(doc)
-    if doc["shard"] not in all_shards():
-        raise InvalidSlotMessage("not a shard message of this version")
-    try:
-        return ShardMessage(doc["shard"], parse_instant("now", doc.get("now")))
-    except ScheduleError as exc:
-        raise InvalidSlotMessage(f"{exc.field}: {exc.message}") from None
+    return ShardMessage.from_document(doc)
 
 
 class SlotQueue(Protocol):

@@ -43,6 +43,7 @@ many schedules go in one transaction:
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime, timedelta, timezone
 
 UTC = timezone.utc
@@ -57,6 +58,8 @@ FINISHED_PREFIX = "!"
 _REVERSE_MS = 10**14
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MARKER_PREFIX = "~"
+# D_<time key>_<schedule id>: what due_key writes (the id as shared.schedules.SCHEDULE_ID allows).
+DUE_KEY = re.compile(r"^D_\d{8}T\d{9}_[a-z0-9][a-z0-9-]{0,62}$")
 META_PARTITION = "meta"
 # The layout before shards: every schedule in one partition, keyed by its id.
 LEGACY_SCHEDULE_PARTITION = "schedule"
@@ -79,6 +82,18 @@ def time_key(instant: datetime) -> str:
 
 def due_key(due: datetime, schedule_id: str) -> str:
     return f"{DUE_PREFIX}{time_key(due)}_{schedule_id}"
+
+
+def due_row_key(record) -> str | None:
+    """The key of a schedule record's due row: None for a schedule that is not due at all."""
+    if not record.definition.enabled or record.next_fire_time is None:
+        return None
+    return due_key(record.next_fire_time + record.definition.trigger.jitter(record.id), record.id)
+
+
+def is_due_key(text: object) -> bool:
+    """Whether `text` is a due row's key (a bound of a dispatch page, as a queue message carries it)."""
+    return isinstance(text, str) and DUE_KEY.match(text) is not None
 
 
 def due_upper_bound(horizon: datetime) -> str:

@@ -31,7 +31,7 @@ from shared.store import (
 )
 from shared.store.incidents import IncidentRecord
 from shared.store.audit import AuditEntry, audit_cutoff_key, audit_prefix
-from shared.store.keys import finished_range, shard_of
+from shared.store.keys import due_row_key, due_upper_bound, finished_range, shard_of
 
 
 def _new_etag() -> str:
@@ -142,18 +142,22 @@ class MemoryScheduleStore:
             self._summaries[summary.schedule_id] = stored
             return copy.deepcopy(stored)
 
-    def due(self, horizon: datetime, shard: str | None = None) -> list[ScheduleRecord]:
+    def due(self, horizon: datetime, shard: str | None = None, *, after: str | None = None,
+            through: str | None = None) -> list[ScheduleRecord]:
         with self._lock:
-            found = [copy.deepcopy(r) for _, r in sorted(self._rows.items())
-                     if r.definition.enabled and r.next_fire_time is not None
-                     and r.next_fire_time + r.definition.trigger.jitter(r.id) <= horizon
-                     and (shard is None or shard_of(r.id) == shard)]
+            keyed = sorted((due_row_key(r), r) for r in self._rows.values() if due_row_key(r) is not None)
+            found = [copy.deepcopy(r) for key, r in keyed
+                     if key <= due_upper_bound(horizon) and (shard is None or shard_of(r.id) == shard)
+                     and (after is None or key > after) and (through is None or key <= through)]
         for record in found:
             record.handle = {"etag": record.etag}
         return found
 
-    def due_shards(self, horizon: datetime) -> list[str]:
-        return sorted({shard_of(r.id) for r in self.due(horizon)})
+    def due_keys(self, horizon: datetime, shard: str, limit: int) -> list[str]:
+        with self._lock:
+            keys = sorted(due_row_key(r) for r in self._rows.values()
+                          if shard_of(r.id) == shard and due_row_key(r) is not None)
+        return [key for key in keys if key <= due_upper_bound(horizon)][:limit]
 
     def history_page(self, position: str | None, limit: int) -> tuple[list[str], str | None]:
         with self._lock:

@@ -41,7 +41,7 @@ from shared.store.keys import (
     SCHEDULE_PREFIX,
     SUMMARY_PREFIX,
     all_shards,
-    due_key,
+    due_row_key,
     due_upper_bound,
     prefix_range,
     shard_of,
@@ -71,7 +71,7 @@ class TableScheduleStore(TableAuditRows):
     # -- the schedule resource ---------------------------------------------------------
     def create(self, record: ScheduleRecord, *, audit: AuditEntry | None = None) -> ScheduleRecord:
         shard = shard_of(record.id)
-        due = _due_row_key(record)
+        due = due_row_key(record)
         operations = [("create", _schedule_entity(record, shard, due)),
                       upsert_op({"PartitionKey": shard, "RowKey": HISTORY_PREFIX + record.id}),
                       # An empty summary, whatever an earlier schedule of this id left behind.
@@ -91,7 +91,7 @@ class TableScheduleStore(TableAuditRows):
         for _ in range(_UNCONDITIONAL_TRIES):
             current = self._get_entity(record.id)
             etag = record.etag or current.metadata["etag"]
-            shard, old_due, new_due = current["PartitionKey"], current.get("DueKey"), _due_row_key(record)
+            shard, old_due, new_due = current["PartitionKey"], current.get("DueKey"), due_row_key(record)
             operations = [update_op(_schedule_entity(record, shard, new_due), etag)]
             # A transaction may name each row once: an unchanged due key is one upsert.
             if old_due and old_due != new_due:
@@ -234,26 +234,22 @@ class TableScheduleStore(TableAuditRows):
         return ScheduleSummary.from_doc(summary.schedule_id, summary.to_doc(), etags[0]["etag"])
 
     # -- the tick ----------------------------------------------------------------------
-    def due_shards(self, horizon: datetime) -> list[str]:
-        """The shards holding at least one due row up to `horizon` (one key-only row read each)."""
-        high = due_upper_bound(horizon)
-        found = []
-        for shard in all_shards():
-            with mapped_errors(shard):
-                rows = self._table.client.query_entities(
-                    "PartitionKey eq @pk and RowKey ge @low and RowKey le @high", select=["RowKey"],
-                    parameters={"pk": shard, "low": DUE_PREFIX, "high": high}, results_per_page=1)
-                if next(iter(rows), None) is not None:
-                    found.append(shard)
-        return found
+    def due_keys(self, horizon: datetime, shard: str, limit: int) -> list[str]:
+        """The keys of a shard's due rows up to `horizon`, in order, at most `limit` of them
+        (one key-only read for up to 1,000)."""
+        rows = self._table.query_first("PartitionKey eq @pk and RowKey gt @low and RowKey le @high", limit,
+                                       select=["RowKey"], pk=shard, low=DUE_PREFIX, high=due_upper_bound(horizon))
+        return [row["RowKey"] for row in rows]
 
-    def due(self, horizon: datetime, shard: str | None = None) -> list[ScheduleRecord]:
-        """Enabled schedules due by `horizon` (in one shard, or all): the due rows up to it, and nothing else."""
+    def due(self, horizon: datetime, shard: str | None = None, *, after: str | None = None,
+            through: str | None = None) -> list[ScheduleRecord]:
+        """Enabled schedules due by `horizon` (in one shard, or all): the due rows up to it, and
+        nothing else; only those keyed after `after` and up to `through` when given (a page)."""
         found = []
-        high = due_upper_bound(horizon)
+        high = due_upper_bound(horizon) if through is None else min(through, due_upper_bound(horizon))
         for partition in [shard] if shard else all_shards():
-            for entity in self._table.query("PartitionKey eq @pk and RowKey ge @low and RowKey le @high",
-                                            pk=partition, low=DUE_PREFIX, high=high):
+            for entity in self._table.query("PartitionKey eq @pk and RowKey gt @low and RowKey le @high",
+                                            pk=partition, low=after or DUE_PREFIX, high=high):
                 record = _readable(entity)
                 if record is not None:
                     record.handle = {"shard": partition, "due": entity["RowKey"],
@@ -366,15 +362,9 @@ def _summary(entity: Any) -> ScheduleSummary:
                                     entity.metadata["etag"])
 
 
-def _due_row_key(record: ScheduleRecord) -> str | None:
-    if not record.definition.enabled or record.next_fire_time is None:
-        return None
-    return due_key(record.next_fire_time + record.definition.trigger.jitter(record.id), record.id)
-
-
 def _move_ops(record: ScheduleRecord, shard: str) -> list[tuple]:
     """The schedule row, and its due row moved: guarded by the due row's ETag as read."""
-    new_due, old_due, old_etag = _due_row_key(record), record.handle["due"], record.handle["due_etag"]
+    new_due, old_due, old_etag = due_row_key(record), record.handle["due"], record.handle["due_etag"]
     operations = [update_op(_schedule_entity(record, shard, new_due))]
     if new_due == old_due:
         return operations + [update_op(_due_entity(record, shard, new_due), old_etag)]

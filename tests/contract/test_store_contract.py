@@ -18,8 +18,8 @@ from shared.store import (
     RunRecord,
 )
 from shared.store.incidents import IncidentRecord
+from shared.store.keys import due_key, shard_of
 from shared.store.memory import MemoryIncidentStore, MemoryScheduleStore
-
 from tests.contract.store_support import T0, schedule
 
 
@@ -84,8 +84,23 @@ class TestScheduleStore:
         schedules.create(schedule("off", enabled=False, next_fire=T0))
         horizon = T0.replace(microsecond=123000)
         assert [r.id for r in schedules.due(horizon)] == ["due"]
-        [shard] = schedules.due_shards(horizon)
+        shard = shard_of("due")
+        assert schedules.due_keys(horizon, shard, 10) == [due_key(T0, "due")]
         assert [r.id for r in schedules.due(horizon, shard)] == ["due"]
+
+    def test_due_pages_read_only_their_range_of_due_rows(self, stores):
+        schedules, _ = stores
+        *ids, later = [i for i in (f"p{n}" for n in range(200)) if shard_of(i) == "shard_07"][:6]
+        for n, schedule_id in enumerate(ids):
+            schedules.create(schedule(schedule_id, next_fire=T0 + timedelta(seconds=n)))
+        schedules.create(schedule(later, next_fire=T0 + timedelta(hours=1)))
+        horizon = T0 + timedelta(minutes=1)
+        keys = schedules.due_keys(horizon, "shard_07", 10)
+        assert keys == [due_key(T0 + timedelta(seconds=n), i) for n, i in enumerate(ids)]  # in due order, due only
+        assert schedules.due_keys(horizon, "shard_07", 2) == keys[:2]
+        assert [r.id for r in schedules.due(horizon, "shard_07", through=keys[1])] == ids[:2]
+        assert [r.id for r in schedules.due(horizon, "shard_07", after=keys[1], through=keys[3])] == ids[2:4]
+        assert [r.id for r in schedules.due(horizon, "shard_07", after=keys[3])] == ids[4:]
 
     def test_list_pages(self, stores):
         schedules, _ = stores

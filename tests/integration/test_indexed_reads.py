@@ -65,6 +65,7 @@ def test_tick_dispatch_and_poll_read_only_what_they_return(app_env, aml_emulator
     assert all(n <= 10 for _, n in others), others
     due = sum(n for q, n in others if "'D_" in q)
     in_flight = sum(n for q, n in others if "'~'" in q)
-    # The due rows (10) plus a one-row probe per shard that has one; the slots in flight
-    # (10); and nothing of the 400 history rows.
-    assert 10 <= due <= 10 + SHARDS and in_flight == 10 and due + in_flight == sum(n for _, n in others)
+    # The due rows' keys (10, read by the tick) and the due rows (10, by the dispatches); the
+    # slots in flight (10); and nothing of the 400 history rows.
+    assert due == 2 * 10 and in_flight == 10 and due + in_flight == sum(n for _, n in others)
+    assert sum(1 for q, _ in others if "'D_" in q) <= 2 * SHARDS  # one key read a shard, one row read a page

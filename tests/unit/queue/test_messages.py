@@ -111,6 +111,24 @@ def test_a_schedule_named_shard_is_still_a_slot_message():
     assert decode_message(ShardMessage("shard_03", SLOT).encode()) == ShardMessage("shard_03", SLOT)
 
 
+def test_a_dispatch_page_keeps_its_bounds():
+    page = ShardMessage("shard_03", SLOT, "D_20261122T020000000_alpha", "D_20261122T020000000_omega")
+    assert decode_message(page.encode()) == page
+    first = ShardMessage("shard_03", SLOT, None, "D_20261122T020000000_alpha")
+    assert decode_message(first.encode()) == first and "after" not in json.loads(first.encode())
+
+
+@pytest.mark.parametrize("bounds", [
+    {"after": "D_x"}, {"through": "S_alpha"}, {"after": 7}, {"through": "D_20261122T020000000_Alpha"},
+    {"after": "D_20261122T020000000_b", "through": "D_20261122T020000000_a"},
+    {"after": "D_20261122T020000000_a", "through": "D_20261122T020000000_a"},
+])
+def test_a_dispatch_page_with_bounds_that_are_not_due_keys_in_order_is_refused(bounds):
+    doc = {"v": 1, "shard": "shard_03", "now": "2026-11-22T02:00:00Z", **bounds}
+    with pytest.raises(InvalidSlotMessage):
+        decode_message(json.dumps(doc))
+
+
 @pytest.mark.parametrize("text", ["", "[]", '{"v":1}', '{"v":1,"shard":"shard_99","now":"2026-11-22T02:00:00Z"}',
                                   '{"v":2,"scheduleId":"a","slot":"2026-11-22T02:00:00Z","trigger":"schedule"}',
                                   "x" * 50_000])
