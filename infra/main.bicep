@@ -177,6 +177,11 @@ param alertRuleActionGroupId string = ''
 @maxValue(64)
 param pollConcurrency int = 32
 
+@description('Due schedules per dispatch message (DISPATCH_PAGE_SIZE): a busy shard goes to the workers in pages of this many.')
+@minValue(1)
+@maxValue(100)
+param dispatchPageSize int = 32
+
 @description('Threads of each Python worker process (PYTHON_THREADPOOL_THREAD_COUNT): queue messages handled at once, plus the timers.')
 @minValue(4)
 @maxValue(64)
@@ -451,6 +456,7 @@ var schedulerSettings = {
   QUEUES_CONNECTION_STRING: ''
   QUEUES_ENDPOINT: storage.properties.primaryEndpoints.queue
   POLL_CONCURRENCY: string(pollConcurrency)
+  DISPATCH_PAGE_SIZE: string(dispatchPageSize)
   // entra only together with Easy Auth (authSettings below): the app refuses to serve in
   // entra mode when App Service says authentication is off.
   API_AUTH_MODE: enableEntraAuth ? 'entra' : 'functionKey'

@@ -60,6 +60,7 @@ SETTING_NAMES = (
     "QUEUES_CONNECTION_STRING",
     "QUEUES_ENDPOINT",
     "POLL_CONCURRENCY",
+    "DISPATCH_PAGE_SIZE",
     "API_AUTH_MODE",
     "ALERT_QUEUE",
     HOSTS_SETTING,
@@ -96,6 +97,9 @@ _API_VERSION = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$")
 # Storage queue names: 3-63 lowercase letters, digits and single hyphens, not at either end.
 _QUEUE_NAME = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
 DEFAULT_SLOT_QUEUE = "scheduler-slots"
+# 32 keeps a dispatch page's claims (2 operations each) and its cursor moves (3 each) one
+# table transaction each, and makes the nightly thousand 32 messages.
+DEFAULT_DISPATCH_PAGE_SIZE = 32
 DEFAULT_ALERT_QUEUE = "alerts"
 
 
@@ -129,6 +133,7 @@ class Settings:
     queues_connection_string: str | None = None
     queues_endpoint: str | None = None
     poll_concurrency: int = 32
+    dispatch_page_size: int = DEFAULT_DISPATCH_PAGE_SIZE
     # functionKey or entra (shared.access.mode, which reads it once at import).
     api_auth_mode: str = "functionKey"
     alert_queue: str = DEFAULT_ALERT_QUEUE
@@ -301,6 +306,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     # Schedules the poll checks at once, each mostly waiting on AML; Python runs one thread
     # at a time, so more than a few dozen only adds contention.
     poll_concurrency = int(_number(env, "POLL_CONCURRENCY", 32, 1, 64, problems, integer=True))
+    # Due schedules per dispatch message (shared.engine.tick).
+    dispatch_page_size = int(_number(env, "DISPATCH_PAGE_SIZE", DEFAULT_DISPATCH_PAGE_SIZE, 1, 100, problems,
+                                     integer=True))
     alert_queue = get("ALERT_QUEUE") or DEFAULT_ALERT_QUEUE
     if not _QUEUE_NAME.match(alert_queue):
         problems["ALERT_QUEUE"] = "must be a queue name (3-63 lowercase letters, digits and single hyphens)"
@@ -350,6 +358,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         queues_connection_string=queues_connection_string,
         queues_endpoint=queues_endpoint,
         poll_concurrency=poll_concurrency,
+        dispatch_page_size=dispatch_page_size,
         api_auth_mode=parse_mode(get("API_AUTH_MODE")) or "functionKey",
         alert_queue=alert_queue,
         webhook_policy=WebhookPolicy(webhook_rules, allow_http_loopback=http_loopback == "true"),

@@ -87,6 +87,7 @@ def build_runtime(settings: "Settings | None" = None) -> Runtime:
     queue = StorageSlotQueue(queues, settings.slot_queue)
     engine = Engine(schedules, runs, aml, queue, retention=timedelta(days=settings.runs_retention_days),
                     leases=leases, poll_concurrency=settings.poll_concurrency,
+                    dispatch_page_size=settings.dispatch_page_size,
                     maintenance=lambda: move_history(schedules, runs))
     # Incidents and their alerts: decided where runs end, posted by the alert queue's trigger.
     engine.outcomes.add(AlertListener(TableIncidentStore(schedules), schedules,

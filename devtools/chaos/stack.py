@@ -55,6 +55,9 @@ class ChaosStack:
             "ARM_BASE_URL": self.aml.base_url, "SCHEDULES_TABLE": f"chaossched{suffix}",
             "RUNS_TABLE": f"chaosruns{suffix}", "AML_HTTP_TIMEOUT_SECONDS": "1", "AML_MAX_RETRIES": "2",
             "SLOT_QUEUE": self.slot_queue, **self.identity.env(),
+            # A round's few schedules would never fill a page of the default size: one due
+            # row a page puts page boundaries in the way of every disturbance.
+            "DISPATCH_PAGE_SIZE": "1",
         }
         through_proxies = storage_connection_string(self.tables_proxy.port, self.queues_proxy.port)
         base_env = {k: v for k, v in os.environ.items() if not k.startswith(("AML_", "IDENTITY_", "MSI_"))}

@@ -43,7 +43,7 @@ from shared.engine.model import (
     status_from_aml,
 )
 from shared.engine.poll import Poller, process_owner
-from shared.engine.tick import Ticker
+from shared.engine.tick import DISPATCH_PAGE, Ticker
 from shared.engine.timing import DEFAULT_LEASES, LeasePolicy, WorkClock
 from shared.engine.work import give_up, work
 from shared.queue import ShardMessage, SlotMessage, SlotQueue
@@ -63,14 +63,14 @@ class Engine:
     def __init__(self, schedules: ScheduleStore, runs: RunStore, aml: AmlPort, queue: SlotQueue, *,
                  retention: timedelta | None = None, leases: LeasePolicy = DEFAULT_LEASES,
                  elapsed: Callable[[], float] = time.monotonic, owner: str | None = None,
-                 poll_concurrency: int = DEFAULT_POLL_CONCURRENCY,
+                 poll_concurrency: int = DEFAULT_POLL_CONCURRENCY, dispatch_page_size: int = DISPATCH_PAGE,
                  maintenance: Callable[[], object] | None = None, outcomes: RunOutcomes | None = None):
         self.owner = owner or process_owner()
         self.outcomes = outcomes or RunOutcomes()
         self._schedules = schedules
         self._runner = SlotRunner(schedules, runs, aml, leases, self.outcomes)
         self._queue = queue
-        self._ticker = Ticker(self._runner, queue)
+        self._ticker = Ticker(self._runner, queue, dispatch_page_size)
         self._poller = Poller(self._runner, queue, self.attempt_owner, retention=retention, concurrency=poll_concurrency,
                               maintenance=maintenance)
         self._elapsed = elapsed

@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from shared.config import DEFAULT_DISPATCH_PAGE_SIZE
 from shared.engine.attempt import SlotRunner
 from shared.engine.coverage import Coverage
 from shared.engine.model import TickReport
@@ -39,16 +40,19 @@ from shared.store.keys import all_shards
 log = logging.getLogger("shared.engine")
 # Rounds of reading and writing around records that keep appearing before a dispatch gives up.
 _GAP_ROUNDS = 5
-# Due rows per dispatch page. A busy minute's dispatch is most of its CPU: split in pages,
-# it spreads over every worker process and instance instead of one per shard. 32 keeps a
-# page's claims and its cursor moves (3 operations each) one transaction each.
-DISPATCH_PAGE = 32
-# Due keys the tick reads per shard (one request): beyond them, the last page takes the rest.
+# Due rows per dispatch page (DISPATCH_PAGE_SIZE). A busy minute's dispatch is a large part
+# of its CPU: in pages, it spreads over every worker process and instance instead of one
+# per shard.
+DISPATCH_PAGE = DEFAULT_DISPATCH_PAGE_SIZE
+# Due keys the tick reads per shard (one request). A backlog beyond them (16,000 due at
+# once, say after a long outage) goes in each shard's last page, one long dispatch, as
+# before pages: the timer's share stays one read a shard and a few hundred messages.
 TICK_KEYS_PER_SHARD = 1000
 
 
 class Ticker:
-    def __init__(self, runner: SlotRunner, queue: SlotQueue):
+    def __init__(self, runner: SlotRunner, queue: SlotQueue, page_size: int = DISPATCH_PAGE):
+        self._page_size = page_size
         self._runner = runner
         self._schedules = runner.schedules
         self._runs = runner.runs
@@ -61,7 +65,7 @@ class Ticker:
         queue_down = False
         for shard in all_shards():
             try:
-                pages = dispatch_pages(self._schedules.due_keys(horizon, shard, TICK_KEYS_PER_SHARD))
+                pages = dispatch_pages(self._schedules.due_keys(horizon, shard, TICK_KEYS_PER_SHARD), self._page_size)
             except StoreError as exc:
                 log.warning("tick stopped: %s", exc)
                 report.errors.append(f"tick: {type(exc).__name__}")
@@ -294,13 +298,13 @@ class Ticker:
         raise StoreError(f"{record.id}: records kept appearing inside {decision.slot.isoformat()}..{last.isoformat()}")
 
 
-def dispatch_pages(keys: list[str]) -> list[tuple[str | None, str | None]]:
-    """The (after, through] due-key ranges a shard's dispatch is split into: DISPATCH_PAGE
-    due rows each, the first and last open, so a row that becomes due meanwhile still
-    falls in one (a shard with TICK_KEYS_PER_SHARD due rows or more has its rest in the last)."""
+def dispatch_pages(keys: list[str], size: int = DISPATCH_PAGE) -> list[tuple[str | None, str | None]]:
+    """The (after, through] due-key ranges a shard's dispatch is split into: `size` due rows
+    each, the first and last open, so that a row that becomes due meanwhile still falls in
+    one (a shard with TICK_KEYS_PER_SHARD due rows or more has the rest in its last)."""
     if not keys:
         return []
-    bounds = [None] + keys[DISPATCH_PAGE - 1:-1:DISPATCH_PAGE] + [None]
+    bounds = [None] + keys[size - 1:-1:size] + [None]
     return list(zip(bounds, bounds[1:]))
 
 

@@ -58,6 +58,9 @@ def test_every_problem_is_named_at_once():
     ("SLOT_QUEUE", "a--b"),
     ("QUEUES_ENDPOINT", "http://acct.queue.core.windows.net"),
     ("POLL_CONCURRENCY", "500"),
+    ("DISPATCH_PAGE_SIZE", "0"),
+    ("DISPATCH_PAGE_SIZE", "101"),
+    ("DISPATCH_PAGE_SIZE", "8.5"),
 ])
 def test_rejects_bad_values(name, value):
     with pytest.raises(ConfigError) as err:

@@ -42,7 +42,7 @@ def test_no_due_keys_no_page():
     assert dispatch_pages([]) == []
 
 
-def busy_minute(extra_elsewhere: int = 3) -> tuple[Driven, RecordingAml, MemoryScheduleStore, list[str]]:
+def busy_minute(extra_elsewhere: int = 3, **options) -> tuple[Driven, RecordingAml, MemoryScheduleStore, list[str]]:
     """DUE schedules due at T0 in one shard, and a few in others."""
     schedules, runs, aml = MemoryScheduleStore(), MemoryRunStore(), RecordingAml()
     busy = [i for i in (f"nightly-{n}" for n in range(2000)) if shard_of(i) == BUSY_SHARD][:DUE]
@@ -52,7 +52,7 @@ def busy_minute(extra_elsewhere: int = 3) -> tuple[Driven, RecordingAml, MemoryS
                                      "target": {"kind": "pipeline", "pipelineId": "11111111-2222-3333-4444-555555555555",
                                                 "experimentName": "nightly"}})
         schedules.create(ScheduleRecord(definition, T0, None, T0 - timedelta(days=1), T0 - timedelta(days=1)))
-    return Driven(schedules, runs, aml), aml, schedules, busy + others
+    return Driven(schedules, runs, aml, **options), aml, schedules, busy + others
 
 
 def submitted_slots(aml: RecordingAml) -> Counter:
@@ -118,3 +118,10 @@ def test_a_schedule_due_after_the_tick_read_the_keys_goes_with_the_last_page():
     assert counts[-1] == DUE - 2 * DISPATCH_PAGE + 1
     driven.deliver(now)
     assert len(aml.submissions) == len(ids) + 1
+
+
+def test_the_page_size_is_the_engines_to_choose():
+    driven, aml, _, ids = busy_minute(extra_elsewhere=0, dispatch_page_size=10)
+    report = driven.tick(T0 + timedelta(seconds=1))
+    assert report.enqueued == -(-DUE // 10) + len(ids)  # the pages, then a slot message per slot
+    assert len(aml.submissions) == len(ids) and set(submitted_slots(aml).values()) == {1}
