@@ -32,8 +32,9 @@ def run_slot(body: bytes, dequeue_count: int = 1) -> None:
         log.warning("%s: table storage failed (%s); the sweep or the next tick takes it up again", message, exc)
         return
     if isinstance(message, ShardMessage):
-        page = "" if message.after is None and message.through is None else (
-            f"; the page of due rows after {message.after or 'the first'} through {message.through or 'the last'}")
+        page = "" if message.after is None and message.through is None else "; the page of due rows {} {}".format(
+            f"after {message.after}" if message.after else "from the first",
+            f"through {message.through}" if message.through else "to the last")
         log.info("shard %s (delivery %d): %d due schedule(s), %d slot(s) claimed, %d queued, %d skipped, "
                  "%d already taken, %d error(s)%s", message.shard, dequeue_count, report.schedules,
                  len(report.claimed), report.enqueued, report.skipped, report.lost_races, len(report.errors), page)
