@@ -14,7 +14,8 @@ when every slot was claimed and queued; the lag from the slot to AML's own submi
 requests per slot; CPU per slot by role and the workers' peak memory; and the
 "CPU-bound ideal", the app's CPU for the D slots spread over every core, against the
 p99 lag, and the machine's floor, everything's CPU (storage and emulators included)
-spread the same way: on a machine they share, no lag can be lower. The poll scenario times one `engine.poll`. It asserts nothing.
+spread the same way: on a machine they share, no lag can be lower. The poll scenario
+times one `engine.poll`. It asserts nothing.
 
 Two dev hosts poll the queue independently, so together they hold up to twice the
 messages one host hands its worker processes (batchSize + newBatchThreshold each).

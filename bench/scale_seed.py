@@ -27,10 +27,9 @@ from datetime import datetime, timedelta
 
 from shared.schedules import ScheduleDefinition, iso, parse_schedule
 from shared.store import RunRecord, ScheduleRecord
-from shared.store.keys import HISTORY_PREFIX, SCHEDULE_PREFIX, shard_of
+from shared.store.keys import HISTORY_PREFIX, SCHEDULE_PREFIX, due_row_key, shard_of
 from shared.store.table_common import MAX_TRANSACTION
 from shared.store.table_runs import _entity, _live, record_key
-from shared.store.keys import due_row_key
 from shared.store.table_schedules import _due_entity, _schedule_entity
 
 PIPELINE_ID = "5ca1e000-0000-4000-8000-000000000001"
