@@ -12,8 +12,9 @@ def run_tick(past_due: bool = False) -> None:
 
     runtime = get_runtime()
     report = runtime.engine.tick(runtime.clock())
-    log.info("tick: %d shard(s) with due schedules handed to the queue workers, %d dispatched here "
-             "(queue unavailable), %d error(s)%s", report.enqueued, report.queue_failures, len(report.errors),
+    log.info("tick: %d dispatch message(s) handed to the queue workers (a shard with due schedules, or a page "
+             "of a busy one), %d message(s) the queue did not take (dispatched here, their slots left to the "
+             "sweep), %d error(s)%s", report.enqueued, report.queue_failures, len(report.errors),
              " (timer was past due)" if past_due else "")
 
 def run_poll() -> None:
