@@ -32,12 +32,10 @@ def run_slot(body: bytes, dequeue_count: int = 1) -> None:
         log.warning("%s: table storage failed (%s); the sweep or the next tick takes it up again", message, exc)
         return
     if isinstance(message, ShardMessage):
-        page = "" if message.after is None and message.through is None else "; the page of due rows {} {}".format(
-            f"after {message.after}" if message.after else "from the first",
-            f"through {message.through}" if message.through else "to the last")
         log.info("shard %s (delivery %d): %d due schedule(s), %d slot(s) claimed, %d queued, %d skipped, "
                  "%d already taken, %d error(s)%s", message.shard, dequeue_count, report.schedules,
-                 len(report.claimed), report.enqueued, report.skipped, report.lost_races, len(report.errors), page)
+                 len(report.claimed), report.enqueued, report.skipped, report.lost_races, len(report.errors),
+                 _page(message))
         return
     log.info("slot message %s %s (delivery %d): %d submitted, %d failed, %d already taken",
              message.schedule_id, message.slot.isoformat(), dequeue_count, len(report.submitted),
@@ -56,9 +54,18 @@ def run_poison(body: bytes, dequeue_count: int = 1) -> None:
         return
     if isinstance(message, ShardMessage):
         # Its cursors did not move: the next tick plans those schedules again.
-        log.error("shard %s: its dispatch failed on every delivery; the next tick dispatches it again", message.shard)
+        log.error("shard %s%s: its dispatch failed on every delivery; the next tick dispatches it again",
+                  message.shard, _page(message))
         return
     runtime = get_runtime()
     outcome = runtime.engine.give_up(message, runtime.clock())
     log.error("slot %s %s: its queue message failed every delivery and went to the poison queue; %s",
               message.schedule_id, message.slot.isoformat(), outcome)
+
+
+def _page(message) -> str:
+    """Which due rows a shard message covers, for its log lines: nothing for a whole shard."""
+    if message.after is None and message.through is None:
+        return ""
+    return "; the page of due rows {} {}".format(f"after {message.after}" if message.after else "from the first",
+                                                 f"through {message.through}" if message.through else "to the last")
