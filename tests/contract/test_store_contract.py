@@ -20,6 +20,7 @@ from shared.store import (
 from shared.store.incidents import IncidentRecord
 from shared.store.keys import due_key, shard_of
 from shared.store.memory import MemoryIncidentStore, MemoryScheduleStore
+
 from tests.contract.store_support import T0, schedule
 
 
