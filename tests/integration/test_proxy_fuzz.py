@@ -146,6 +146,11 @@ def test_generated_bad_input_never_breaks_the_app_or_writes_when_refused(proxy_h
         raw = value if kind == "raw" else json.dumps(value).encode()
     status, answer, _ = client(method, url(template, values), raw=raw, headers=headers, params=params)
     event(f"{status // 100}xx")
+    if function == "health" and status == 503:
+        # Its documented answer once the dev host (no timers here) has run for three tick
+        # periods: the health document, which a load balancer reads, not an error.
+        assert answer["status"] == "unhealthy" and "lastTick" in answer, answer
+        return
     assert_app_answered_cleanly(status, answer)
     if status in REFUSALS:
         assert aml_writes(aml.requests_log()[before:]) == [], (function, status, answer)
