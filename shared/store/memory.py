@@ -145,19 +145,21 @@ class MemoryScheduleStore:
     def due(self, horizon: datetime, shard: str | None = None, *, after: str | None = None,
             through: str | None = None) -> list[ScheduleRecord]:
         with self._lock:
-            keyed = sorted((due_row_key(r), r) for r in self._rows.values() if due_row_key(r) is not None)
-            found = [copy.deepcopy(r) for key, r in keyed
-                     if key <= due_upper_bound(horizon) and (shard is None or shard_of(r.id) == shard)
-                     and (after is None or key > after) and (through is None or key <= through)]
+            found = [copy.deepcopy(r) for key, r in self._due_rows(horizon, shard)
+                     if (after is None or key > after) and (through is None or key <= through)]
         for record in found:
             record.handle = {"etag": record.etag}
         return found
 
     def due_keys(self, horizon: datetime, shard: str, limit: int) -> list[str]:
         with self._lock:
-            keys = sorted(due_row_key(r) for r in self._rows.values()
-                          if shard_of(r.id) == shard and due_row_key(r) is not None)
-        return [key for key in keys if key <= due_upper_bound(horizon)][:limit]
+            return [key for key, _ in self._due_rows(horizon, shard)][:limit]
+
+    def _due_rows(self, horizon: datetime, shard: str | None) -> list[tuple[str, ScheduleRecord]]:
+        """(due key, record) of the schedules due by `horizon`, in key order: the Table store's due index."""
+        high = due_upper_bound(horizon)
+        keyed = ((due_row_key(r), r) for r in self._rows.values() if shard is None or shard_of(r.id) == shard)
+        return sorted((key, r) for key, r in keyed if key is not None and key <= high)
 
     def history_page(self, position: str | None, limit: int) -> tuple[list[str], str | None]:
         with self._lock:
