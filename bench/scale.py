@@ -20,7 +20,10 @@ times one `engine.poll`. It asserts nothing.
 Two dev hosts poll the queue independently, so together they hold up to twice the
 messages one host hands its worker processes (batchSize + newBatchThreshold each).
 The figures share the machine with whatever else runs on it; each scenario says how
-many cores other processes kept busy meanwhile.
+many cores other processes kept busy meanwhile. The machine's own speed drifts by a
+fifth or more within an hour, so each N keeps its stack and the N's rounds take turns
+(N=10,000 with 1 worker, N=100,000 with 1 worker, N=10,000 with 2, ...); `--repeat K`
+runs every case K times, and the summary's "growth with N" compares the medians.
 
 The N - D schedules that are not due are seeded as their due-index rows alone (each
 carries the whole schedule, and it is all the tick path reads of them): Azurite scans
@@ -38,8 +41,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -119,6 +125,52 @@ def print_poll(f: PollFigures) -> None:
     print(f"  other processes on the machine kept {f.others_cores:.2f} cores busy; load average {f.load}")
 
 
+def interleave(rounds: Iterable[Iterator[TickFigures]]) -> Iterator[TickFigures]:
+    """One round of each N in turn, so that N=10,000 and N=100,000 meet the same hour of the machine:
+    its speed drifts by a fifth or more within an hour, as much as the difference being measured."""
+    pending = list(rounds)
+    while pending:
+        for group in list(pending):
+            try:
+                yield next(group)
+            except StopIteration:
+                pending.remove(group)
+
+
+def _median(figures: list[TickFigures], value) -> float:
+    return statistics.median(value(f) for f in figures)
+
+
+def _growth(small: float, large: float) -> str:
+    return f"{small:.2f} -> {large:.2f} ({100 * (large / small - 1):+.0f}%)" if small else "-"
+
+
+def print_scaling(ticks: list[TickFigures]) -> None:
+    """Each larger N against the smallest, per worker count: medians over the (interleaved) rounds."""
+    by_case: dict[tuple[int, int], list[TickFigures]] = defaultdict(list)
+    for f in ticks:
+        by_case[(f.schedules, f.workers)].append(f)
+    smallest = min(f.schedules for f in ticks)
+    measures = {
+        "lag p50": lambda f: lag_summary(f)[0],
+        "lag p99": lambda f: lag_summary(f)[1],
+        "tick": lambda f: f.tick_seconds,
+        "floor": lambda f: all_cpu(f) / CORES,
+        "app CPU ms/slot": lambda f: app_cpu(f) * 1000 / f.due,
+        "Azurite tab ms/slot": lambda f: f.cpu.get("Azurite tables", 0.0) * 1000 / f.due,
+    }
+    rows = []
+    for (schedules, workers), large in sorted(by_case.items()):
+        small = by_case.get((smallest, workers))
+        if schedules == smallest or not small:
+            continue
+        rows.append([f"N={schedules:,} vs N={smallest:,} workers={workers}", f"{len(small)}/{len(large)}",
+                     *(_growth(_median(small, value), _median(large, value)) for value in measures.values())])
+    if rows:
+        print("\nGrowth with N: medians of each case's rounds, which ran in turn (smaller N -> larger N)")
+        _table(["cases", "rounds", *measures], rows)
+
+
 def summary(ticks: list[TickFigures], polls: list[PollFigures]) -> None:
     print("\n== summary")
     if ticks:
@@ -144,6 +196,7 @@ def summary(ticks: list[TickFigures], polls: list[PollFigures]) -> None:
                  _ms(f.cpu.get("Azurite tables", 0.0), f.due), _ms(f.cpu.get("Azurite queues", 0.0), f.due),
                  _ms(f.cpu.get("AML emulator", 0.0), f.due), _ms(app_cpu(f), f.due),
                  "/".join(f"{mb:.0f}" for mb in f.worker_peak_mb)] for f in ticks])
+        print_scaling(ticks)
     if polls:
         print("\nPoll: one engine.poll")
         _table(["scenario", "seed s", "poll s", "wait floor s", "checked", "changed", "tables", "AML",
@@ -169,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--due", type=int, default=1_000, help="D: schedules due at the slot (default 1000)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2],
                         help="worker processes per round (default 1 2)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="rounds of each (N, workers) case; the N's rounds take turns (default 1)")
     parser.add_argument("--latency-ms", type=float, default=100.0,
                         help="AML's latency per submit and per run GET (default 100)")
     parser.add_argument("--poll-active", type=int, default=1_000, help="active runs for the poll (0: skip it)")
@@ -180,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
                              "estimated 15 minutes for 100,000)")
     parser.add_argument("--log-dir", type=Path, help="where the processes' logs go (default: a new temp dir)")
     args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
 
     log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="bench-scale-"))
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -192,13 +249,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         identity = Identity(processes)
         os.environ.update(identity.env())  # the bench process's credential (the tick's, the poll's) uses it
-        for schedules in args.schedules:
-            group = TickGroup(processes, identity, counter, schedules=schedules, due=args.due,
-                              latency=args.latency_ms / 1000, window_timeout=args.window_timeout,
-                              full_rows=args.full_rows)
-            for figures in group.run(args.workers):
-                ticks.append(figures)
-                print_tick(figures)
+        groups = [TickGroup(processes, identity, counter, schedules=schedules, due=args.due,
+                            latency=args.latency_ms / 1000, window_timeout=args.window_timeout,
+                            full_rows=args.full_rows) for schedules in args.schedules]
+        for figures in interleave(group.run(args.workers * args.repeat) for group in groups):
+            ticks.append(figures)
+            print_tick(figures)
         if args.poll_active:
             figures = PollScenario(processes, identity, counter, active=args.poll_active, history=args.poll_history,
                                    latency=args.latency_ms / 1000).run()

@@ -80,11 +80,14 @@ class TickGroup:
         self.full_rows = full_rows
 
     def run(self, worker_counts: list[int]) -> Iterator[TickFigures]:
-        """One round per worker count, each yielded when it is done."""
+        """One round per worker count (a count may repeat), each yielded when it is done."""
         started_with = len(self.processes.children)
+        own = []
         try:
             self.storage = Storage(self.processes)
             self.aml = Aml(self.processes, scale_seed.PIPELINE_ID, RUN_SECONDS)
+            # This group's stack alone: another group's rounds may run between this one's.
+            own = self.processes.children[started_with:]
             self._runtime(1)  # creates the tables and marks the layout current before the seeding
             t0 = time.perf_counter()
             now = datetime.now(UTC).replace(microsecond=0)
@@ -98,7 +101,7 @@ class TickGroup:
             for index, workers in enumerate(worker_counts, 1):
                 yield self._round(index, workers)
         finally:
-            for child in self.processes.children[started_with:][::-1]:
+            for child in (own or self.processes.children[started_with:])[::-1]:
                 self.processes.stop(child)
 
     def _runtime(self, index: int):
