@@ -65,8 +65,8 @@ class PollScenario:
 
         started_with = len(self.processes.children)
         try:
-            storage = Storage(self.processes)
-            self.aml = Aml(self.processes, scale_seed.PIPELINE_ID, RUN_SECONDS)
+            storage = Storage(self.processes, "poll")
+            self.aml = Aml(self.processes, "poll", scale_seed.PIPELINE_ID, RUN_SECONDS)
             settings = app_settings(storage, self.aml, self.identity, runs_table="runs", queue="scale-slots-poll")
             runtime = build_runtime(load_settings(settings))
             figures = PollFigures(f"poll {self.active:,} active runs, {self.history:,} history records", self.active,

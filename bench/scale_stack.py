@@ -153,12 +153,12 @@ class Identity:
 class Aml:
     """The AML emulator in a process of its own, driven through its admin API."""
 
-    def __init__(self, processes: Processes, pipeline_id: str, run_seconds: float):
+    def __init__(self, processes: Processes, label: str, pipeline_id: str, run_seconds: float):
         self.port = free_port()
         self.url = f"http://{LOOPBACK}:{self.port}"
         command = [sys.executable, "-m", "devtools.aml_emulator", "--host", LOOPBACK, "--port", str(self.port),
                    "--pipeline", pipeline_id, "--run-seconds", f"{run_seconds:g}"]
-        self.child = processes.start("aml-emulator", "AML emulator", command, _minimal_env())
+        self.child = processes.start(f"{label}-aml-emulator", "AML emulator", command, _minimal_env())
         wait_for_http(f"{self.url}/_emulator/healthz", READY_SECONDS, proc=self.child.proc)
 
     def _admin(self, method: str, path: str, body: dict | None = None):
@@ -188,13 +188,14 @@ class Storage:
     """Azurite's table and queue services, in processes of their own."""
 
     processes: Processes
+    label: str  # names this stack's logs: stacks of several scenarios may run side by side
     table_port: int = field(default_factory=free_port)
     queue_port: int = field(default_factory=free_port)
 
     def __post_init__(self) -> None:
         log_dir = self.processes.log_dir
-        for name, port, service in (("azurite-table", self.table_port, "table"),
-                                    ("azurite-queue", self.queue_port, "queue")):
+        for name, port, service in ((f"{self.label}-azurite-table", self.table_port, "table"),
+                                    (f"{self.label}-azurite-queue", self.queue_port, "queue")):
             proc = start_azurite(port, log_dir / f"{name}.log", service=service)
             self.processes.adopt(name, f"Azurite {service}s", proc, log_dir / f"{name}.log")
             wait_for_port(LOOPBACK, port, READY_SECONDS, proc=proc)

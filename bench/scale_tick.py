@@ -84,8 +84,8 @@ class TickGroup:
         started_with = len(self.processes.children)
         own = []
         try:
-            self.storage = Storage(self.processes)
-            self.aml = Aml(self.processes, scale_seed.PIPELINE_ID, RUN_SECONDS)
+            self.storage = Storage(self.processes, f"n{self.schedules}")
+            self.aml = Aml(self.processes, f"n{self.schedules}", scale_seed.PIPELINE_ID, RUN_SECONDS)
             # This group's stack alone: another group's rounds may run between this one's.
             own = self.processes.children[started_with:]
             self._runtime(1)  # creates the tables and marks the layout current before the seeding
