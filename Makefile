@@ -49,7 +49,8 @@ bench-devhost: setup
 	$(PY) bench/devhost_load.py
 
 # The tick, the queue workers and the poll at scale on the local stack (about 10 minutes);
-# options: make bench-scale SCALE_ARGS="--schedules 10000 --workers 2"
+# options: make bench-scale SCALE_ARGS="--schedules 10000 --workers 2"; to compare N=10k with
+# N=100k fairly, repeat the rounds, which take turns: SCALE_ARGS="--workers 2 --repeat 4 --poll-active 0"
 bench-scale: setup
 	$(PY) bench/scale.py $(SCALE_ARGS)
 
