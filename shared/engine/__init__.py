@@ -24,6 +24,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Callable
 
+from shared.config import DEFAULT_DISPATCH_PAGE_SIZE
 from shared.heartbeat import LAST_POLL, LAST_TICK
 from shared.schedules import iso
 
@@ -43,7 +44,7 @@ from shared.engine.model import (
     status_from_aml,
 )
 from shared.engine.poll import Poller, process_owner
-from shared.engine.tick import DISPATCH_PAGE, Ticker
+from shared.engine.tick import Ticker
 from shared.engine.timing import DEFAULT_LEASES, LeasePolicy, WorkClock
 from shared.engine.work import give_up, work
 from shared.queue import ShardMessage, SlotMessage, SlotQueue
@@ -63,7 +64,7 @@ class Engine:
     def __init__(self, schedules: ScheduleStore, runs: RunStore, aml: AmlPort, queue: SlotQueue, *,
                  retention: timedelta | None = None, leases: LeasePolicy = DEFAULT_LEASES,
                  elapsed: Callable[[], float] = time.monotonic, owner: str | None = None,
-                 poll_concurrency: int = DEFAULT_POLL_CONCURRENCY, dispatch_page_size: int = DISPATCH_PAGE,
+                 poll_concurrency: int = DEFAULT_POLL_CONCURRENCY, dispatch_page_size: int = DEFAULT_DISPATCH_PAGE_SIZE,
                  maintenance: Callable[[], object] | None = None, outcomes: RunOutcomes | None = None):
         self.owner = owner or process_owner()
         self.outcomes = outcomes or RunOutcomes()

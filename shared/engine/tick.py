@@ -2,7 +2,7 @@
 
 The tick (the timer, a singleton) reads the keys of the due index, one request per
 shard, and puts one shard message per shard with due schedules on the queue; a busy
-shard gets one message per page of DISPATCH_PAGE due keys, so that a busy minute's
+shard gets one message per page of DISPATCH_PAGE_SIZE due keys, so that a busy minute's
 dispatch spreads over every worker process and instance instead of one per shard (and
 its pages come before that minute's slot messages on the queue). A queue worker (scaled
 out by the platform) dispatches each shard or page: reads its due schedules from the
@@ -40,10 +40,6 @@ from shared.store.keys import all_shards
 log = logging.getLogger("shared.engine")
 # Rounds of reading and writing around records that keep appearing before a dispatch gives up.
 _GAP_ROUNDS = 5
-# Due rows per dispatch page (DISPATCH_PAGE_SIZE). A busy minute's dispatch is a large part
-# of its CPU: in pages, it spreads over every worker process and instance instead of one
-# per shard.
-DISPATCH_PAGE = DEFAULT_DISPATCH_PAGE_SIZE
 # Due keys the tick reads per shard (one request). A backlog beyond them (16,000 due at
 # once, say after a long outage) goes in each shard's last page, one long dispatch, as
 # before pages: the timer's share stays one read a shard and a few hundred messages.
@@ -51,7 +47,7 @@ TICK_KEYS_PER_SHARD = 1000
 
 
 class Ticker:
-    def __init__(self, runner: SlotRunner, queue: SlotQueue, page_size: int = DISPATCH_PAGE):
+    def __init__(self, runner: SlotRunner, queue: SlotQueue, page_size: int = DEFAULT_DISPATCH_PAGE_SIZE):
         self._page_size = page_size
         self._runner = runner
         self._schedules = runner.schedules
@@ -298,7 +294,7 @@ class Ticker:
         raise StoreError(f"{record.id}: records kept appearing inside {decision.slot.isoformat()}..{last.isoformat()}")
 
 
-def dispatch_pages(keys: list[str], size: int = DISPATCH_PAGE) -> list[tuple[str | None, str | None]]:
+def dispatch_pages(keys: list[str], size: int = DEFAULT_DISPATCH_PAGE_SIZE) -> list[tuple[str | None, str | None]]:
     """The (after, through] due-key ranges a shard's dispatch is split into: `size` due rows
     each, the first and last open, so that a row that becomes due meanwhile still falls in
     one (a shard with TICK_KEYS_PER_SHARD due rows or more has the rest in its last)."""

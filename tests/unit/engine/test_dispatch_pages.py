@@ -9,8 +9,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from shared.config import DEFAULT_DISPATCH_PAGE_SIZE as PAGE
 from shared.engine import RUN_KEY_TAG
-from shared.engine.tick import DISPATCH_PAGE, dispatch_pages
+from shared.engine.tick import dispatch_pages
 from shared.queue import ShardMessage
 from shared.schedules import parse_schedule
 from shared.store import ScheduleRecord
@@ -22,11 +23,11 @@ from tests.unit.engine.support import Driven
 UTC = timezone.utc
 T0 = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 BUSY_SHARD = "shard_05"
-DUE = 2 * DISPATCH_PAGE + 9  # three pages: two full, one partly
+DUE = 2 * PAGE + 9  # three pages: two full, one partly
 
 
-@pytest.mark.parametrize("count", [1, DISPATCH_PAGE - 1, DISPATCH_PAGE, DISPATCH_PAGE + 1, 2 * DISPATCH_PAGE,
-                                   5 * DISPATCH_PAGE + 3])
+@pytest.mark.parametrize("count", [1, PAGE - 1, PAGE, PAGE + 1, 2 * PAGE,
+                                   5 * PAGE + 3])
 def test_pages_cover_every_key_once_a_page_at_a_time(count):
     keys = [f"D_20261122T020000000_s{n:04d}" for n in range(count)]
     pages = dispatch_pages(keys)
@@ -35,7 +36,7 @@ def test_pages_cover_every_key_once_a_page_at_a_time(count):
                for key in keys]
     assert all(len(found) == 1 for found in holders)
     sizes = Counter(found[0] for found in holders)
-    assert len(pages) == -(-count // DISPATCH_PAGE) and max(sizes.values()) <= DISPATCH_PAGE
+    assert len(pages) == -(-count // PAGE) and max(sizes.values()) <= PAGE
 
 
 def test_no_due_keys_no_page():
@@ -69,7 +70,7 @@ def test_a_busy_shard_goes_out_in_pages_that_together_fire_each_slot_once():
     assert [(m.after is None, m.through is None) for m in busy] == [(True, False), (False, False), (False, True)]
     assert all(m.after is None and m.through is None for m in messages if m.shard != BUSY_SHARD)
     dispatched = [driven.engine.work(m, now).schedules for m in busy]
-    assert dispatched == [DISPATCH_PAGE, DISPATCH_PAGE, DUE - 2 * DISPATCH_PAGE]  # each page its own rows only
+    assert dispatched == [PAGE, PAGE, DUE - 2 * PAGE]  # each page its own rows only
     for message in messages:
         if message.shard != BUSY_SHARD:
             driven.engine.work(message, now)
@@ -115,7 +116,7 @@ def test_a_schedule_due_after_the_tick_read_the_keys_goes_with_the_last_page():
                                             "experimentName": "nightly"}})
     schedules.create(ScheduleRecord(definition, T0, None, T0, T0))
     counts = [driven.engine.work(m, now).schedules for m in pages]
-    assert counts[-1] == DUE - 2 * DISPATCH_PAGE + 1
+    assert counts[-1] == DUE - 2 * PAGE + 1
     driven.deliver(now)
     assert len(aml.submissions) == len(ids) + 1
 
